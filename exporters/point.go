@@ -61,6 +61,10 @@ type Descriptor struct {
 	LabelNames  []string  // every label the metric can carry, sorted
 	Buckets     []float64 // explicit upper bounds for distributions, sorted, without +Inf
 	ExportType  string    // google-cloud-monitoring, prometheus, local, ...
+	// Window is the length of the metric's fixed windows. Settings.Validate
+	// uses it to refuse windows shorter than a destination's per-series
+	// write limit (Cloud Monitoring: one point per 5 s).
+	Window time.Duration
 }
 
 // Label is one name/value pair.
