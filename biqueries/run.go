@@ -1,0 +1,285 @@
+package biqueries
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"sync"
+)
+
+// Plan is what a run intends for one query.
+type Plan struct {
+	// Query is the state the plan was made from; its Version is sent with
+	// the write.
+	Query  Query
+	Target Change
+	// Skip, when set, says why the query is left alone.
+	Skip string
+	// Unchanged marks a query already in the target state.
+	Unchanged bool
+}
+
+// Outcome kinds in a Summary.
+const (
+	Changed      = "changed"
+	WouldChange  = "would change"
+	Unchanged    = "unchanged"
+	Skipped      = "skipped"
+	Failed       = "failed"
+	NotAttempted = "not attempted"
+)
+
+// Result is one query's outcome.
+type Result struct {
+	ID     int
+	Reason string
+}
+
+// Summary collects outcomes; safe for concurrent use.
+type Summary struct {
+	mu      sync.Mutex
+	results map[string][]Result
+}
+
+// Add records an outcome.
+func (s *Summary) Add(outcome string, id int, reason string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.results == nil {
+		s.results = map[string][]Result{}
+	}
+	s.results[outcome] = append(s.results[outcome], Result{ID: id, Reason: reason})
+}
+
+// IDs returns the ids with the outcome, sorted.
+func (s *Summary) IDs(outcome string) []int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ids := make([]int, 0, len(s.results[outcome]))
+	for _, r := range s.results[outcome] {
+		ids = append(ids, r.ID)
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// Count returns the number of queries with the outcome.
+func (s *Summary) Count(outcome string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.results[outcome])
+}
+
+// Write prints the summary: counts, then the ids of each outcome, with the
+// reason for each skipped, failed or not attempted query.
+func (s *Summary) Write(w io.Writer) {
+	order := []string{WouldChange, Changed, Unchanged, Skipped, Failed, NotAttempted}
+	var counts []string
+	for _, o := range order {
+		if n := s.Count(o); n > 0 || o == Changed || o == Failed {
+			counts = append(counts, fmt.Sprintf("%d %s", n, o))
+		}
+	}
+	fmt.Fprintf(w, "summary: %s\n", strings.Join(counts, ", "))
+	for _, o := range order {
+		ids := s.IDs(o)
+		if len(ids) == 0 {
+			continue
+		}
+		strs := make([]string, len(ids))
+		for i, id := range ids {
+			strs[i] = fmt.Sprint(id)
+		}
+		fmt.Fprintf(w, "%s: %s\n", o, strings.Join(strs, " "))
+		if o == Skipped || o == Failed || o == NotAttempted {
+			s.mu.Lock()
+			rs := slices.Clone(s.results[o])
+			s.mu.Unlock()
+			slices.SortFunc(rs, func(a, b Result) int { return a.ID - b.ID })
+			for _, r := range rs {
+				fmt.Fprintf(w, "  %d: %s\n", r.ID, r.Reason)
+			}
+		}
+	}
+}
+
+// Runner previews and applies plans.
+type Runner struct {
+	Provider    Provider
+	Concurrency int
+	// Backup receives every write before it is sent; required to apply.
+	Backup *BackupWriter
+	// Out gets diffs, recovery commands and the summary; Errs gets each
+	// problem as it happens.
+	Out, Errs io.Writer
+	// DataSourceLabel names a data source id in diffs.
+	DataSourceLabel func(id int) string
+	// Recovery returns the command that puts one query back, given its id,
+	// the file holding its original SQL and its original data source.
+	Recovery func(id int, originalFile string, dataSourceID int) string
+	// Progress, when set, is called after each write.
+	Progress func(done, total int)
+
+	outMu sync.Mutex
+}
+
+// Preview prints a diff for every plan that changes something, records the
+// unchanged and skipped ones in sum, and returns the plans to write, in
+// id order.
+func (r *Runner) Preview(plans []Plan, sum *Summary) []Plan {
+	plans = slices.Clone(plans)
+	slices.SortFunc(plans, func(a, b Plan) int { return a.Query.ID - b.Query.ID })
+	var todo []Plan
+	for _, p := range plans {
+		q := p.Query
+		switch {
+		case p.Skip != "":
+			sum.Add(Skipped, q.ID, p.Skip)
+			continue
+		case p.Unchanged || (p.Target.SQL == q.SQL && p.Target.DataSourceID == q.DataSourceID):
+			sum.Add(Unchanged, q.ID, "")
+			continue
+		}
+		fmt.Fprint(r.Out, Diff(q.ID, q.SQL, p.Target.SQL, r.label(q.DataSourceID), r.label(p.Target.DataSourceID)))
+		todo = append(todo, p)
+	}
+	return todo
+}
+
+func (r *Runner) label(id int) string {
+	if r.DataSourceLabel == nil {
+		return fmt.Sprint(id)
+	}
+	return r.DataSourceLabel(id)
+}
+
+// Apply writes the plans with r.Concurrency workers. When ctx is cancelled
+// no new write starts; writes already sent are finished and recorded, so the
+// backup covers every change made. A failed query never stops the others.
+func (r *Runner) Apply(ctx context.Context, plans []Plan, sum *Summary) {
+	if r.Backup == nil {
+		panic("biqueries: Runner.Apply without a backup")
+	}
+	work := make(chan Plan)
+	var wg sync.WaitGroup
+	var doneMu sync.Mutex
+	done := 0
+	for range max(r.Concurrency, 1) {
+		wg.Go(func() {
+			for p := range work {
+				r.applyOne(ctx, p, sum)
+				if r.Progress != nil {
+					doneMu.Lock()
+					done++
+					r.Progress(done, len(plans))
+					doneMu.Unlock()
+				}
+			}
+		})
+	}
+	for i, p := range plans {
+		if ctx.Err() == nil {
+			select {
+			case work <- p:
+				continue
+			case <-ctx.Done():
+			}
+		}
+		for _, rest := range plans[i:] {
+			sum.Add(NotAttempted, rest.Query.ID, "run interrupted before this query was written")
+		}
+		break
+	}
+	close(work)
+	wg.Wait()
+}
+
+func (r *Runner) applyOne(ctx context.Context, p Plan, sum *Summary) {
+	q := p.Query
+	file, err := r.Backup.RecordChange(q, p.Target)
+	if err != nil {
+		r.fail(sum, q.ID, "not written, because the backup failed: "+err.Error())
+		return
+	}
+	// A write already decided on is finished even after Ctrl-C, so the
+	// outcome is known and recorded; the HTTP timeout still bounds it.
+	updated, err := r.Provider.Update(context.WithoutCancel(ctx), q, p.Target)
+	switch {
+	case errors.Is(err, ErrConflict):
+		reason := "edited by someone else since it was read; not overwritten: " + err.Error()
+		r.logf("query %d: skipped: %s\n", q.ID, reason)
+		sum.Add(Skipped, q.ID, reason)
+		r.record(q.ID, Skipped, err.Error(), 0)
+	case err != nil:
+		r.fail(sum, q.ID, err.Error())
+		r.record(q.ID, Failed, err.Error(), 0)
+	default:
+		sum.Add(Changed, q.ID, "")
+		r.record(q.ID, Changed, "", updated.Version)
+		r.outMu.Lock()
+		fmt.Fprintf(r.Out, "query %d changed; to undo: %s\n", q.ID, r.Recovery(q.ID, file, q.DataSourceID))
+		r.outMu.Unlock()
+	}
+}
+
+func (r *Runner) record(id int, status, reason string, version int) {
+	if err := r.Backup.RecordResult(id, status, reason, version); err != nil {
+		// The change line is already in the backup, so restore still
+		// finds the query; say the result line is missing.
+		r.logf("query %d: %s, but its result could not be added to the backup: %v\n", id, status, err)
+	}
+}
+
+func (r *Runner) fail(sum *Summary, id int, reason string) {
+	r.logf("query %d: failed: %s\n", id, reason)
+	sum.Add(Failed, id, reason)
+}
+
+func (r *Runner) logf(format string, args ...any) {
+	r.outMu.Lock()
+	defer r.outMu.Unlock()
+	fmt.Fprintf(r.Errs, format, args...)
+}
+
+// FetchByID reads the given queries with concurrency workers. Queries that
+// cannot be read are returned as failures with the reason.
+func FetchByID(ctx context.Context, p Provider, ids []int, concurrency int) ([]Query, []Result) {
+	type res struct {
+		q   Query
+		err error
+		id  int
+	}
+	in := make(chan int)
+	out := make(chan res)
+	var wg sync.WaitGroup
+	for range max(concurrency, 1) {
+		wg.Go(func() {
+			for id := range in {
+				q, err := p.Get(ctx, id)
+				out <- res{q, err, id}
+			}
+		})
+	}
+	go func() {
+		for _, id := range ids {
+			in <- id
+		}
+		close(in)
+		wg.Wait()
+		close(out)
+	}()
+	var qs []Query
+	var failed []Result
+	for r := range out {
+		if r.err != nil {
+			failed = append(failed, Result{ID: r.id, Reason: "reading it: " + r.err.Error()})
+			continue
+		}
+		qs = append(qs, r.q)
+	}
+	slices.SortFunc(qs, func(a, b Query) int { return a.ID - b.ID })
+	return qs, failed
+}
