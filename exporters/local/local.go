@@ -1,0 +1,188 @@
+// Package local writes points as JSON lines, one object per point, for local
+// runs and tests:
+//
+//	{"metric_name":"NAME","labels":{"k":"v"},"value":12,"window_start":"2025-11-24T16:00:00Z","window_end":"2025-11-24T16:01:00Z","timestamp":"2025-11-24T16:01:00Z"}
+package local
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/beametrics/beametrics/exporters"
+)
+
+// Exporter writes JSON lines to an io.Writer. Each Export call writes all its
+// lines with one Write under a lock, so lines of concurrent calls never
+// interleave.
+type Exporter struct {
+	mu       sync.Mutex
+	w        io.Writer
+	closer   io.Closer // nil for writers the exporter does not own
+	failures exporters.Failures
+}
+
+// New returns an exporter writing to w. It does not close w.
+func New(w io.Writer) *Exporter { return &Exporter{w: w} }
+
+// NewOwned returns an exporter that closes wc on Close.
+func NewOwned(wc io.WriteCloser) *Exporter { return &Exporter{w: wc, closer: wc} }
+
+// Start has nothing to prepare.
+func (e *Exporter) Start(context.Context, []exporters.Descriptor) error { return nil }
+
+// Export writes one line per point.
+func (e *Exporter) Export(_ context.Context, points []exporters.Point) error {
+	buf := make([]byte, 0, 192*len(points))
+	var failed []exporters.PointFailure
+	for _, p := range points {
+		var err error
+		if buf, err = AppendLine(buf, p); err != nil {
+			failed = append(failed, exporters.PointFailure{Point: p, Code: "encode", Reason: err.Error()})
+		}
+	}
+	e.mu.Lock()
+	_, werr := e.w.Write(buf)
+	e.mu.Unlock()
+	if werr != nil {
+		failed = failed[:0]
+		for _, p := range points {
+			failed = append(failed, exporters.PointFailure{Point: p, Code: "write", Reason: werr.Error()})
+		}
+	}
+	if len(failed) == 0 {
+		return nil
+	}
+	for _, f := range failed {
+		e.failures.Add(exporters.FailureKey{Exporter: exporters.TypeLocal, Code: f.Code}, 1)
+	}
+	return &exporters.ExportError{Exporter: exporters.TypeLocal, Total: len(points), Failed: failed}
+}
+
+// Failures returns the points lost so far.
+func (e *Exporter) Failures() map[exporters.FailureKey]int64 { return e.failures.Snapshot() }
+
+// Close closes the writer if the exporter owns it.
+func (e *Exporter) Close() error {
+	if e.closer != nil {
+		return e.closer.Close()
+	}
+	return nil
+}
+
+// AppendLine appends p's JSON line (with the trailing newline) to buf. On
+// error buf is returned unchanged. Labels appear sorted by name, Int64
+// values as integers, non-finite doubles as the strings "NaN", "+Inf" and
+// "-Inf" (JSON has no such numbers).
+func AppendLine(buf []byte, p exporters.Point) ([]byte, error) {
+	start := len(buf)
+	buf = append(buf, `{"metric_name":`...)
+	buf = appendString(buf, p.Metric)
+	buf = append(buf, `,"labels":{`...)
+	for i, l := range p.Labels {
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		buf = appendString(buf, l.Name)
+		buf = append(buf, ':')
+		buf = appendString(buf, l.Value)
+	}
+	buf = append(buf, `},"value":`...)
+	switch p.Type {
+	case exporters.Int64:
+		buf = strconv.AppendInt(buf, p.Int, 10)
+	case exporters.Double:
+		buf = appendFloat(buf, p.Double)
+	case exporters.Distribution:
+		d := p.Dist
+		if d == nil {
+			return buf[:start], fmt.Errorf("distribution point without value")
+		}
+		if len(d.BucketCounts) != len(d.Bounds)+1 {
+			return buf[:start], fmt.Errorf("distribution has %d bucket counts for %d bounds, want %d", len(d.BucketCounts), len(d.Bounds), len(d.Bounds)+1)
+		}
+		buf = append(buf, `{"count":`...)
+		buf = strconv.AppendInt(buf, d.Count, 10)
+		buf = append(buf, `,"sum":`...)
+		buf = appendFloat(buf, d.Sum)
+		buf = append(buf, `,"min":`...)
+		buf = appendFloat(buf, d.Min)
+		buf = append(buf, `,"max":`...)
+		buf = appendFloat(buf, d.Max)
+		buf = append(buf, `,"buckets":[`...)
+		for i, c := range d.BucketCounts {
+			if i > 0 {
+				buf = append(buf, ',')
+			}
+			buf = append(buf, `{"le":`...)
+			if i < len(d.Bounds) {
+				buf = appendFloat(buf, d.Bounds[i])
+			} else {
+				buf = append(buf, `"+Inf"`...)
+			}
+			buf = append(buf, `,"count":`...)
+			buf = strconv.AppendInt(buf, c, 10)
+			buf = append(buf, '}')
+		}
+		buf = append(buf, "]}"...)
+	default:
+		return buf[:start], fmt.Errorf("point of unknown value type %d", p.Type)
+	}
+	buf = append(buf, `,"window_start":`...)
+	buf = appendTime(buf, p.Start)
+	buf = append(buf, `,"window_end":`...)
+	buf = appendTime(buf, p.End)
+	buf = append(buf, `,"timestamp":`...)
+	buf = appendTime(buf, p.End)
+	buf = append(buf, "}\n"...)
+	return buf, nil
+}
+
+func appendTime(buf []byte, t time.Time) []byte {
+	buf = append(buf, '"')
+	buf = t.UTC().AppendFormat(buf, time.RFC3339Nano)
+	return append(buf, '"')
+}
+
+// appendFloat formats like encoding/json: shortest representation, exponent
+// only for very small or large magnitudes.
+func appendFloat(buf []byte, f float64) []byte {
+	switch {
+	case math.IsNaN(f):
+		return append(buf, `"NaN"`...)
+	case math.IsInf(f, 1):
+		return append(buf, `"+Inf"`...)
+	case math.IsInf(f, -1):
+		return append(buf, `"-Inf"`...)
+	}
+	format := byte('f')
+	if abs := math.Abs(f); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		format = 'e'
+	}
+	buf = strconv.AppendFloat(buf, f, format, -1, 64)
+	if format == 'e' {
+		// 1e-07 -> 1e-7, as encoding/json writes it.
+		if n := len(buf); n >= 4 && buf[n-4] == 'e' && buf[n-3] == '-' && buf[n-2] == '0' {
+			buf[n-2] = buf[n-1]
+			buf = buf[:n-1]
+		}
+	}
+	return buf
+}
+
+func appendString(buf []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= 0x80 || c == '<' || c == '>' || c == '&' {
+			b, _ := json.Marshal(s) // rare path: escaping and UTF-8 checks
+			return append(buf, b...)
+		}
+	}
+	buf = append(buf, '"')
+	buf = append(buf, s...)
+	return append(buf, '"')
+}
