@@ -67,6 +67,10 @@ type BackupWriter struct {
 // provider and the time, and writes the run line.
 func CreateBackup(parent, provider, url, command string, now time.Time) (*BackupWriter, error) {
 	name := fmt.Sprintf("bi-backup-%s-%s", provider, now.UTC().Format("20060102T150405.000Z"))
+	parent, err := filepath.Abs(parent)
+	if err != nil {
+		return nil, fmt.Errorf("backup directory: %v", err)
+	}
 	dir := filepath.Join(parent, name)
 	if err := os.MkdirAll(filepath.Join(dir, originalDir), 0o700); err != nil {
 		return nil, fmt.Errorf("creating backup directory: %v", err)

@@ -118,8 +118,9 @@ type Runner struct {
 	// DataSourceLabel names a data source id in diffs.
 	DataSourceLabel func(id int) string
 	// Recovery returns the command that puts one query back, given its id,
-	// the file holding its original SQL and its original data source.
-	Recovery func(id int, originalFile string, dataSourceID int) string
+	// the file holding its original SQL and, when the run moved it, its
+	// original data source (else 0).
+	Recovery func(id int, originalFile string, movedFrom int) string
 	// Progress, when set, is called after each write.
 	Progress func(done, total int)
 
@@ -220,7 +221,11 @@ func (r *Runner) applyOne(ctx context.Context, p Plan, sum *Summary) {
 		sum.Add(Changed, q.ID, "")
 		r.record(q.ID, Changed, "", updated.Version)
 		r.outMu.Lock()
-		fmt.Fprintf(r.Out, "query %d changed; to undo: %s\n", q.ID, r.Recovery(q.ID, file, q.DataSourceID))
+		movedFrom := 0
+		if p.Target.DataSourceID != q.DataSourceID {
+			movedFrom = q.DataSourceID
+		}
+		fmt.Fprintf(r.Out, "query %d changed; to undo: %s\n", q.ID, r.Recovery(q.ID, file, movedFrom))
 		r.outMu.Unlock()
 	}
 }
