@@ -1,0 +1,352 @@
+// Package event gives fast, allocation-free access to one structured log
+// record: its JSON body and, for Pub/Sub messages, its attributes.
+//
+// A Reader is reused for many events and is not safe for concurrent use;
+// every Value it returns is valid until the next call to Reader.Parse.
+package event
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/valyala/fastjson"
+)
+
+// MaxSize is the largest event body accepted, in bytes. Larger records are
+// refused rather than parsed, so one huge line cannot stall a worker.
+const MaxSize = 1 << 20
+
+// Reasons a record is refused. They name dead letters and counters, so they
+// are stable identifiers.
+const (
+	ReasonInvalidJSON = "invalid_json"
+	ReasonNotObject   = "not_an_object"
+	ReasonInvalidUTF8 = "invalid_utf8"
+	ReasonOversize    = "oversize"
+	ReasonTooDeep     = "too_deep"
+)
+
+// RefusedError says why a record could not be read as an event.
+type RefusedError struct {
+	Reason string // one of the Reason constants
+	Detail string
+}
+
+func (e *RefusedError) Error() string {
+	if e.Detail == "" {
+		return e.Reason
+	}
+	return e.Reason + ": " + e.Detail
+}
+
+// Reason returns the refusal reason of err, or "" if err is not a refusal.
+func Reason(err error) string {
+	var r *RefusedError
+	if errors.As(err, &r) {
+		return r.Reason
+	}
+	return ""
+}
+
+// Reader parses events. The zero value is ready to use.
+type Reader struct {
+	parser fastjson.Parser
+	root   *fastjson.Value
+	attrs  map[string]string
+}
+
+// Parse reads one event. attrs are the message attributes (may be nil); the
+// map is read, never modified or kept past the next Parse.
+func (r *Reader) Parse(body []byte, attrs map[string]string) error {
+	r.root, r.attrs = nil, nil
+	if len(body) > MaxSize {
+		return &RefusedError{Reason: ReasonOversize, Detail: fmt.Sprintf("%d bytes, limit %d", len(body), MaxSize)}
+	}
+	if !utf8.Valid(body) {
+		return &RefusedError{Reason: ReasonInvalidUTF8}
+	}
+	v, err := r.parser.ParseBytes(body)
+	if err != nil {
+		// The parser refuses nesting deeper than fastjson.MaxDepth (300)
+		// before its recursion can hurt; name that case for the counters.
+		if strings.Contains(err.Error(), "too big depth") {
+			return &RefusedError{Reason: ReasonTooDeep, Detail: fmt.Sprintf("nesting deeper than %d", fastjson.MaxDepth)}
+		}
+		return &RefusedError{Reason: ReasonInvalidJSON, Detail: err.Error()}
+	}
+	if v.Type() != fastjson.TypeObject {
+		return &RefusedError{Reason: ReasonNotObject, Detail: "a JSON " + v.Type().String()}
+	}
+	r.root, r.attrs = v, attrs
+	return nil
+}
+
+// Path is a compiled field path: a dot path into nested objects, such as
+// "http.status". A path whose first element is "attributes" reads the
+// message attribute named by the rest ("attributes.pipeline-env"), and falls
+// back to the body when the message has no such attribute, so archived
+// messages that stored attributes in the body replay the same way.
+type Path struct {
+	raw  string
+	keys []string
+	attr string // attribute name when keys[0] == "attributes", else ""
+}
+
+// ParsePath compiles a dot path. Empty elements ("a..b", ".a") are errors.
+func ParsePath(s string) (Path, error) {
+	if s == "" {
+		return Path{}, errors.New("empty field path")
+	}
+	keys := strings.Split(s, ".")
+	for _, k := range keys {
+		if k == "" {
+			return Path{}, fmt.Errorf("field path %q has an empty element", s)
+		}
+	}
+	p := Path{raw: s, keys: keys}
+	if len(keys) > 1 && keys[0] == "attributes" {
+		p.attr = strings.Join(keys[1:], ".")
+	}
+	return p, nil
+}
+
+// MustParsePath is ParsePath for paths known to be valid.
+func MustParsePath(s string) Path {
+	p, err := ParsePath(s)
+	if err != nil {
+		panic(err)
+	}
+	return p
+}
+
+func (p Path) String() string { return p.raw }
+
+// Keys returns the path's elements.
+func (p Path) Keys() []string { return p.keys }
+
+// Lookup returns the value at p, or a Missing value.
+func (r *Reader) Lookup(p *Path) Value {
+	if p.attr != "" && r.attrs != nil {
+		if s, ok := r.attrs[p.attr]; ok {
+			return Value{kind: String, str: s}
+		}
+	}
+	if r.root == nil {
+		return Value{}
+	}
+	v := r.root.Get(p.keys...)
+	if v == nil {
+		return Value{}
+	}
+	return fromJSON(v)
+}
+
+// Root returns the parsed body, valid until the next Parse.
+func (r *Reader) Root() *fastjson.Value { return r.root }
+
+// Attributes returns the message attributes of the current event.
+func (r *Reader) Attributes() map[string]string { return r.attrs }
+
+// Kind is the JSON type of a Value.
+type Kind uint8
+
+const (
+	Missing Kind = iota
+	Null
+	String
+	Number
+	Bool
+	Object
+	Array
+)
+
+func (k Kind) String() string {
+	return [...]string{"missing", "null", "string", "number", "bool", "object", "array"}[k]
+}
+
+// Value is one field of an event.
+type Value struct {
+	kind Kind
+	str  string // attribute value (for attribute strings)
+	json *fastjson.Value
+}
+
+func fromJSON(v *fastjson.Value) Value {
+	var k Kind
+	switch v.Type() {
+	case fastjson.TypeNull:
+		k = Null
+	case fastjson.TypeString:
+		k = String
+	case fastjson.TypeNumber:
+		k = Number
+	case fastjson.TypeTrue, fastjson.TypeFalse:
+		k = Bool
+	case fastjson.TypeObject:
+		k = Object
+	case fastjson.TypeArray:
+		k = Array
+	}
+	return Value{kind: k, json: v}
+}
+
+// StringValue makes a string Value (used for tests and attributes).
+func StringValue(s string) Value { return Value{kind: String, str: s} }
+
+// Kind returns the value's type.
+func (v Value) Kind() Kind { return v.kind }
+
+// Str returns the text of a String value. It does not allocate: the bytes
+// belong to the Reader.
+func (v Value) Str() []byte {
+	if v.kind != String {
+		return nil
+	}
+	if v.json == nil {
+		return unsafeBytes(v.str)
+	}
+	b, _ := v.json.StringBytes()
+	return b
+}
+
+// Num returns a Number value as float64. ok is false for other kinds.
+func (v Value) Num() (f float64, ok bool) {
+	if v.kind != Number {
+		return 0, false
+	}
+	f, err := v.json.Float64()
+	return f, err == nil
+}
+
+// Numeric returns the value as a number, accepting numbers and strings that
+// hold a number ("12.5"). It is how sum, min, max, mean and distribution read
+// their field.
+func (v Value) Numeric() (float64, bool) {
+	switch v.kind {
+	case Number:
+		return v.Num()
+	case String:
+		s := v.Str()
+		if len(s) == 0 || len(s) > 64 {
+			return 0, false
+		}
+		f, err := strconv.ParseFloat(unsafeString(s), 64)
+		return f, err == nil
+	}
+	return 0, false
+}
+
+// Bool returns a Bool value. ok is false for other kinds.
+func (v Value) Bool() (b bool, ok bool) {
+	if v.kind != Bool {
+		return false, false
+	}
+	return v.json.Type() == fastjson.TypeTrue, true
+}
+
+// Array returns the elements of an Array value.
+func (v Value) Array() []*fastjson.Value {
+	if v.kind != Array {
+		return nil
+	}
+	a, _ := v.json.Array()
+	return a
+}
+
+// Elem wraps one element of an Array value.
+func Elem(j *fastjson.Value) Value { return fromJSON(j) }
+
+// AppendLabel appends the value formatted as a label value: strings as they
+// are; whole numbers as integers ("500", not "500.0"); other numbers in
+// shortest form ("38.19"); bools as "true"/"false"; missing or null as "";
+// objects and arrays as compact JSON.
+func (v Value) AppendLabel(dst []byte) []byte {
+	switch v.kind {
+	case String:
+		return append(dst, v.Str()...)
+	case Number:
+		f, ok := v.Num()
+		if !ok {
+			return dst
+		}
+		return AppendNumber(dst, f)
+	case Bool:
+		b, _ := v.Bool()
+		return strconv.AppendBool(dst, b)
+	case Object, Array:
+		return v.json.MarshalTo(dst)
+	}
+	return dst
+}
+
+// AppendNumber formats f as a label value: integers without a fraction,
+// other numbers in their shortest exact form.
+func AppendNumber(dst []byte, f float64) []byte {
+	if f == float64(int64(f)) && f > -1e18 && f < 1e18 {
+		return strconv.AppendInt(dst, int64(f), 10)
+	}
+	return strconv.AppendFloat(dst, f, 'f', -1, 64)
+}
+
+// Any converts the value to plain Go values (string, float64, bool, nil,
+// map[string]any, []any). It allocates; the fast paths never call it.
+func (v Value) Any() any {
+	switch v.kind {
+	case String:
+		return string(v.Str())
+	case Number:
+		f, _ := v.Num()
+		return f
+	case Bool:
+		b, _ := v.Bool()
+		return b
+	case Object:
+		o, _ := v.json.Object()
+		m := make(map[string]any, o.Len())
+		o.Visit(func(k []byte, e *fastjson.Value) { m[string(k)] = fromJSON(e).Any() })
+		return m
+	case Array:
+		a, _ := v.json.Array()
+		s := make([]any, len(a))
+		for i, e := range a {
+			s[i] = fromJSON(e).Any()
+		}
+		return s
+	}
+	return nil
+}
+
+// PathFromKeys builds a path from its elements, which may contain dots
+// (expression filters write attributes["a.b"]).
+func PathFromKeys(keys []string) Path {
+	p := Path{raw: strings.Join(keys, "."), keys: keys}
+	if len(keys) > 1 && keys[0] == "attributes" {
+		p.attr = strings.Join(keys[1:], ".")
+	}
+	return p
+}
+
+// Map converts the whole event, attributes included under "attributes", to
+// plain Go values for general-purpose evaluators. It allocates.
+func (r *Reader) Map() map[string]any {
+	m := map[string]any{}
+	if r.root != nil {
+		if o, ok := fromJSON(r.root).Any().(map[string]any); ok {
+			m = o
+		}
+	}
+	if len(r.attrs) > 0 {
+		a, _ := m["attributes"].(map[string]any)
+		if a == nil {
+			a = make(map[string]any, len(r.attrs))
+		}
+		for k, v := range r.attrs {
+			a[k] = v
+		}
+		m["attributes"] = a
+	}
+	return m
+}
