@@ -1,0 +1,282 @@
+package pubsubread_test
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"cloud.google.com/go/pubsub/v2"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/window"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/passert"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
+
+	"github.com/beametrics/beametrics/internal/pubsubtest"
+	"github.com/beametrics/beametrics/transforms/pubsubread"
+)
+
+func TestMain(m *testing.M) {
+	ptest.Main(m)
+}
+
+func init() {
+	register.DoFn1x0[pubsubread.Message](&recordFn{})
+	register.Function1x2(colorOf)
+	register.Function3x1(formatWindowCount)
+	register.Function2x1(sum)
+}
+
+// seen collects, per test, how often the pipeline emitted each message ID.
+// Prism runs in this process, so a DoFn can write here.
+var seen = struct {
+	sync.Mutex
+	ids map[string]map[string]int
+}{ids: map[string]map[string]int{}}
+
+type recordFn struct{ Key string }
+
+func (f *recordFn) ProcessElement(m pubsubread.Message) {
+	seen.Lock()
+	defer seen.Unlock()
+	if seen.ids[f.Key] == nil {
+		seen.ids[f.Key] = map[string]int{}
+	}
+	seen.ids[f.Key][m.ID]++
+}
+
+func seenIDs(key string) map[string]int {
+	seen.Lock()
+	defer seen.Unlock()
+	out := map[string]int{}
+	for id, n := range seen.ids[key] {
+		out[id] = n
+	}
+	return out
+}
+
+func colorOf(m pubsubread.Message) (string, int) { return m.Attributes["color"], 1 }
+
+func sum(a, b int) int { return a + b }
+
+func formatWindowCount(w beam.Window, color string, n int) string {
+	return fmt.Sprintf("%s %s %d", w.(window.IntervalWindow).Start.ToTime().UTC().Format(time.RFC3339), color, n)
+}
+
+const (
+	project = "proj"
+	topic   = "projects/proj/topics/logs"
+	sub     = "projects/proj/subscriptions/logs-sub"
+)
+
+var colors = []string{"red", "green", "blue"}
+
+// testMessages builds n messages with a color attribute cycling through
+// colors and a body naming the message.
+func testMessages(n int) []*pubsub.Message {
+	msgs := make([]*pubsub.Message, n)
+	for i := range msgs {
+		msgs[i] = &pubsub.Message{
+			Data:       []byte(`{"n":` + strconv.Itoa(i) + `}`),
+			Attributes: map[string]string{"color": colors[i%len(colors)], "n": strconv.Itoa(i)},
+		}
+	}
+	return msgs
+}
+
+// buildCountPipeline reads with cfg, records every message under key and
+// asserts the per-window, per-color counts equal want.
+func buildCountPipeline(cfg pubsubread.Config, key string, want []string) *beam.Pipeline {
+	p, s := beam.NewPipelineWithRoot()
+	msgs := pubsubread.Read(s, cfg)
+	beam.ParDo0(s, &recordFn{Key: key}, msgs)
+	windowed := beam.WindowInto(s, window.NewFixedWindows(time.Minute), msgs)
+	counts := beam.CombinePerKey(s, sum, beam.ParDo(s, colorOf, windowed))
+	lines := beam.ParDo(s, formatWindowCount, counts)
+	global := beam.WindowInto(s, window.NewGlobalWindows(), lines)
+	passert.Equals(s, global, toAny(want)...)
+	return p
+}
+
+func toAny(xs []string) []any {
+	out := make([]any, len(xs))
+	for i, x := range xs {
+		out[i] = x
+	}
+	return out
+}
+
+// expectedCounts computes "windowStart color count" lines from publish
+// times and colors.
+func expectedCounts(publish []time.Time, color []string) []string {
+	counts := map[string]int{}
+	for i, t := range publish {
+		counts[t.UTC().Truncate(time.Minute).Format(time.RFC3339)+" "+color[i]]++
+	}
+	var out []string
+	for k, n := range counts {
+		out = append(out, fmt.Sprintf("%s %d", k, n))
+	}
+	sort.Strings(out)
+	return out
+}
+
+func fakeConfig(srv *pubsubtest.Server) pubsubread.Config {
+	cfg := pubsubread.NewConfig(sub)
+	cfg.Endpoint = srv.Addr
+	cfg.Insecure = true
+	cfg.PollInterval = 50 * time.Millisecond
+	return cfg
+}
+
+func setupFake(t *testing.T, n int) (*pubsubtest.Server, []string) {
+	t.Helper()
+	srv := pubsubtest.StartFake(t)
+	c := srv.Client(t, project)
+	pubsubtest.CreateTopic(t, c, topic)
+	pubsubtest.CreateSubscription(t, c, sub, topic, time.Minute)
+	ids := pubsubtest.Publish(t, c, topic, testMessages(n))
+	return srv, ids
+}
+
+// fakeExpectations reads publish times and colors back from the fake.
+func fakeExpectations(srv *pubsubtest.Server) []string {
+	var times []time.Time
+	var cs []string
+	for _, m := range srv.Fake.Messages() {
+		times = append(times, m.PublishTime)
+		cs = append(cs, m.Attributes["color"])
+	}
+	return expectedCounts(times, cs)
+}
+
+// checkDeliveredOnce checks that the pipeline saw exactly ids, once each,
+// and that the fake recorded one delivery and an ack for each.
+func checkDeliveredOnce(t *testing.T, srv *pubsubtest.Server, key string, ids []string) {
+	t.Helper()
+	got := seenIDs(key)
+	if len(got) != len(ids) {
+		t.Errorf("pipeline saw %d distinct messages, want %d", len(got), len(ids))
+	}
+	for _, id := range ids {
+		if got[id] != 1 {
+			t.Errorf("message %s emitted %d times, want 1", id, got[id])
+		}
+	}
+	for _, m := range srv.Fake.Messages() {
+		if m.Deliveries != 1 || m.Acks < 1 {
+			t.Errorf("message %s: %d deliveries and %d acks, want 1 delivery and an ack", m.ID, m.Deliveries, m.Acks)
+		}
+	}
+}
+
+func TestReadFakeStopAfter(t *testing.T) {
+	const n = 600
+	srv, ids := setupFake(t, n)
+	cfg := fakeConfig(srv)
+	cfg.Pullers = 3
+	cfg.MaxMessages = 50
+	cfg.StopAfter = n
+	key := t.Name()
+	res, err := ptest.RunWithMetrics(buildCountPipeline(cfg, key, fakeExpectations(srv)))
+	if err != nil {
+		t.Fatalf("pipeline failed: %v", err)
+	}
+	checkDeliveredOnce(t, srv, key, ids)
+	if got := counter(res, "pulled"); got != n {
+		t.Errorf("pulled counter = %d, want %d", got, n)
+	}
+	if got := counter(res, "acked"); got != n {
+		t.Errorf("acked counter = %d, want %d", got, n)
+	}
+}
+
+func TestReadFakeStopWhenIdle(t *testing.T) {
+	const n = 120
+	srv, ids := setupFake(t, n)
+	cfg := fakeConfig(srv)
+	cfg.StopWhenIdle = time.Second
+	key := t.Name()
+	if err := ptest.Run(buildCountPipeline(cfg, key, fakeExpectations(srv))); err != nil {
+		t.Fatalf("pipeline failed: %v", err)
+	}
+	checkDeliveredOnce(t, srv, key, ids)
+}
+
+// TestReadFakeStopByKey publishes while the pipeline runs and stops it from
+// outside, as a drain does.
+func TestReadFakeStopByKey(t *testing.T) {
+	srv, first := setupFake(t, 30)
+	c := srv.Client(t, project)
+	cfg := fakeConfig(srv)
+	cfg.Pullers = 2
+	cfg.StopKey = "stop-by-key-" + strconv.FormatInt(time.Now().UnixNano(), 10)
+	key := t.Name()
+
+	p, s := beam.NewPipelineWithRoot()
+	beam.ParDo0(s, &recordFn{Key: key}, pubsubread.Read(s, cfg))
+	done := make(chan error, 1)
+	go func() { done <- ptest.Run(p) }()
+
+	waitSeen(t, key, len(first))
+	second := pubsubtest.Publish(t, c, topic, testMessages(30))
+	all := append(first, second...)
+	waitSeen(t, key, len(all))
+	pubsubread.Stop(cfg.StopKey)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("pipeline failed: %v", err)
+		}
+	case <-time.After(2 * time.Minute):
+		t.Fatal("pipeline did not finish within 2 minutes of Stop")
+	}
+	checkDeliveredOnce(t, srv, key, all)
+}
+
+// TestReadPullErrorsAreRetried reads a subscription that does not exist:
+// the source must count and retry the errors, not fail, and still stop.
+func TestReadPullErrorsAreRetried(t *testing.T) {
+	srv := pubsubtest.StartFake(t)
+	cfg := fakeConfig(srv)
+	cfg.Subscription = "projects/proj/subscriptions/missing"
+	cfg.PollInterval = 20 * time.Millisecond
+	cfg.StopKey = "pull-errors-" + strconv.FormatInt(time.Now().UnixNano(), 10)
+	p, s := beam.NewPipelineWithRoot()
+	beam.ParDo0(s, &recordFn{Key: t.Name()}, pubsubread.Read(s, cfg))
+	go func() {
+		time.Sleep(2 * time.Second)
+		pubsubread.Stop(cfg.StopKey)
+	}()
+	res, err := ptest.RunWithMetrics(p)
+	if err != nil {
+		t.Fatalf("pipeline failed instead of retrying: %v", err)
+	}
+	if got := counter(res, "pull_errors"); got < 2 {
+		t.Errorf("pull_errors counter = %d, want at least 2 retried errors", got)
+	}
+}
+
+func waitSeen(t *testing.T, key string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for len(seenIDs(key)) < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("pipeline saw %d messages after a minute, want %d", len(seenIDs(key)), n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func counter(res beam.PipelineResult, name string) int64 {
+	var total int64
+	for _, c := range res.Metrics().AllMetrics().Counters() {
+		if c.Key.Namespace == "pubsubread" && c.Key.Name == name {
+			total += c.Result()
+		}
+	}
+	return total
+}
