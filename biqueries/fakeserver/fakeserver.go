@@ -42,6 +42,8 @@ type DataSource struct {
 type Fault struct {
 	Status int
 	Delay  time.Duration
+	// Body replaces the error body sent with Status.
+	Body string
 }
 
 // FaultFunc picks a fault for a request; id is the query id in the path, or
@@ -159,7 +161,11 @@ func (s *store) injected(w http.ResponseWriter, r *http.Request, id int) bool {
 		<-t.C
 	}
 	if ft.Status != 0 {
-		writeJSON(w, ft.Status, map[string]string{"message": fmt.Sprintf("injected failure %d", ft.Status)})
+		msg := ft.Body
+		if msg == "" {
+			msg = fmt.Sprintf("injected failure %d", ft.Status)
+		}
+		writeJSON(w, ft.Status, map[string]string{"message": msg})
 		return true
 	}
 	return false
