@@ -1,0 +1,302 @@
+// Package promremote pushes points to a Prometheus remote-write 1.0 endpoint
+// (Prometheus with --web.enable-remote-write-receiver, Mimir, Thanos,
+// Cortex, VictoriaMetrics), snappy-compressed, with retries on 5xx and 429.
+package promremote
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/exp/api/remote"
+
+	"github.com/beametrics/beametrics/exporters"
+)
+
+// maxSeriesPerRequest keeps requests well under receivers' size limits
+// (Mimir's default is 10 MiB); each series carries all its samples.
+const maxSeriesPerRequest = 2000
+
+// Exporter writes points to one remote-write endpoint.
+type Exporter struct {
+	api      *remote.API
+	url      string
+	log      *slog.Logger
+	mu       sync.RWMutex
+	metrics  map[string]exporters.Descriptor
+	failures exporters.Failures
+}
+
+// Option changes an Exporter built by New.
+type Option func(*options)
+
+type options struct {
+	backoffMin, backoffMax time.Duration
+	logger                 *slog.Logger
+}
+
+// WithBackoff sets the first and the longest wait between retries
+// (default 500ms and 10s).
+func WithBackoff(min, max time.Duration) Option {
+	return func(o *options) { o.backoffMin, o.backoffMax = min, max }
+}
+
+// WithLogger sets where failures are logged (default slog.Default()).
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
+
+// New builds an exporter. It reads the password or token files now, so a
+// missing file is an error at start-up.
+func New(s exporters.RemoteWriteSettings, opts ...Option) (*Exporter, error) {
+	o := options{backoffMin: 500 * time.Millisecond, backoffMax: 10 * time.Second, logger: slog.Default()}
+	for _, f := range opts {
+		f(&o)
+	}
+	if s.URL == "" {
+		return nil, errors.New("prometheus remote write: url is required (flag --prometheus-remote-write-url)")
+	}
+	headers := http.Header{}
+	if ba := s.BasicAuth; ba != nil {
+		pw, err := readSecret(ba.PasswordFile)
+		if err != nil {
+			return nil, fmt.Errorf("prometheus remote write: basic_auth.password_file: %w", err)
+		}
+		req, _ := http.NewRequest("POST", "/", nil)
+		req.SetBasicAuth(ba.Username, pw)
+		headers.Set("Authorization", req.Header.Get("Authorization"))
+	}
+	if s.BearerTokenFile != "" {
+		tok, err := readSecret(s.BearerTokenFile)
+		if err != nil {
+			return nil, fmt.Errorf("prometheus remote write: bearer_token_file: %w", err)
+		}
+		headers.Set("Authorization", "Bearer "+tok)
+	}
+	if s.TenantHeader != "" {
+		headers.Set("X-Scope-OrgID", s.TenantHeader)
+	}
+	client := &http.Client{
+		Timeout:   exporters.TimeoutOr(s.Timeout),
+		Transport: headerTransport{headers: headers, next: http.DefaultTransport},
+	}
+	api, err := remote.NewAPI(s.URL,
+		remote.WithAPIPath(""), // the URL is the full endpoint
+		remote.WithAPIHTTPClient(client),
+		remote.WithAPIBackoff(remote.BackoffConfig{Min: o.backoffMin, Max: o.backoffMax, MaxRetries: exporters.RetriesOr(s.MaxRetries)}),
+		remote.WithAPILogger(o.logger),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("prometheus remote write: %w", err)
+	}
+	return &Exporter{api: api, url: s.URL, log: o.logger}, nil
+}
+
+func readSecret(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	s := strings.TrimRight(string(b), "\r\n")
+	if s == "" {
+		return "", fmt.Errorf("%s is empty", path)
+	}
+	return s, nil
+}
+
+// headerTransport adds fixed headers (auth, tenant) to every request.
+type headerTransport struct {
+	headers http.Header
+	next    http.RoundTripper
+}
+
+func (t headerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if len(t.headers) > 0 {
+		r = r.Clone(r.Context())
+		for k, v := range t.headers {
+			r.Header[k] = v
+		}
+	}
+	return t.next.RoundTrip(r)
+}
+
+// Start records the metrics so points can be named and typed.
+func (e *Exporter) Start(_ context.Context, metrics []exporters.Descriptor) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.metrics == nil {
+		e.metrics = map[string]exporters.Descriptor{}
+	}
+	for _, m := range metrics {
+		e.metrics[m.Name] = m
+	}
+	return nil
+}
+
+// Export converts the points to samples (timestamp = window end) and writes
+// them. Points of unknown metrics or with broken values are not sent and
+// are reported in the returned *exporters.ExportError with the requests
+// that failed after retries.
+func (e *Exporter) Export(ctx context.Context, points []exporters.Point) error {
+	batches, failed := e.encode(points)
+	for _, b := range batches {
+		if _, err := e.api.Write(ctx, remote.WriteV1MessageType, b.req); err != nil {
+			code, reason := classify(err)
+			e.log.Error("prometheus remote write failed after retries", "url", e.url, "code", code, "points", len(b.points), "err", err)
+			for _, p := range b.points {
+				failed = append(failed, exporters.PointFailure{Point: p, Code: code, Reason: reason})
+			}
+		}
+	}
+	if len(failed) == 0 {
+		return nil
+	}
+	for _, f := range failed {
+		e.failures.Add(exporters.FailureKey{Exporter: exporters.TypeRemoteWrite, Code: f.Code}, 1)
+	}
+	return &exporters.ExportError{Exporter: exporters.TypeRemoteWrite, Total: len(points), Failed: failed}
+}
+
+var statusRE = regexp.MustCompile(`HTTP status (\d{3})`)
+
+// classify turns a write error into a failure code (HTTP_429, network, ...).
+func classify(err error) (code, reason string) {
+	switch {
+	case errors.Is(err, context.Canceled):
+		return "canceled", err.Error()
+	case errors.Is(err, context.DeadlineExceeded):
+		return "timeout", err.Error()
+	}
+	if m := statusRE.FindStringSubmatch(err.Error()); m != nil {
+		return "HTTP_" + m[1], err.Error()
+	}
+	return "network", err.Error()
+}
+
+// Failures returns the points lost so far.
+func (e *Exporter) Failures() map[exporters.FailureKey]int64 { return e.failures.Snapshot() }
+
+// Close has nothing to release; requests are synchronous.
+func (e *Exporter) Close() error { return nil }
+
+type batch struct {
+	req    *writeRequest
+	points []exporters.Point
+}
+
+// encode groups points into requests of at most maxSeriesPerRequest series,
+// every series whole in one request with its samples in time order, as
+// receivers require.
+func (e *Exporter) encode(points []exporters.Point) ([]batch, []exporters.PointFailure) {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	var failed []exporters.PointFailure
+	index := map[string]int{} // series key -> position in series
+	var series []timeSeries
+	var owners [][]int // series position -> indexes of its points
+	var key strings.Builder
+	add := func(pi int, labels []label, s sample) {
+		slices.SortFunc(labels, func(a, b label) int { return strings.Compare(a.name, b.name) })
+		key.Reset()
+		for _, l := range labels {
+			key.WriteString(l.name)
+			key.WriteByte(0)
+			key.WriteString(l.value)
+			key.WriteByte(0)
+		}
+		i, ok := index[key.String()]
+		if !ok {
+			i = len(series)
+			index[key.String()] = i
+			series = append(series, timeSeries{labels: labels})
+			owners = append(owners, nil)
+		}
+		series[i].samples = append(series[i].samples, s)
+		if o := owners[i]; len(o) == 0 || o[len(o)-1] != pi {
+			owners[i] = append(o, pi)
+		}
+	}
+	for pi, p := range points {
+		d, ok := e.metrics[p.Metric]
+		if !ok {
+			failed = append(failed, exporters.PointFailure{Point: p, Code: "unknown_metric", Reason: fmt.Sprintf("metric %q was not given to Start", p.Metric)})
+			continue
+		}
+		if err := toSamples(p, d, func(labels []label, s sample) { add(pi, labels, s) }); err != nil {
+			failed = append(failed, exporters.PointFailure{Point: p, Code: "encode", Reason: err.Error()})
+		}
+	}
+	var batches []batch
+	for start := 0; start < len(series); start += maxSeriesPerRequest {
+		end := min(start+maxSeriesPerRequest, len(series))
+		b := batch{req: &writeRequest{series: series[start:end]}}
+		seen := map[int]bool{}
+		for i := start; i < end; i++ {
+			ts := &series[i]
+			slices.SortStableFunc(ts.samples, func(a, b sample) int { return cmp.Compare(a.ts, b.ts) })
+			for _, pi := range owners[i] {
+				if !seen[pi] {
+					seen[pi] = true
+					b.points = append(b.points, points[pi])
+				}
+			}
+		}
+		batches = append(batches, b)
+	}
+	return batches, failed
+}
+
+// toSamples emits the samples of one point: one for counts, sums and gauges;
+// _bucket (cumulative, with le), _sum and _count for distributions.
+func toSamples(p exporters.Point, d exporters.Descriptor, emit func([]label, sample)) error {
+	family := exporters.PrometheusFamily(d)
+	ts := p.End.UnixMilli()
+	base := func(name string, extra int) []label {
+		ls := make([]label, 0, len(p.Labels)+1+extra)
+		ls = append(ls, label{"__name__", name})
+		for _, l := range p.Labels {
+			ls = append(ls, label{exporters.PrometheusLabelName(l.Name), l.Value})
+		}
+		return ls
+	}
+	switch p.Type {
+	case exporters.Int64:
+		emit(base(family, 0), sample{float64(p.Int), ts})
+	case exporters.Double:
+		emit(base(family, 0), sample{p.Double, ts})
+	case exporters.Distribution:
+		dv := p.Dist
+		if dv == nil {
+			return errors.New("distribution point without value")
+		}
+		if len(dv.BucketCounts) != len(dv.Bounds)+1 {
+			return fmt.Errorf("distribution has %d bucket counts for %d bounds, want %d", len(dv.BucketCounts), len(dv.Bounds), len(dv.Bounds)+1)
+		}
+		var cum int64
+		for i, c := range dv.BucketCounts {
+			cum += c
+			le := "+Inf"
+			if i < len(dv.Bounds) {
+				le = FormatBound(dv.Bounds[i])
+			}
+			emit(append(base(family+"_bucket", 1), label{"le", le}), sample{float64(cum), ts})
+		}
+		emit(base(family+"_sum", 0), sample{dv.Sum, ts})
+		emit(base(family+"_count", 0), sample{float64(dv.Count), ts})
+	default:
+		return fmt.Errorf("point of unknown value type %d", p.Type)
+	}
+	return nil
+}
+
+// FormatBound formats a bucket bound the way Prometheus' Go client writes
+// the le label.
+func FormatBound(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
