@@ -1,0 +1,153 @@
+package flakytasks
+
+import (
+	"regexp"
+	"strings"
+	"unicode/utf8"
+)
+
+// NoMessage is the signature of failed tries that carry no message.
+const NoMessage = "(no message)"
+
+// maxSignatureRunes keeps signatures readable in a table.
+const maxSignatureRunes = 240
+
+// Signature reduces a failure message or log tail to the line that explains
+// the failure, with the parts that differ between occurrences of the same
+// cause (ids, numbers, pod names, temporary paths, times) replaced by
+// placeholders. Equal signatures mean "the same failure".
+func Signature(message string) string {
+	line := failureLine(message)
+	if line == "" {
+		return NoMessage
+	}
+	s := airflowLogPrefix.ReplaceAllString(line, "")
+	for _, r := range rewrites {
+		if r.fn != nil {
+			s = r.re.ReplaceAllStringFunc(s, r.fn)
+		} else {
+			s = r.re.ReplaceAllString(s, r.with)
+		}
+	}
+	s = strings.Join(strings.Fields(s), " ")
+	if utf8.RuneCountInString(s) > maxSignatureRunes {
+		s = string([]rune(s)[:maxSignatureRunes]) + "…"
+	}
+	if s == "" {
+		return NoMessage
+	}
+	return s
+}
+
+var (
+	// Lines that name an error outright, preferred over lines that only
+	// say something failed (Airflow's "Marking task as UP_FOR_RETRY" comes
+	// after the exception in a log tail).
+	errorLine   = regexp.MustCompile(`(?i)error|exception|evict|oomkill|timed? ?out|deadline exceeded|exceeds|exceeded|killed|refused|denied|not found|unavailable`)
+	failureWord = regexp.MustCompile(`(?i)fail`)
+
+	// "[2024-05-01, 12:00:00 UTC] {taskinstance.py:2698} ERROR - "
+	airflowLogPrefix = regexp.MustCompile(`^\[[^\]]*\]\s*(\{[^}]*\}\s*)?([A-Z]+\s*-\s*)?`)
+)
+
+// failureLine picks from a multi-line log tail the last line naming an
+// error, else the last line mentioning a failure, else the last line.
+func failureLine(message string) string {
+	lines := strings.Split(strings.TrimSpace(message), "\n")
+	if len(lines) == 1 {
+		return strings.TrimSpace(lines[0])
+	}
+	last, lastFail := "", ""
+	for i := len(lines) - 1; i >= 0; i-- {
+		l := strings.TrimSpace(lines[i])
+		if l == "" {
+			continue
+		}
+		if last == "" {
+			last = l
+		}
+		if errorLine.MatchString(l) {
+			return l
+		}
+		if lastFail == "" && failureWord.MatchString(l) {
+			lastFail = l
+		}
+	}
+	if lastFail != "" {
+		return lastFail
+	}
+	return last
+}
+
+type rewrite struct {
+	re   *regexp.Regexp
+	with string
+	fn   func(string) string
+}
+
+// rewrites run in order: the specific shapes first, so that the generic
+// hex and number rules do not cut them up.
+var rewrites = []rewrite{
+	// BigQuery: "Job ID: abc", "job_id=abc", ".../jobs/abc", and
+	// "project:US.abc" (a location, not a dataset, before the dot).
+	{re: regexp.MustCompile(`(?i)(\bjob[ _]?id['"]?\s*[:=]\s*['"]?|/jobs/)[A-Za-z0-9_.:-]+`), with: "${1}<job>"},
+	{re: regexp.MustCompile(`\b[a-z][a-z0-9-]{3,}:(?:[A-Z]{2}|[a-z]+-[a-z]+\d+)\.[A-Za-z0-9_-]+`), with: "<job>"},
+	{re: regexp.MustCompile(`(?i)\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b`), with: "<uuid>"},
+	// 2024-05-01T12:00:00.123+00:00, 2024-05-01 12:00:00,123, 2024-05-01, 12:00:00 UTC
+	{re: regexp.MustCompile(`\b\d{4}-\d{2}-\d{2}(?:(?:T|,? )\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d+)?)?(?:\s?(?:Z|UTC|[+-]\d{2}(?::?\d{2})?))?`), with: "<ts>"},
+	{re: regexp.MustCompile(`\b\d{1,2}:\d{2}:\d{2}(?:[.,]\d+)?\b`), with: "<time>"},
+	// Temporary files and directories: tempfile names are random.
+	{re: regexp.MustCompile(`(/var)?/tmp/[^\s'",;:)\]}]+`), with: "${1}/tmp/<path>"},
+	// Kubernetes pods: "pod airflow/etl-load-x7k2m9qp", `Pod "name-abc12"`.
+	{re: regexp.MustCompile(`(?i)(\bpods?[\s/:"']+)(?:[a-z0-9-]+/)?[a-z0-9]+(?:[-.][a-z0-9]+)+`), with: "${1}<pod>"},
+	{re: regexp.MustCompile(`\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b`), with: "<ip>"},
+	{re: regexp.MustCompile(`\b0x[0-9a-fA-F]+\b`), with: "<hex>"},
+	// Names ending in a random suffix (ReplicaSet pods, KubernetesPodOperator
+	// pods, Dataproc clusters): keep the stable prefix.
+	{re: regexp.MustCompile(`\b([a-z][a-z0-9]*(?:-[a-z0-9]+)*?)((?:-[a-z0-9]{5,10})+)\b`), fn: collapseRandomSuffix},
+	{re: regexp.MustCompile(`[0-9a-fA-F]{8,}`), fn: collapseHex},
+	// Numbers, except digits that are part of a name (psycopg2, v2, k8s).
+	{re: regexp.MustCompile(`(^|[^A-Za-z0-9.])\d+(?:\.\d+)?`), with: "${1}<n>"},
+}
+
+var randomSuffixPart = regexp.MustCompile(`-[a-z0-9]{5,10}`)
+
+// collapseRandomSuffix replaces trailing "-xxxxx" segments that mix letters
+// and digits (as generated suffixes do) with "-<id>".
+func collapseRandomSuffix(name string) string {
+	parts := randomSuffixPart.FindAllStringIndex(name, -1)
+	cut := len(name)
+	for i := len(parts) - 1; i >= 0; i-- {
+		p := parts[i]
+		if p[1] != cut || !mixesLettersAndDigits(name[p[0]+1:p[1]]) {
+			break
+		}
+		cut = p[0]
+	}
+	if cut == len(name) || cut == 0 {
+		return name
+	}
+	return name[:cut] + "-<id>"
+}
+
+// collapseHex replaces hex runs that contain both digits and letters, which
+// words and plain numbers do not.
+func collapseHex(s string) string {
+	if mixesLettersAndDigits(s) {
+		return "<hex>"
+	}
+	return s
+}
+
+func mixesLettersAndDigits(s string) bool {
+	var letter, digit bool
+	for _, c := range s {
+		switch {
+		case c >= '0' && c <= '9':
+			digit = true
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z':
+			letter = true
+		}
+	}
+	return letter && digit
+}
