@@ -314,15 +314,14 @@ func (p *parser) parseMetrics(n *yaml.Node, cfg *Config) {
 	names := map[string]int{}
 	for _, mn := range n.Content {
 		m, ok := p.parseMetric(mn, cfg)
-		if !ok {
-			continue
-		}
-		if line, dup := names[m.Name]; dup {
+		if line, dup := names[m.Name]; dup && m.Name != "" {
 			p.errorf(mn, "metric %q is declared twice (first at line %d)", m.Name, line)
 			continue
 		}
 		names[m.Name] = m.Line
-		cfg.Metrics = append(cfg.Metrics, m)
+		if ok {
+			cfg.Metrics = append(cfg.Metrics, m)
+		}
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"regexp"
+	"strings"
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/ast"
@@ -26,7 +27,10 @@ import (
 func Expression(src string) (Predicate, error) {
 	program, err := expr.Compile(src, expr.AllowUndefinedVariables(), expr.AsBool())
 	if err != nil {
-		return nil, fmt.Errorf("bad filter expression: %v", err)
+		// expr draws a caret under the source on further lines; config
+		// errors are one line each, and the message names the column.
+		msg, _, _ := strings.Cut(err.Error(), "\n")
+		return nil, fmt.Errorf("bad filter expression: %s", msg)
 	}
 	tree, err := parser.Parse(src)
 	if err != nil {
