@@ -66,13 +66,17 @@ type BackupWriter struct {
 // CreateBackup makes a new backup directory under parent, named after the
 // provider and the time, and writes the run line.
 func CreateBackup(parent, provider, url, command string, now time.Time) (*BackupWriter, error) {
-	name := fmt.Sprintf("bi-backup-%s-%s", provider, now.UTC().Format("20060102T150405.000Z"))
 	parent, err := filepath.Abs(parent)
 	if err != nil {
 		return nil, fmt.Errorf("backup directory: %v", err)
 	}
-	dir := filepath.Join(parent, name)
-	if err := os.MkdirAll(filepath.Join(dir, originalDir), 0o700); err != nil {
+	// MkdirTemp adds a random suffix: two runs in the same millisecond
+	// still get their own directories.
+	dir, err := os.MkdirTemp(parent, fmt.Sprintf("bi-backup-%s-%s-", provider, now.UTC().Format("20060102T150405Z")))
+	if err != nil {
+		return nil, fmt.Errorf("creating backup directory: %v", err)
+	}
+	if err := os.Mkdir(filepath.Join(dir, originalDir), 0o700); err != nil {
 		return nil, fmt.Errorf("creating backup directory: %v", err)
 	}
 	// O_EXCL: never append to another run's backup.

@@ -77,9 +77,10 @@ func (s *Summary) Count(outcome string) int {
 // reason for each skipped, failed or not attempted query.
 func (s *Summary) Write(w io.Writer) {
 	order := []string{WouldChange, Changed, Unchanged, Skipped, Failed, NotAttempted}
+	dryRun := s.Count(WouldChange) > 0
 	var counts []string
 	for _, o := range order {
-		if n := s.Count(o); n > 0 || o == Changed || o == Failed {
+		if n := s.Count(o); n > 0 || (o == Changed && !dryRun) || o == Failed {
 			counts = append(counts, fmt.Sprintf("%d %s", n, o))
 		}
 	}

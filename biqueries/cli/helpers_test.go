@@ -93,3 +93,5 @@ func noKeyInFiles(t *testing.T, dir string) {
 		t.Fatal(err)
 	}
 }
+
+func regexpMust(expr string) *regexp.Regexp { return regexp.MustCompile(expr) }

@@ -1,0 +1,51 @@
+package cli
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/beametrics/beametrics/biqueries/fakeserver"
+)
+
+// benchmarkRewrite20000 lists and rewrites 20,000 queries against a fake
+// server at the default --rate and --concurrency, with backups written.
+func benchmarkRewrite20000(b *testing.B, provider string) {
+	for b.Loop() {
+		b.StopTimer()
+		var url string
+		var closeFn func()
+		var check func(id int) string
+		if provider == "redash" {
+			s := fakeserver.NewRedash(testKey)
+			s.Seed(fakeserver.Generate(20000, 0))
+			url, closeFn = s.URL(), s.Close
+			check = func(id int) string { q, _ := s.Query(id); return q.SQL }
+		} else {
+			s := fakeserver.NewMetabase(testKey)
+			qs := fakeserver.Generate(20000, 0)
+			for i := range qs {
+				qs[i].Native = true
+			}
+			s.Seed(qs)
+			url, closeFn = s.URL(), s.Close
+			check = func(id int) string { q, _ := s.Query(id); return q.SQL }
+		}
+		dir := b.TempDir()
+		b.StartTimer()
+		r := bi(b, context.Background(), provider, url, "query", "update", "--apply", "--yes", "--backup-dir", dir,
+			"--query-regexp", `analytics\.events_v1`, "--query-replace", "analytics.events_v1", "analytics.events_v2")
+		b.StopTimer()
+		if r.code != 0 || !strings.Contains(r.stdout, "summary: 20000 changed, 0 failed") {
+			b.Fatalf("exit %d: %s", r.code, r.stderr)
+		}
+		if !strings.Contains(check(20000), "analytics.events_v2") {
+			b.Fatal("query 20000 was not rewritten")
+		}
+		closeFn()
+		b.StartTimer()
+	}
+}
+
+func BenchmarkRewrite20000Redash(b *testing.B)   { benchmarkRewrite20000(b, "redash") }
+func BenchmarkRewrite20000Metabase(b *testing.B) { benchmarkRewrite20000(b, "metabase") }
