@@ -36,14 +36,16 @@ type BadRow struct {
 	Text string `json:"text,omitempty"`
 }
 
-// instanceKey identifies a task instance: every try of one task in one run
+// InstanceKey identifies a task instance: every try of one task in one run
 // (and one map index) shares it.
+func InstanceKey(t TaskTry) string { return t.instanceKey() }
+
 func (t TaskTry) instanceKey() string {
 	return t.DagID + "\x00" + t.TaskID + "\x00" + t.RunID + "\x00" + strconv.Itoa(t.MapIndex)
 }
 
-// TaskKey identifies a task across runs.
-func (t TaskTry) TaskKey() string { return taskKey(t.DagID, t.TaskID) }
+// TaskKeyOf is the key of the task with these ids.
+func TaskKeyOf(dag, task string) string { return taskKey(dag, task) }
 
 func taskKey(dag, task string) string { return dag + "\x00" + task }
 

@@ -48,7 +48,7 @@ func writeTable(w io.Writer, r Report) error {
 	for i, t := range r.Tasks {
 		fmt.Fprintf(&b, "\n%d. %s.%s failure signatures:\n", i+1, t.DagID, t.TaskID)
 		for _, s := range t.Signatures {
-			fmt.Fprintf(&b, "  %5dx  %s\n         e.g. %s\n", s.Count, s.Signature, oneLine(s.Example))
+			fmt.Fprintf(&b, "  %5dx  %s\n         e.g. %s\n", s.Count, s.Signature, oneLine(FailureLine(s.Example)))
 		}
 		if t.NoDuration > 0 {
 			fmt.Fprintf(&b, "  note: %d failed tries had no start_date; their time is not in WASTED MIN\n", t.NoDuration)
@@ -89,7 +89,7 @@ func writeMarkdown(w io.Writer, r Report) error {
 	for i, t := range r.Tasks {
 		fmt.Fprintf(&b, "\n### %d. %s.%s\n\n", i+1, mdText(t.DagID), mdText(t.TaskID))
 		for _, s := range t.Signatures {
-			fmt.Fprintf(&b, "- **%d×** %s  \n  e.g. %s\n", s.Count, mdCode(s.Signature), mdCode(oneLine(s.Example)))
+			fmt.Fprintf(&b, "- **%d×** %s  \n  e.g. %s\n", s.Count, mdCode(s.Signature), mdCode(oneLine(FailureLine(s.Example))))
 		}
 	}
 	writeBadRows(&b, r.BadRows, func(x BadRow) string {

@@ -50,8 +50,10 @@ var (
 	airflowLogPrefix = regexp.MustCompile(`^\[[^\]]*\]\s*(\{[^}]*\}\s*)?([A-Z]+\s*-\s*)?`)
 )
 
-// failureLine picks from a multi-line log tail the last line naming an
+// FailureLine picks from a multi-line log tail the last line naming an
 // error, else the last line mentioning a failure, else the last line.
+func FailureLine(message string) string { return failureLine(message) }
+
 func failureLine(message string) string {
 	lines := strings.Split(strings.TrimSpace(message), "\n")
 	if len(lines) == 1 {
