@@ -128,8 +128,15 @@ func fromNumber(n float64, f Format) (int64, error) {
 		}
 	}
 	ns := n * scale
-	if ns > math.MaxInt64 {
+	// float64(math.MaxInt64) is 2^63, which int64 cannot hold.
+	if ns >= math.MaxInt64 {
 		return 0, errRange
+	}
+	// A float64 holds nanoseconds of today only to about 256 ns, so whole
+	// numbers are scaled exactly in integers: 1738941163001 ms must give
+	// ...43.001000000, not ...43.000999936.
+	if n == math.Trunc(n) && n < 1<<53 {
+		return int64(n) * int64(scale), nil
 	}
 	return int64(ns), nil
 }
