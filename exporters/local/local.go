@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
 	"strconv"
 	"sync"
 	"time"
@@ -21,17 +22,49 @@ import (
 // lines with one Write under a lock, so lines of concurrent calls never
 // interleave.
 type Exporter struct {
-	mu       sync.Mutex
+	mu       *sync.Mutex // shared by every exporter of one destination
 	w        io.Writer
-	closer   io.Closer // nil for writers the exporter does not own
 	failures exporters.Failures
 }
 
 // New returns an exporter writing to w. It does not close w.
-func New(w io.Writer) *Exporter { return &Exporter{w: w} }
+func New(w io.Writer) *Exporter { return &Exporter{w: w, mu: new(sync.Mutex)} }
 
-// NewOwned returns an exporter that closes wc on Close.
-func NewOwned(wc io.WriteCloser) *Exporter { return &Exporter{w: wc, closer: wc} }
+var (
+	sharedMu sync.Mutex
+	stdoutMu sync.Mutex
+	files    = map[string]*sharedFile{}
+)
+
+type sharedFile struct {
+	f  *os.File
+	mu sync.Mutex
+}
+
+// Stdout returns an exporter to standard output. All of a process's Stdout
+// exporters share one lock, so sink instances never interleave lines.
+func Stdout() *Exporter { return &Exporter{w: os.Stdout, mu: &stdoutMu} }
+
+// Open returns an exporter appending to the file at path, created if
+// missing. All of a process's exporters of one path share the open file and
+// its lock; the file stays open for the life of the process.
+func Open(path string) (*Exporter, error) {
+	if path == "" || path == "-" {
+		return Stdout(), nil
+	}
+	sharedMu.Lock()
+	defer sharedMu.Unlock()
+	sf := files[path]
+	if sf == nil {
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			return nil, fmt.Errorf("local exporter: %w", err)
+		}
+		sf = &sharedFile{f: f}
+		files[path] = sf
+	}
+	return &Exporter{w: sf.f, mu: &sf.mu}, nil
+}
 
 // Start has nothing to prepare.
 func (e *Exporter) Start(context.Context, []exporters.Descriptor) error { return nil }
@@ -67,10 +100,12 @@ func (e *Exporter) Export(_ context.Context, points []exporters.Point) error {
 // Failures returns the points lost so far.
 func (e *Exporter) Failures() map[exporters.FailureKey]int64 { return e.failures.Snapshot() }
 
-// Close closes the writer if the exporter owns it.
+// Close flushes a file to disk; standard output and shared files stay open.
 func (e *Exporter) Close() error {
-	if e.closer != nil {
-		return e.closer.Close()
+	if f, ok := e.w.(*os.File); ok && f != os.Stdout {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		return f.Sync()
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"math"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -136,4 +137,30 @@ func BenchmarkEncode(b *testing.B) {
 		buf, _ = AppendLine(buf[:0], p)
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "points/s")
+}
+
+func TestOpenSharesOneFilePerPath(t *testing.T) {
+	path := t.TempDir() + "/out.jsonl"
+	a, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := Open(path)
+	if a.mu != b.mu {
+		t.Fatal("two exporters of one path must share the lock")
+	}
+	p := exporters.Point{Metric: "m", Start: ws, End: we, Type: exporters.Int64, Int: 1}
+	a.Export(context.Background(), []exporters.Point{p})
+	b.Export(context.Background(), []exporters.Point{p})
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := os.ReadFile(path)
+	line := `{"metric_name":"m","labels":{},"value":1,"window_start":"2025-11-24T16:00:00Z","window_end":"2025-11-24T16:01:00Z","timestamp":"2025-11-24T16:01:00Z"}` + "\n"
+	if string(got) != line+line {
+		t.Errorf("file holds %q", got)
+	}
+	if Stdout().mu != Stdout().mu {
+		t.Error("stdout exporters must share the lock")
+	}
 }

@@ -1,0 +1,133 @@
+// Package selfmetrics turns beametrics' own counters into points, so that a
+// broken pipeline is visible and alertable on the same exporters as the
+// metrics it computes. Every name starts with "beametrics/"; Prometheus
+// sees them as beametrics_events_read and so on.
+package selfmetrics
+
+import (
+	"sort"
+	"time"
+
+	"github.com/beametrics/beametrics/exporters"
+)
+
+// Prefix starts every self-metric name.
+const Prefix = "beametrics/"
+
+// Metric names. Counts are per window (what happened between the window's
+// start and end), exported as INT64 gauges.
+const (
+	EventsRead       = Prefix + "events_read"       // no labels
+	DeadLetters      = Prefix + "dead_letters"      // label reason
+	DroppedValues    = Prefix + "dropped_values"    // label metric
+	SeriesOverflowed = Prefix + "series_overflowed" // label metric
+	WindowsExported  = Prefix + "windows_exported"  // label exporter
+	PointsExported   = Prefix + "points_exported"   // label exporter
+	ExportFailures   = Prefix + "export_failures"   // labels code, exporter
+	WatermarkLag     = Prefix + "watermark_lag"     // seconds, DOUBLE, no labels
+)
+
+// Descriptors returns the self-metrics' descriptors for the given window
+// and export type, to pass to Settings.Validate and Exporter.Start.
+func Descriptors(window time.Duration, exportType string) []exporters.Descriptor {
+	count := func(name, desc string, labels ...string) exporters.Descriptor {
+		return exporters.Descriptor{Name: name, Aggregation: "count", ValueType: exporters.Int64, Kind: exporters.Gauge,
+			Unit: "1", Description: desc, LabelNames: labels, ExportType: exportType, Window: window}
+	}
+	return []exporters.Descriptor{
+		count(EventsRead, "beametrics: events read from the source in the window"),
+		count(DeadLetters, "beametrics: records sent to the dead-letter output in the window, by reason", "reason"),
+		count(DroppedValues, "beametrics: values dropped in the window, by metric", "metric"),
+		count(SeriesOverflowed, "beametrics: series refused for exceeding a metric's series limit in the window, by metric", "metric"),
+		count(WindowsExported, "beametrics: windows exported in the window, by exporter", "exporter"),
+		count(PointsExported, "beametrics: points exported in the window, by exporter", "exporter"),
+		count(ExportFailures, "beametrics: points lost after retries in the window, by exporter and code", "code", "exporter"),
+		{Name: WatermarkLag, Aggregation: "latest", ValueType: exporters.Double, Kind: exporters.Gauge, Unit: "s",
+			Description: "beametrics: wall clock minus the output watermark at the window end", ExportType: exportType, Window: window},
+	}
+}
+
+// Snapshot is what happened in one window. Map entries become one series
+// each (zero values included); nil maps give no series.
+type Snapshot struct {
+	EventsRead       int64
+	DeadLetters      map[string]int64 // by reason
+	DroppedValues    map[string]int64 // by metric
+	SeriesOverflowed map[string]int64 // by metric
+	WindowsExported  map[string]int64 // by exporter
+	PointsExported   map[string]int64 // by exporter
+	ExportFailures   map[exporters.FailureKey]int64
+	WatermarkLag     time.Duration
+}
+
+// Points returns the snapshot's points for the window [start, end).
+func (s Snapshot) Points(start, end time.Time) []exporters.Point {
+	var pts []exporters.Point
+	add := func(name string, v int64, labels ...exporters.Label) {
+		pts = append(pts, exporters.Point{Metric: name, Labels: labels, Start: start, End: end, Type: exporters.Int64, Int: v})
+	}
+	byLabel := func(name, label string, m map[string]int64) {
+		keys := make([]string, 0, len(m))
+		for k := range m {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			add(name, m[k], exporters.Label{Name: label, Value: k})
+		}
+	}
+	add(EventsRead, s.EventsRead)
+	byLabel(DeadLetters, "reason", s.DeadLetters)
+	byLabel(DroppedValues, "metric", s.DroppedValues)
+	byLabel(SeriesOverflowed, "metric", s.SeriesOverflowed)
+	byLabel(WindowsExported, "exporter", s.WindowsExported)
+	byLabel(PointsExported, "exporter", s.PointsExported)
+	keys := make([]exporters.FailureKey, 0, len(s.ExportFailures))
+	for k := range s.ExportFailures {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if keys[i].Exporter != keys[j].Exporter {
+			return keys[i].Exporter < keys[j].Exporter
+		}
+		return keys[i].Code < keys[j].Code
+	})
+	for _, k := range keys {
+		add(ExportFailures, s.ExportFailures[k], exporters.Label{Name: "code", Value: k.Code}, exporters.Label{Name: "exporter", Value: k.Exporter})
+	}
+	pts = append(pts, exporters.Point{Metric: WatermarkLag, Start: start, End: end, Type: exporters.Double, Double: s.WatermarkLag.Seconds()})
+	return pts
+}
+
+// Delta returns what happened between two running totals (cur minus prev),
+// for callers that keep cumulative counters such as Beam's. Entries missing
+// from prev count from zero; WatermarkLag is cur's.
+func Delta(prev, cur Snapshot) Snapshot {
+	sub := func(p, c map[string]int64) map[string]int64 {
+		if c == nil {
+			return nil
+		}
+		out := make(map[string]int64, len(c))
+		for k, v := range c {
+			out[k] = v - p[k]
+		}
+		return out
+	}
+	var fails map[exporters.FailureKey]int64
+	if cur.ExportFailures != nil {
+		fails = make(map[exporters.FailureKey]int64, len(cur.ExportFailures))
+		for k, v := range cur.ExportFailures {
+			fails[k] = v - prev.ExportFailures[k]
+		}
+	}
+	return Snapshot{
+		EventsRead:       cur.EventsRead - prev.EventsRead,
+		DeadLetters:      sub(prev.DeadLetters, cur.DeadLetters),
+		DroppedValues:    sub(prev.DroppedValues, cur.DroppedValues),
+		SeriesOverflowed: sub(prev.SeriesOverflowed, cur.SeriesOverflowed),
+		WindowsExported:  sub(prev.WindowsExported, cur.WindowsExported),
+		PointsExported:   sub(prev.PointsExported, cur.PointsExported),
+		ExportFailures:   fails,
+		WatermarkLag:     cur.WatermarkLag,
+	}
+}
