@@ -20,6 +20,8 @@ type Config struct {
 	DAGs  int
 	Tasks int // per DAG
 	Runs  int // per DAG
+	// DAGPrefix starts every DAG id, to keep files of one test apart.
+	DAGPrefix string
 	// CSV writes CSV with a header instead of JSON lines.
 	CSV bool
 	// BadEvery inserts a malformed row after every BadEvery good rows
@@ -160,7 +162,7 @@ func Write(w io.Writer, c Config) (*Truth, error) {
 	base := time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC)
 	badKind := 0
 	for d := 0; d < c.DAGs; d++ {
-		dag := fmt.Sprintf("dag_%02d", d)
+		dag := fmt.Sprintf("%sdag_%02d", c.DAGPrefix, d)
 		for run := 0; run < c.Runs; run++ {
 			runStart := base.Add(time.Duration(run) * time.Hour)
 			runID := "scheduled__" + runStart.Format(time.RFC3339)
