@@ -74,10 +74,52 @@ func DecodeBinary(b []byte) (*Acc, error) {
 	}
 	b = b[n:]
 	if ns > 0 {
-		a.Sketch = hyperloglog.New14()
-		if err := a.Sketch.UnmarshalBinary(b[:ns]); err != nil {
+		sk, err := decodeSketch(b[:ns])
+		if err != nil {
 			return nil, fmt.Errorf("aggregate: sketch: %w", err)
 		}
+		a.Sketch = sk
 	}
 	return a, nil
+}
+
+// decodeSketch reads a sketch made by newSketch. The library trusts its
+// input: on corrupt bytes it allocates sizes read from them, indexes past
+// them, and keeps the input slice as its registers. So the layout is
+// checked first, the bytes are copied, and the sparse list is walked once
+// (under recover) so that a corrupt one fails here, not in a later Merge.
+func decodeSketch(b []byte) (sk *hyperloglog.Sketch, err error) {
+	const version, p = 2, 14 // as hyperloglog v0.2 writes them
+	if len(b) < 8 || b[0] != version || b[1] != p || b[2] != 0 {
+		return nil, errors.New("not a version-2, precision-14 sketch")
+	}
+	n := uint64(len(b))
+	switch b[3] {
+	case 0: // dense: 2^p one-byte registers
+		if regs := uint64(binary.BigEndian.Uint32(b[4:8])); regs != 1<<p || n != 8+regs {
+			return nil, errors.New("dense sketch of the wrong size")
+		}
+	case 1: // sparse: a set of 4-byte values, then a compressed list
+		list := 8 + 4*uint64(binary.BigEndian.Uint32(b[4:8]))
+		if list+12 > n || list+12+uint64(binary.BigEndian.Uint32(b[list+8:])) != n {
+			return nil, errors.New("sparse sketch of the wrong size")
+		}
+	default:
+		return nil, errors.New("unknown sketch layout")
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			sk, err = nil, fmt.Errorf("corrupt sketch: %v", r)
+		}
+	}()
+	sk = hyperloglog.New14()
+	if err := sk.UnmarshalBinary(append([]byte(nil), b...)); err != nil {
+		return nil, err
+	}
+	if b[3] == 1 {
+		if err := hyperloglog.New14().Merge(sk); err != nil {
+			return nil, err
+		}
+	}
+	return sk, nil
 }
