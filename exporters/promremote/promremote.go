@@ -34,6 +34,8 @@ type Exporter struct {
 	log      *slog.Logger
 	mu       sync.RWMutex
 	metrics  map[string]exporters.Descriptor
+	family   map[string]string // metric -> Prometheus family name
+	labels   map[string]string // config label name -> Prometheus label name
 	failures exporters.Failures
 }
 
@@ -134,9 +136,15 @@ func (e *Exporter) Start(_ context.Context, metrics []exporters.Descriptor) erro
 	defer e.mu.Unlock()
 	if e.metrics == nil {
 		e.metrics = map[string]exporters.Descriptor{}
+		e.family = map[string]string{}
+		e.labels = map[string]string{}
 	}
 	for _, m := range metrics {
 		e.metrics[m.Name] = m
+		e.family[m.Name] = exporters.PrometheusFamily(m)
+		for _, l := range m.LabelNames {
+			e.labels[l] = exporters.PrometheusLabelName(l)
+		}
 	}
 	return nil
 }
@@ -202,20 +210,20 @@ func (e *Exporter) encode(points []exporters.Point) ([]batch, []exporters.PointF
 	index := map[string]int{} // series key -> position in series
 	var series []timeSeries
 	var owners [][]int // series position -> indexes of its points
-	var key strings.Builder
+	var key []byte
 	add := func(pi int, labels []label, s sample) {
 		slices.SortFunc(labels, func(a, b label) int { return strings.Compare(a.name, b.name) })
-		key.Reset()
+		key = key[:0]
 		for _, l := range labels {
-			key.WriteString(l.name)
-			key.WriteByte(0)
-			key.WriteString(l.value)
-			key.WriteByte(0)
+			key = append(key, l.name...)
+			key = append(key, 0)
+			key = append(key, l.value...)
+			key = append(key, 0)
 		}
-		i, ok := index[key.String()]
+		i, ok := index[string(key)] // no allocation for the lookup
 		if !ok {
 			i = len(series)
-			index[key.String()] = i
+			index[string(key)] = i
 			series = append(series, timeSeries{labels: labels})
 			owners = append(owners, nil)
 		}
@@ -225,12 +233,12 @@ func (e *Exporter) encode(points []exporters.Point) ([]batch, []exporters.PointF
 		}
 	}
 	for pi, p := range points {
-		d, ok := e.metrics[p.Metric]
+		_, ok := e.metrics[p.Metric]
 		if !ok {
 			failed = append(failed, exporters.PointFailure{Point: p, Code: "unknown_metric", Reason: fmt.Sprintf("metric %q was not given to Start", p.Metric)})
 			continue
 		}
-		if err := toSamples(p, d, func(labels []label, s sample) { add(pi, labels, s) }); err != nil {
+		if err := toSamples(p, e.family[p.Metric], e.labelName, func(labels []label, s sample) { add(pi, labels, s) }); err != nil {
 			failed = append(failed, exporters.PointFailure{Point: p, Code: "encode", Reason: err.Error()})
 		}
 	}
@@ -254,16 +262,24 @@ func (e *Exporter) encode(points []exporters.Point) ([]batch, []exporters.PointF
 	return batches, failed
 }
 
+// labelName returns the Prometheus name of a label, cached for declared
+// labels. Callers hold e.mu.
+func (e *Exporter) labelName(n string) string {
+	if s, ok := e.labels[n]; ok {
+		return s
+	}
+	return exporters.PrometheusLabelName(n)
+}
+
 // toSamples emits the samples of one point: one for counts, sums and gauges;
 // _bucket (cumulative, with le), _sum and _count for distributions.
-func toSamples(p exporters.Point, d exporters.Descriptor, emit func([]label, sample)) error {
-	family := exporters.PrometheusFamily(d)
+func toSamples(p exporters.Point, family string, labelName func(string) string, emit func([]label, sample)) error {
 	ts := p.End.UnixMilli()
 	base := func(name string, extra int) []label {
 		ls := make([]label, 0, len(p.Labels)+1+extra)
 		ls = append(ls, label{"__name__", name})
 		for _, l := range p.Labels {
-			ls = append(ls, label{exporters.PrometheusLabelName(l.Name), l.Value})
+			ls = append(ls, label{labelName(l.Name), l.Value})
 		}
 		return ls
 	}
