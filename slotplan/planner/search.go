@@ -341,8 +341,10 @@ func branchAndBound(p *Problem, seed Solution, work int) (Solution, bool) {
 		// (the cap cost being convex) by at least the sum of what each
 		// would add alone; the peak is at least what any one item makes.
 		lb := base
+		type bound struct{ over, peak int64 }
+		bounds := make([]bound, 0, n-k)
 		for _, j := range g.order[k:] {
-			minOver, minPeak, minMoved := int64(-1), int64(-1), int64(-1)
+			minOver, minPeak := int64(-1), int64(-1)
 			for _, a := range p.Items[j].Candidates {
 				o, pk := p.delta(load, j, a)
 				done += len(p.Items[j].Pattern)
@@ -352,12 +354,37 @@ func branchAndBound(p *Problem, seed Solution, work int) (Solution, bool) {
 				if minPeak < 0 || pk < minPeak {
 					minPeak = pk
 				}
-				if m := p.moved(j, a); minMoved < 0 || m < minMoved {
-					minMoved = m
-				}
 			}
+			bounds = append(bounds, bound{minOver, minPeak})
 			lb.Over += minOver
 			lb.Peak = max(lb.Peak, minPeak)
+		}
+		if lb.Over > best.Cost.Over || lb.Over == best.Cost.Over && lb.Peak > best.Cost.Peak {
+			return true
+		}
+		// When the over-cap bound is already tight, every remaining item
+		// must add exactly its least over-cap load (the sum of their
+		// separate additions is a lower bound of their joint one) and stay
+		// under the best peak: only such anchors count for the move bound.
+		for b, j := range g.order[k:] {
+			minMoved := int64(-1)
+			for _, a := range p.Items[j].Candidates {
+				m := p.moved(j, a)
+				if minMoved >= 0 && m >= minMoved {
+					continue
+				}
+				if lb.Over == best.Cost.Over {
+					o, pk := p.delta(load, j, a)
+					done += len(p.Items[j].Pattern)
+					if o != bounds[b].over || pk > best.Cost.Peak {
+						continue
+					}
+				}
+				minMoved = m
+			}
+			if minMoved < 0 {
+				return true // no anchor can keep up with the best
+			}
 			lb.Moved += minMoved
 		}
 		if !lb.Less(best.Cost) {
@@ -374,6 +401,9 @@ func branchAndBound(p *Problem, seed Solution, work int) (Solution, bool) {
 		}
 		sort.SliceStable(cs, func(x, y int) bool { return cs[x].c.Less(cs[y].c) })
 		for _, c := range cs {
+			if !c.c.Less(best.Cost) {
+				break // sorted: no later anchor starts better
+			}
 			anchors[i], placed[i] = c.a, true
 			p.add(load, i, c.a, 1)
 			ok := rec(k+1, c.c.Moved)
