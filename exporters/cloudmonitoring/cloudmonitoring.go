@@ -150,6 +150,10 @@ func (e *Exporter) Descriptor(d exporters.Descriptor) *metric.MetricDescriptor {
 func (e *Exporter) Start(ctx context.Context, metrics []exporters.Descriptor) error {
 	var errs []error
 	for _, d := range metrics {
+		if d.Window > 0 && d.Window < exporters.MinCloudMonitoringWindow {
+			errs = append(errs, fmt.Errorf("google-cloud-monitoring: metric %q: window %v is shorter than the per-series write limit of one point per %v", d.Name, d.Window, exporters.MinCloudMonitoringWindow))
+			continue
+		}
 		if err := e.ensureDescriptor(ctx, d); err != nil {
 			errs = append(errs, err)
 			continue

@@ -96,6 +96,19 @@ func TestStartConflictIsAClearError(t *testing.T) {
 	}
 }
 
+func TestStartRefusesShortWindow(t *testing.T) {
+	srv, e := setup(t, exporters.CloudMonitoringSettings{})
+	fast := testMetrics[0]
+	fast.Window = time.Second
+	err := e.Start(context.Background(), []exporters.Descriptor{fast})
+	if err == nil || !strings.Contains(err.Error(), "window 1s is shorter than the per-series write limit") {
+		t.Fatalf("got %v", err)
+	}
+	if srv.Descriptor("custom.googleapis.com/requests") != nil {
+		t.Error("descriptor created for a refused metric")
+	}
+}
+
 func TestStartAddsLabelsToExistingDescriptor(t *testing.T) {
 	srv, e := setup(t, exporters.CloudMonitoringSettings{})
 	srv.PutDescriptor(&metric.MetricDescriptor{Type: "custom.googleapis.com/requests", MetricKind: metric.MetricDescriptor_GAUGE, ValueType: metric.MetricDescriptor_INT64,
