@@ -49,6 +49,10 @@ type ListOptions struct {
 	// Progress, when set, is called after each page with the number of
 	// queries fetched so far and the total the server reported (0 if unknown).
 	Progress func(fetched, total int)
+	// LeftOut, when set, is told about each listed item that is not a
+	// query this tool can handle (a GUI-built Metabase card, a malformed
+	// one), with the reason. When nil, a malformed item fails the listing.
+	LeftOut func(id int, reason string)
 }
 
 // Provider is a BI tool's API.

@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -179,10 +180,15 @@ func (s *selection) listSelected(ctx context.Context, p biqueries.Provider, ds f
 			return nil, nil, err
 		}
 	}
-	all, err := p.List(ctx, biqueries.ListOptions{Archived: s.archived, Progress: progress(env, "listed")})
+	leftOut := map[string][]int{}
+	all, err := p.List(ctx, biqueries.ListOptions{
+		Archived: s.archived, Progress: progress(env, "listed"),
+		LeftOut: func(id int, reason string) { leftOut[reason] = append(leftOut[reason], id) },
+	})
 	if err != nil {
 		return nil, nil, err
 	}
+	reportLeftOut(env, leftOut)
 	var out []biqueries.Query
 	lines := map[int]string{}
 	for _, q := range all {
@@ -222,4 +228,26 @@ func setup(c *connFlags, env Env) (biqueries.Provider, settings, error) {
 	}
 	p, err := c.connect(s)
 	return p, s, err
+}
+
+// reportLeftOut tells, on stderr, which listed items were not taken as
+// queries and why, grouped by reason.
+func reportLeftOut(env Env, leftOut map[string][]int) {
+	reasons := make([]string, 0, len(leftOut))
+	for r := range leftOut {
+		reasons = append(reasons, r)
+	}
+	slices.Sort(reasons)
+	for _, r := range reasons {
+		ids := leftOut[r]
+		shown := make([]string, 0, 20)
+		for _, id := range ids[:min(len(ids), 20)] {
+			shown = append(shown, strconv.Itoa(id))
+		}
+		more := ""
+		if len(ids) > 20 {
+			more = " ..."
+		}
+		fmt.Fprintf(env.Stderr, "left out %d listed items: %s (ids %s%s)\n", len(ids), r, strings.Join(shown, " "), more)
+	}
 }

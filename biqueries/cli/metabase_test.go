@@ -29,6 +29,9 @@ func TestMetabaseListUpdateRestore(t *testing.T) {
 	if r.code != 0 || strings.Join(strings.Fields(r.stdout), ",") != strings.Join(want, ",") {
 		t.Fatalf("list: exit %d, got %q, want %v (%s)", r.code, r.stdout, want, r.stderr)
 	}
+	if !strings.Contains(r.stderr, "left out 4 listed items: built with the query builder, not SQL (ids 25 75 125 175)") {
+		t.Errorf("GUI cards not reported: %q", r.stderr)
+	}
 	if r := bi(t, ctx, "metabase", srv.URL(), "query", "list", "--tag", "daily"); r.code != 2 || !strings.Contains(r.stderr, "metabase queries have no tags") {
 		t.Errorf("--tag on metabase: exit %d %s", r.code, r.stderr)
 	}

@@ -6,7 +6,7 @@ import "fmt"
 // analytics.events_v1; every fourth also joins analytics.sessions. Data
 // sources cycle 1,2,3; even ids are tagged "daily", multiples of 5
 // "finance". When archivedEvery > 0, each archivedEvery-th query is archived.
-// Every 50th is a GUI-built (non-native) card, which only Metabase shows.
+// Ids 25, 75, 125, ... are GUI-built (non-native) cards, which only Metabase has.
 func Generate(n, archivedEvery int) []Query {
 	qs := make([]Query, n)
 	for i := range qs {
@@ -30,7 +30,7 @@ func Generate(n, archivedEvery int) []Query {
 			DataSourceID: id%3 + 1,
 			Tags:         tags,
 			Archived:     archivedEvery > 0 && id%archivedEvery == 0,
-			Native:       id%50 != 0,
+			Native:       id%50 != 25,
 		}
 		if id%7 == 0 {
 			qs[i].TemplateTags = map[string]any{"tenant": map[string]any{"name": "tenant", "type": "number"}}

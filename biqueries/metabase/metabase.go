@@ -66,10 +66,12 @@ func (c card) toQuery() (q biqueries.Query, ok bool, err error) {
 		return q, false, nil
 	}
 	var sql string
-	if raw, has := dq.Native["query"]; has {
-		if err := json.Unmarshal(raw, &sql); err != nil {
-			return q, false, fmt.Errorf("card %d: dataset_query.native.query is not a string: %v", c.ID, err)
-		}
+	raw, has := dq.Native["query"]
+	if !has {
+		return q, false, fmt.Errorf("card %d: native card without dataset_query.native.query", c.ID)
+	}
+	if err := json.Unmarshal(raw, &sql); err != nil {
+		return q, false, fmt.Errorf("card %d: dataset_query.native.query is not a string: %v", c.ID, err)
 	}
 	return biqueries.Query{
 		ID: c.ID, Name: c.Name, SQL: sql, DataSourceID: dq.Database,
@@ -91,10 +93,16 @@ func (c *Client) List(ctx context.Context, opts biqueries.ListOptions) ([]biquer
 	out := make([]biqueries.Query, 0, len(cards))
 	for _, cd := range cards {
 		q, ok, err := cd.toQuery()
-		if err != nil {
+		switch {
+		case err != nil && opts.LeftOut == nil:
 			return nil, err
-		}
-		if ok && q.Archived == opts.Archived {
+		case err != nil:
+			opts.LeftOut(cd.ID, err.Error())
+		case !ok:
+			if opts.LeftOut != nil {
+				opts.LeftOut(cd.ID, "built with the query builder, not SQL")
+			}
+		case q.Archived == opts.Archived:
 			out = append(out, q)
 		}
 	}
