@@ -219,6 +219,10 @@ func (r *Runner) applyOne(ctx context.Context, p Plan, sum *Summary) {
 		r.fail(sum, q.ID, err.Error())
 		r.record(q.ID, Failed, err.Error(), 0)
 	default:
+		if updated.SQL != p.Target.SQL || updated.DataSourceID != p.Target.DataSourceID {
+			// Restore compares with the state sent, so say it differs.
+			r.logf("query %d: warning: the server answered with a different text or data source than was sent\n", q.ID)
+		}
 		sum.Add(Changed, q.ID, "")
 		r.record(q.ID, Changed, "", updated.Version)
 		r.outMu.Lock()

@@ -37,8 +37,8 @@ func runUpdate(ctx context.Context, args []string, env Env) int {
 	wholeFile := fs.String("query-file", "", "replace the whole SQL text with this file's content, exactly")
 	move := fs.String("data-source", "", "move the queries to this data source (ID or NAME)")
 	// Declared for -h only: extractRewrites takes them out before parsing.
-	fs.String("query-replace", "", "`OLD NEW`: replace literal text OLD with NEW (repeatable, applied in order)")
-	fs.String("regexp-replace", "", "`RE REPL`: replace RE2 matches of RE with REPL, $1 for groups (repeatable, in order with --query-replace)")
+	fs.String("query-replace", "", "replace literal `OLD` with NEW; takes two arguments, OLD NEW (repeatable, applied in order)")
+	fs.String("regexp-replace", "", "replace RE2 matches of `RE` with REPL, $1 for groups; takes two arguments, RE REPL (repeatable, in order with --query-replace)")
 
 	rest, rewrites, err := extractRewrites(fs, args)
 	if err != nil {
