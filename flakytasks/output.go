@@ -47,6 +47,9 @@ func writeTable(w io.Writer, r Report) error {
 	}
 	for i, t := range r.Tasks {
 		fmt.Fprintf(&b, "\n%d. %s.%s failure signatures:\n", i+1, t.DagID, t.TaskID)
+		if len(t.Signatures) == 0 {
+			b.WriteString("  (no failed tries)\n")
+		}
 		for _, s := range t.Signatures {
 			fmt.Fprintf(&b, "  %5dx  %s\n         e.g. %s\n", s.Count, s.Signature, oneLine(FailureLine(s.Example)))
 		}
@@ -88,6 +91,9 @@ func writeMarkdown(w io.Writer, r Report) error {
 	}
 	for i, t := range r.Tasks {
 		fmt.Fprintf(&b, "\n### %d. %s.%s\n\n", i+1, mdText(t.DagID), mdText(t.TaskID))
+		if len(t.Signatures) == 0 {
+			b.WriteString("No failed tries.\n")
+		}
 		for _, s := range t.Signatures {
 			fmt.Fprintf(&b, "- **%d×** %s  \n  e.g. %s\n", s.Count, mdCode(s.Signature), mdCode(oneLine(FailureLine(s.Example))))
 		}

@@ -1,10 +1,12 @@
 package flakybeam
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
@@ -92,5 +94,21 @@ func TestBeamEmptyInput(t *testing.T) {
 	stats, bad, err := Run(context.Background(), []flakytasks.Input{{Path: path, Format: flakytasks.JSONLines}}, flakytasks.ReadOptions{})
 	if err != nil || len(stats) != 0 || len(bad) != 0 {
 		t.Fatalf("stats %v bad %v err %v", stats, bad, err)
+	}
+}
+
+// The command's --engine=beam path end to end on the sample export.
+func TestMainWithBeamEngine(t *testing.T) {
+	var mem, bm bytes.Buffer
+	var errb bytes.Buffer
+	if code := flakytasks.Main(context.Background(), []string{"--engine=memory", "--format=json", "../testdata/api_tries.jsonl"}, &mem, &errb, Run); code != 0 {
+		t.Fatalf("memory: exit %d %s", code, errb.String())
+	}
+	if code := flakytasks.Main(context.Background(), []string{"--engine=beam", "--format=json", "../testdata/api_tries.jsonl"}, &bm, &errb, Run); code != 0 {
+		t.Fatalf("beam: exit %d %s", code, errb.String())
+	}
+	want := strings.Replace(mem.String(), `"engine": "memory"`, `"engine": "beam"`, 1)
+	if bm.String() != want || !strings.Contains(want, `"task_id": "load_bq"`) {
+		t.Errorf("beam output differs from memory output:\n%s\n---\n%s", bm.String(), want)
 	}
 }
