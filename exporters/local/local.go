@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"os"
 	"strconv"
@@ -94,7 +95,9 @@ func (e *Exporter) Export(_ context.Context, points []exporters.Point) error {
 	for _, f := range failed {
 		e.failures.Add(exporters.FailureKey{Exporter: exporters.TypeLocal, Code: f.Code}, 1)
 	}
-	return &exporters.ExportError{Exporter: exporters.TypeLocal, Total: len(points), Failed: failed}
+	err := &exporters.ExportError{Exporter: exporters.TypeLocal, Total: len(points), Failed: failed}
+	slog.Error("local exporter: points not written", "err", err)
+	return err
 }
 
 // Failures returns the points lost so far.

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"sort"
@@ -184,7 +185,9 @@ func (e *Exporter) Export(_ context.Context, points []exporters.Point) error {
 	for _, f := range failed {
 		e.failures.Add(exporters.FailureKey{Exporter: ExporterName, Code: f.Code}, 1)
 	}
-	return &exporters.ExportError{Exporter: ExporterName, Total: len(points), Failed: failed}
+	err := &exporters.ExportError{Exporter: ExporterName, Total: len(points), Failed: failed}
+	slog.Error("prometheus scrape endpoint: points refused", "err", err)
+	return err
 }
 
 // ExporterName names the scrape endpoint in failure counts.
