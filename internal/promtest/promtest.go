@@ -20,8 +20,16 @@ import (
 	"time"
 )
 
-// Binary is where Debian's prometheus package installs the server.
-const Binary = "/usr/bin/prometheus"
+// DefaultBinary is where Debian's prometheus package installs the server;
+// the environment variable PROMTEST_PROMETHEUS names another.
+const DefaultBinary = "/usr/bin/prometheus"
+
+func binary() string {
+	if b := os.Getenv("PROMTEST_PROMETHEUS"); b != "" {
+		return b
+	}
+	return DefaultBinary
+}
 
 // Server is a running Prometheus.
 type Server struct {
@@ -37,8 +45,9 @@ func (s *Server) WriteURL() string { return s.URL + "/api/v1/write" }
 // ready. It skips the test when the binary is missing.
 func Start(t testing.TB) *Server {
 	t.Helper()
-	if _, err := os.Stat(Binary); err != nil {
-		t.Skipf("needs a real Prometheus at %s (apt-get install -y prometheus): %v", Binary, err)
+	bin := binary()
+	if _, err := os.Stat(bin); err != nil {
+		t.Skipf("needs a real Prometheus at %s (apt-get install -y prometheus): %v", bin, err)
 	}
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "prometheus.yml")
@@ -50,7 +59,7 @@ func Start(t testing.TB) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(Binary,
+	cmd := exec.Command(bin,
 		"--web.enable-remote-write-receiver",
 		"--web.listen-address="+addr,
 		"--storage.tsdb.path="+filepath.Join(dir, "data"),
@@ -58,7 +67,7 @@ func Start(t testing.TB) *Server {
 	)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", Binary, err)
+		t.Fatalf("start %s: %v", bin, err)
 	}
 	s := &Server{URL: "http://" + addr, log: logf}
 	t.Cleanup(func() {

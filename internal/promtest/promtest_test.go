@@ -26,3 +26,15 @@ func TestStartAndQuery(t *testing.T) {
 		t.Errorf("Key = %s", k)
 	}
 }
+
+func TestSkipsWhenMissing(t *testing.T) {
+	t.Setenv("PROMTEST_PROMETHEUS", "/nonexistent/prometheus")
+	var skipped bool
+	t.Run("inner", func(t *testing.T) {
+		defer func() { skipped = t.Skipped() }()
+		Start(t)
+	})
+	if !skipped {
+		t.Error("Start did not skip without the binary")
+	}
+}
