@@ -720,3 +720,33 @@ func TestAllocationsAreMeasured(t *testing.T) {
 		t.Error("a VM filter reports no allocations: AllocsPerRun measures nothing here")
 	}
 }
+
+// Dot paths reach into nested objects for the value field, labels and
+// conditions alike.
+func TestNestedPaths(t *testing.T) {
+	e := compile(t, `
+metrics:
+  - name: bytes
+    type: sum
+    field: http.response.bytes
+    dynamic_labels: {code: http.response.status}
+    filter-conditions:
+      - {field: http.request.method, operator: in, value: [GET, HEAD]}
+`)
+	p := e.NewProcessor()
+	feed(t, p,
+		rec(`{"http":{"request":{"method":"GET"},"response":{"status":200,"bytes":100}}}`),
+		rec(`{"http":{"request":{"method":"HEAD"},"response":{"status":200,"bytes":"50"}}}`),
+		rec(`{"http":{"request":{"method":"POST"},"response":{"status":200,"bytes":1}}}`),
+		rec(`{"http":{"request":{"method":"GET"},"response":{"status":404,"bytes":7}}}`),
+		rec(`{"http":{"request":{"method":"GET"},"response":"gone"}}`),
+		rec(`{"http.request.method":"GET","http.response.bytes":5}`), // a key with dots is not a path
+	)
+	checkSeries(t, flush(t, e, p), map[string]string{
+		"bytes{code=200}@16:00:00.000": "150",
+		"bytes{code=404}@16:00:00.000": "7",
+	})
+	if p.Stats.Matched[0] != 4 || p.Stats.Dropped[0] != 1 {
+		t.Errorf("matched %d dropped %d, want 4 and 1", p.Stats.Matched[0], p.Stats.Dropped[0])
+	}
+}

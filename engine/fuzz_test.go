@@ -49,8 +49,8 @@ func FuzzProcess(f *testing.F) {
 		f.Add([]byte(s), false)
 		f.Add([]byte(s), true)
 	}
+	e := compile(f, fuzzConfig)
 	f.Fuzz(func(t *testing.T, body []byte, requireTime bool) {
-		e := compile(t, fuzzConfig)
 		p := e.NewProcessor()
 		p.RequireEventTime = requireTime
 		err := p.Process(body, map[string]string{"v": "7"}, 1764000000e9)
