@@ -43,7 +43,7 @@ func Chart(w io.Writer, p *slotplan.Plan) error {
 	before, after := group(p, p.BeforeLayers), group(p, p.AfterLayers)
 	top := math.Max(p.CapSlots, math.Max(p.Before.PeakSlots, p.After.PeakSlots))
 	yMax, step := niceScale(top * 1.05)
-	legendRows := (len(before) + 3) / 4
+	legendRows := (len(before) + 2) / 3
 	height := 2*panelH + 30 + 22*legendRows
 
 	var b strings.Builder
@@ -66,7 +66,7 @@ func group(p *slotplan.Plan, layers []slotplan.Layer) []series {
 	if len(layers) == 0 {
 		return nil
 	}
-	out := []series{{name: "background (unscheduled or unattributed)", colour: backgroundColour, slots: layers[0].Slots}}
+	out := []series{{name: "background (no DAG profile)", colour: backgroundColour, slots: layers[0].Slots}}
 	dags := layers[1:]
 	idx := make([]int, len(dags))
 	for i := range idx {
@@ -105,12 +105,12 @@ func group(p *slotplan.Plan, layers []slotplan.Layer) []series {
 }
 
 // niceScale picks an axis top and tick step of 1, 2 or 5 times a power of
-// ten, giving about five ticks.
+// ten, giving about six ticks.
 func niceScale(top float64) (float64, float64) {
 	if top <= 0 {
 		top = 1
 	}
-	raw := top / 5
+	raw := top / 6
 	pow := math.Pow(10, math.Floor(math.Log10(raw)))
 	step := pow
 	for _, m := range []float64{1, 2, 5, 10} {
@@ -185,8 +185,8 @@ func stepArea(lower, upper []float64, yOf func(float64) float64) string {
 
 func legend(b *strings.Builder, y0 int, layers []series) {
 	for i, l := range layers {
-		x := plotLeft + (i%4)*225
-		y := y0 + (i/4)*22
+		x := plotLeft + (i%3)*300
+		y := y0 + (i/3)*22
 		fmt.Fprintf(b, `<rect x="%d" y="%d" width="14" height="14" fill="%s"/>`+"\n", x, y, l.colour)
 		fmt.Fprintf(b, `<text x="%d" y="%d">%s</text>`+"\n", x+20, y+12, html.EscapeString(l.name))
 	}
