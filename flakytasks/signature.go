@@ -21,8 +21,16 @@ func Signature(message string) string {
 	if line == "" {
 		return NoMessage
 	}
-	s := airflowLogPrefix.ReplaceAllString(line, "")
+	s := line
+	if strings.HasPrefix(s, "[") {
+		s = airflowLogPrefix.ReplaceAllString(s, "")
+	}
 	for _, r := range rewrites {
+		// Regular expressions without a literal prefix scan slowly; most
+		// rules cannot match without a certain substring, so check first.
+		if r.needs != "" && !strings.Contains(s, r.needs) || r.needsAny != "" && !strings.ContainsAny(s, r.needsAny) {
+			continue
+		}
 		if r.fn != nil {
 			s = r.re.ReplaceAllStringFunc(s, r.fn)
 		} else {
@@ -85,31 +93,37 @@ type rewrite struct {
 	re   *regexp.Regexp
 	with string
 	fn   func(string) string
+	// needs and needsAny: the rule can only match a string that contains
+	// needs and one of the characters of needsAny.
+	needs    string
+	needsAny string
 }
+
+const digits = "0123456789"
 
 // rewrites run in order: the specific shapes first, so that the generic
 // hex and number rules do not cut them up.
 var rewrites = []rewrite{
 	// BigQuery: "Job ID: abc", "job_id=abc", ".../jobs/abc", and
 	// "project:US.abc" (a location, not a dataset, before the dot).
-	{re: regexp.MustCompile(`(?i)(\bjob[ _]?id['"]?\s*[:=]\s*['"]?|/jobs/)[A-Za-z0-9_.:-]+`), with: "${1}<job>"},
-	{re: regexp.MustCompile(`\b[a-z][a-z0-9-]{3,}:(?:[A-Z]{2}|[a-z]+-[a-z]+\d+)\.[A-Za-z0-9_-]+`), with: "<job>"},
-	{re: regexp.MustCompile(`(?i)\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b`), with: "<uuid>"},
+	{re: regexp.MustCompile(`(?i)(\bjob[ _]?id['"]?\s*[:=]\s*['"]?|/jobs/)[A-Za-z0-9_.:-]+`), with: "${1}<job>", needsAny: "JjOoBb/"},
+	{re: regexp.MustCompile(`\b[a-z][a-z0-9-]{3,}:(?:[A-Z]{2}|[a-z]+-[a-z]+\d+)\.[A-Za-z0-9_-]+`), with: "<job>", needs: ":"},
+	{re: regexp.MustCompile(`(?i)\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b`), with: "<uuid>", needs: "-"},
 	// 2024-05-01T12:00:00.123+00:00, 2024-05-01 12:00:00,123, 2024-05-01, 12:00:00 UTC
-	{re: regexp.MustCompile(`\b\d{4}-\d{2}-\d{2}(?:(?:T|,? )\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d+)?)?(?:\s?(?:Z|UTC|[+-]\d{2}(?::?\d{2})?))?`), with: "<ts>"},
-	{re: regexp.MustCompile(`\b\d{1,2}:\d{2}:\d{2}(?:[.,]\d+)?\b`), with: "<time>"},
+	{re: regexp.MustCompile(`\b\d{4}-\d{2}-\d{2}(?:(?:T|,? )\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d+)?)?(?:\s?(?:Z|UTC|[+-]\d{2}(?::?\d{2})?))?`), with: "<ts>", needs: "-", needsAny: digits},
+	{re: regexp.MustCompile(`\b\d{1,2}:\d{2}:\d{2}(?:[.,]\d+)?\b`), with: "<time>", needs: ":", needsAny: digits},
 	// Temporary files and directories: tempfile names are random.
-	{re: regexp.MustCompile(`(/var)?/tmp/[^\s'",;:)\]}]+`), with: "${1}/tmp/<path>"},
+	{re: regexp.MustCompile(`(/var)?/tmp/[^\s'",;:)\]}]+`), with: "${1}/tmp/<path>", needs: "/tmp/"},
 	// Kubernetes pods: "pod airflow/etl-load-x7k2m9qp", `Pod "name-abc12"`.
-	{re: regexp.MustCompile(`(?i)(\bpods?[\s/:"']+)(?:[a-z0-9-]+/)?[a-z0-9]+(?:[-.][a-z0-9]+)+`), with: "${1}<pod>"},
-	{re: regexp.MustCompile(`\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b`), with: "<ip>"},
-	{re: regexp.MustCompile(`\b0x[0-9a-fA-F]+\b`), with: "<hex>"},
+	{re: regexp.MustCompile(`(?i)(\bpods?[\s/:"']+)(?:[a-z0-9-]+/)?[a-z0-9]+(?:[-.][a-z0-9]+)+`), with: "${1}<pod>", needsAny: "pP"},
+	{re: regexp.MustCompile(`\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b`), with: "<ip>", needs: ".", needsAny: digits},
+	{re: regexp.MustCompile(`\b0x[0-9a-fA-F]+\b`), with: "<hex>", needs: "0x"},
 	// Names ending in a random suffix (ReplicaSet pods, KubernetesPodOperator
 	// pods, Dataproc clusters): keep the stable prefix.
-	{re: regexp.MustCompile(`\b([a-z][a-z0-9]*(?:-[a-z0-9]+)*?)((?:-[a-z0-9]{5,10})+)\b`), fn: collapseRandomSuffix},
-	{re: regexp.MustCompile(`[0-9a-fA-F]{8,}`), fn: collapseHex},
+	{re: regexp.MustCompile(`\b([a-z][a-z0-9]*(?:-[a-z0-9]+)*?)((?:-[a-z0-9]{5,10})+)\b`), fn: collapseRandomSuffix, needs: "-", needsAny: digits},
+	{re: regexp.MustCompile(`[0-9a-fA-F]{8,}`), fn: collapseHex, needsAny: digits},
 	// Numbers, except digits that are part of a name (psycopg2, v2, k8s).
-	{re: regexp.MustCompile(`(^|[^A-Za-z0-9.])\d+(?:\.\d+)?`), with: "${1}<n>"},
+	{re: regexp.MustCompile(`(^|[^A-Za-z0-9.])\d+(?:\.\d+)?`), with: "${1}<n>", needsAny: digits},
 }
 
 var randomSuffixPart = regexp.MustCompile(`-[a-z0-9]{5,10}`)
