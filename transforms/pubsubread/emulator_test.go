@@ -234,3 +234,36 @@ func srvWithPrefix(b *testing.B, srv *pubsubtest.Server) *pubsubtest.Server {
 	}
 	return srv
 }
+
+func init() {
+	register.DoFn2x0[[]byte, func(beam.EventTime, pubsubread.Message)](&generateFn{})
+}
+
+// generateFn emits N messages like the ones the benchmarks publish: the
+// baseline of what prism itself costs per message, without Pub/Sub.
+type generateFn struct{ N int }
+
+func (f *generateFn) ProcessElement(_ []byte, emit func(beam.EventTime, pubsubread.Message)) {
+	now := time.Now()
+	for i, m := range testMessages(f.N) {
+		emit(beam.EventTime(now.UnixMilli()), pubsubread.Message{ID: "m" + strconv.Itoa(i), Data: m.Data, Attributes: m.Attributes, PublishTime: now})
+	}
+}
+
+func BenchmarkPrismBaseline(b *testing.B) {
+	var total time.Duration
+	for i := 0; b.Loop(); i++ {
+		key := b.Name() + strconv.Itoa(i)
+		p, s := beam.NewPipelineWithRoot()
+		beam.ParDo0(s, &recordFn{Key: key}, beam.ParDo(s, &generateFn{N: benchMessages}, beam.Impulse(s)))
+		t0 := time.Now()
+		if err := ptest.Run(p); err != nil {
+			b.Fatalf("pipeline failed: %v", err)
+		}
+		total += time.Since(t0)
+		if got := len(seenIDs(key)); got != benchMessages {
+			b.Fatalf("saw %d messages, want %d", got, benchMessages)
+		}
+	}
+	b.ReportMetric(float64(benchMessages*b.N)/total.Seconds(), "msgs/s")
+}

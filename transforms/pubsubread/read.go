@@ -42,6 +42,10 @@ const (
 	// 512 KB request limit.
 	maxAckIDsPerCall = 1000
 	ackAttempts      = 5
+	// maxBundleTime bounds how long one bundle keeps pulling a backlog;
+	// with the bundle's downstream work it must stay well under the
+	// subscription's ack deadline.
+	maxBundleTime = time.Second
 )
 
 var (
@@ -160,22 +164,49 @@ func (fn *readFn) ProcessElement(ctx context.Context, we *watermarkEstimator, rt
 		return sdf.StopProcessing(), nil
 	}
 
+	// Keep pulling while the subscription has a backlog, up to
+	// maxBundleTime: every bundle costs the runner a round trip, so small
+	// bundles would cap the rate far below what Pub/Sub delivers.
+	emitted := 0
+	for {
+		n, full, err := fn.pullAndEmit(ctx, we, rt, emit)
+		if err != nil {
+			pullErrorCount.Inc(ctx, 1)
+			pause := fn.backoff.Pause()
+			if emitted > 0 {
+				// Checkpoint now so that what was emitted gets acked.
+				pause = 0
+			}
+			log.Warnf(ctx, "pubsubread: pull from %s failed (puller %d), retrying in %v: %v", fn.Cfg.Subscription, r.Puller, pause, err)
+			return sdf.ResumeProcessingIn(pause), nil
+		}
+		fn.backoff = gax.Backoff{Initial: fn.Cfg.PollInterval, Max: 30 * time.Second, Multiplier: 2}
+		emitted += n
+		if !full || fn.run.stopped.Load() || time.Since(now) >= maxBundleTime {
+			break
+		}
+	}
+	if emitted > 0 {
+		return sdf.ResumeProcessingIn(0), nil
+	}
+	if fn.run.stopped.Load() || fn.run.idleTooLong(time.Now()) {
+		rt.TryClaim(endOfStream{})
+		return sdf.StopProcessing(), nil
+	}
+	return sdf.ResumeProcessingIn(fn.Cfg.PollInterval), nil
+}
+
+// pullAndEmit does one pull and emits what it may. full reports that the
+// pull returned as many messages as asked for, so more are likely waiting.
+func (fn *readFn) pullAndEmit(ctx context.Context, we *watermarkEstimator, rt *sdf.LockRTracker, emit func(beam.EventTime, Message)) (emitted int, full bool, err error) {
+	now := time.Now()
 	received, err := fn.pull(ctx)
 	if err != nil {
-		pullErrorCount.Inc(ctx, 1)
-		pause := fn.backoff.Pause()
-		log.Warnf(ctx, "pubsubread: pull from %s failed (puller %d), retrying in %v: %v", fn.Cfg.Subscription, r.Puller, pause, err)
-		return sdf.ResumeProcessingIn(pause), nil
+		return 0, false, err
 	}
-	fn.backoff = gax.Backoff{Initial: fn.Cfg.PollInterval, Max: 30 * time.Second, Multiplier: 2}
-
 	if len(received) == 0 {
 		we.advance(now.Add(-fn.Cfg.MaxDelay))
-		if fn.run.idleTooLong(now) {
-			rt.TryClaim(endOfStream{})
-			return sdf.StopProcessing(), nil
-		}
-		return sdf.ResumeProcessingIn(fn.Cfg.PollInterval), nil
+		return 0, false, nil
 	}
 	fn.run.sawMessages(now)
 	pulledCount.Inc(ctx, int64(len(received)))
@@ -183,7 +214,6 @@ func (fn *readFn) ProcessElement(ctx context.Context, we *watermarkEstimator, rt
 	allowed := fn.run.take(len(received))
 	watermark := we.CurrentWatermark()
 	oldest := now.Add(-fn.Cfg.MaxDelay)
-	emitted := 0
 	for _, rm := range received[:allowed] {
 		if !rt.TryClaim(rm.GetAckId()) {
 			break
@@ -210,7 +240,7 @@ func (fn *readFn) ProcessElement(ctx context.Context, we *watermarkEstimator, rt
 	// Hold the watermark at the oldest message of a backlog, so that
 	// catching up does not make the rest of the backlog late.
 	we.advance(oldest)
-	return sdf.ResumeProcessingIn(0), nil
+	return emitted, len(received) == fn.Cfg.MaxMessages, nil
 }
 
 func (fn *readFn) pull(ctx context.Context) ([]*pubsubpb.ReceivedMessage, error) {
