@@ -55,6 +55,10 @@ func Main(ctx context.Context, args []string, env Env) int {
 		fmt.Fprint(env.Stdout, usageText)
 		return ExitOK
 	}
+	if len(args) == 0 {
+		fmt.Fprintf(env.Stderr, "beametrics bi: missing command\n%s", usageText)
+		return ExitUsage
+	}
 	fmt.Fprintf(env.Stderr, "beametrics bi: unknown command %q\n%s", strings.Join(args, " "), usageText)
 	return ExitUsage
 }

@@ -85,6 +85,7 @@ func TestUsageErrorsExit2(t *testing.T) {
 		contains string
 	}{
 		{"unknown command", env, []string{"queries"}, "unknown command"},
+		{"no command", env, nil, "missing command"},
 		{"no selection", env, []string{"query", "update", "--query", "x"}, "no queries selected"},
 		{"ids and regexp", env, []string{"query", "update", "1", "--query-regexp", "x", "--query", "y"}, "not both"},
 		{"nothing to change", env, []string{"query", "update", "1"}, "nothing to change"},
