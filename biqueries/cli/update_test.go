@@ -148,17 +148,17 @@ func TestInjected500sAndTimeouts(t *testing.T) {
 		case method == "POST" && id == 12:
 			return &fakeserver.Fault{Status: 500}
 		case method == "POST" && id == 16:
-			return &fakeserver.Fault{Delay: 700 * time.Millisecond} // lands after the client gave up
+			return &fakeserver.Fault{Delay: 2500 * time.Millisecond} // lands after the client gave up
 		}
 		return nil
 	})
 	dir := t.TempDir()
-	r := bi(t, context.Background(), "redash", srv.URL(), "query", "update", "--apply", "--backup-dir", dir, "--timeout", "200ms",
+	r := bi(t, context.Background(), "redash", srv.URL(), "query", "update", "--apply", "--backup-dir", dir, "--timeout", "1s",
 		"--query-regexp", "sessions", "--query-replace", "analytics.sessions", "analytics.sessions_v2")
 	if r.code != 1 {
 		t.Fatalf("exit %d, want 1: %s", r.code, r.stderr)
 	}
-	for _, want := range []string{"summary: 8 changed, 2 failed", "failed: 12 16", "12: POST /api/queries/12: HTTP 500 Internal Server Error: {\"message\":\"injected failure 500\"}", "16: POST /api/queries/16: timed out after 200ms"} {
+	for _, want := range []string{"summary: 8 changed, 2 failed", "failed: 12 16", "12: POST /api/queries/12: HTTP 500 Internal Server Error: {\"message\":\"injected failure 500\"}", "16: POST /api/queries/16: timed out after 1s"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("output lacks %q:\n%s", want, r.stdout)
 		}
@@ -168,7 +168,7 @@ func TestInjected500sAndTimeouts(t *testing.T) {
 	}
 	// The timed-out write still lands on the server; restore finds it
 	// through the backup and puts it back.
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(20 * time.Second)
 	for q, _ := srv.Query(16); q.SQL == seed[15].SQL; q, _ = srv.Query(16) {
 		if time.Now().After(deadline) {
 			t.Fatal("the delayed write never landed")
