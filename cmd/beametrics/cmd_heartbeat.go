@@ -1,0 +1,13 @@
+package main
+
+import (
+	"os"
+
+	"github.com/beametrics/beametrics/heartbeat"
+)
+
+func init() {
+	register("heartbeat", "publish dummy liveness records to a Pub/Sub topic", func(args []string) int {
+		return heartbeat.Main(args, os.Stderr)
+	})
+}

@@ -1,0 +1,180 @@
+package heartbeat
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"cloud.google.com/go/pubsub/v2"
+	"github.com/googleapis/gax-go/v2"
+	"google.golang.org/api/option"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+)
+
+const (
+	// attempts is how often one record is tried before it counts as failed
+	// (on top of the client's own retries of transient errors).
+	attempts = 5
+	// publishTimeout bounds one attempt, including the client's retries.
+	publishTimeout = 30 * time.Second
+	// stopGrace lets the record in flight when a stop signal arrives finish.
+	stopGrace = 10 * time.Second
+)
+
+// Config says what to publish, where and how often.
+type Config struct {
+	// Topic is the full path projects/PROJECT/topics/NAME.
+	Topic       string
+	PipelineID  string
+	PipelineEnv string
+	// Interval is the time between records; the first goes out at once.
+	Interval time.Duration
+	// Count stops after this many records (0 = until the context ends).
+	Count int
+	// Endpoint overrides the Pub/Sub address (host:port); empty means the
+	// default, or PUBSUB_EMULATOR_HOST when that is set.
+	Endpoint string
+	// Insecure talks to Endpoint in plaintext without credentials
+	// (emulators, fakes). It requires Endpoint.
+	Insecure bool
+	// RetryBase is the first pause between attempts of a record; it
+	// doubles up to 10 s.
+	RetryBase time.Duration
+}
+
+// Stats counts what a run did.
+type Stats struct {
+	Published int // records Pub/Sub accepted
+	Failed    int // records given up after all attempts
+	Attempts  int // publish calls, retries included
+}
+
+// Validate reports every problem of cfg at once.
+func (c Config) Validate() error {
+	var errs []error
+	if _, err := projectOf(c.Topic); err != nil {
+		errs = append(errs, err)
+	}
+	if c.PipelineID == "" {
+		errs = append(errs, errors.New("heartbeat: the pipeline id is empty"))
+	}
+	if c.PipelineEnv == "" {
+		errs = append(errs, errors.New("heartbeat: the pipeline env is empty"))
+	}
+	if c.Interval <= 0 {
+		errs = append(errs, fmt.Errorf("heartbeat: the interval must be positive, got %v", c.Interval))
+	}
+	if c.Count < 0 {
+		errs = append(errs, fmt.Errorf("heartbeat: the count must not be negative, got %d", c.Count))
+	}
+	if c.Insecure && c.Endpoint == "" {
+		errs = append(errs, errors.New("heartbeat: insecure needs an endpoint (PUBSUB_EMULATOR_HOST already implies plaintext)"))
+	}
+	if c.RetryBase <= 0 {
+		errs = append(errs, fmt.Errorf("heartbeat: the retry base must be positive, got %v", c.RetryBase))
+	}
+	return errors.Join(errs...)
+}
+
+func projectOf(topic string) (string, error) {
+	parts := strings.Split(topic, "/")
+	if len(parts) != 4 || parts[0] != "projects" || parts[2] != "topics" || parts[1] == "" || parts[3] == "" {
+		return "", fmt.Errorf("heartbeat: topic %q is not of the form projects/PROJECT/topics/NAME", topic)
+	}
+	return parts[1], nil
+}
+
+// Run publishes records until Count is reached or ctx ends; a record in
+// flight when ctx ends is still given a short grace to go out. The error is
+// non-nil when any record failed after all attempts, or the client could
+// not be created.
+func Run(ctx context.Context, cfg Config, log *slog.Logger) (Stats, error) {
+	var st Stats
+	if err := cfg.Validate(); err != nil {
+		return st, err
+	}
+	project, _ := projectOf(cfg.Topic)
+	var opts []option.ClientOption
+	if cfg.Endpoint != "" {
+		opts = append(opts, option.WithEndpoint(cfg.Endpoint))
+	}
+	if cfg.Insecure {
+		opts = append(opts, option.WithoutAuthentication(),
+			option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())),
+			option.WithTelemetryDisabled())
+	}
+	client, err := pubsub.NewClient(context.WithoutCancel(ctx), project, opts...)
+	if err != nil {
+		return st, fmt.Errorf("heartbeat: connecting to Pub/Sub: %w", err)
+	}
+	defer client.Close()
+	pub := client.Publisher(cfg.Topic)
+	// One record at a time: send it now rather than wait for a batch.
+	pub.PublishSettings.CountThreshold = 1
+	pub.PublishSettings.Timeout = publishTimeout
+	defer pub.Stop()
+
+	ticker := time.NewTicker(cfg.Interval)
+	defer ticker.Stop()
+	for {
+		if err := publishOne(ctx, pub, cfg, log, &st); err != nil {
+			st.Failed++
+			log.Error("heartbeat record not published", "topic", cfg.Topic, "attempts", attempts, "error", err)
+		}
+		if cfg.Count > 0 && st.Published+st.Failed >= cfg.Count {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			log.Info("heartbeat stopping", "published", st.Published, "failed", st.Failed)
+			return st, failure(st)
+		case <-ticker.C:
+		}
+	}
+	return st, failure(st)
+}
+
+func failure(st Stats) error {
+	if st.Failed > 0 {
+		return fmt.Errorf("heartbeat: %d of %d records could not be published", st.Failed, st.Failed+st.Published)
+	}
+	return nil
+}
+
+// publishOne publishes one record, retrying with backoff.
+func publishOne(ctx context.Context, pub *pubsub.Publisher, cfg Config, log *slog.Logger, st *Stats) error {
+	msg := &pubsub.Message{
+		Data:       Record(cfg.PipelineID, cfg.PipelineEnv, time.Now()),
+		Attributes: Attributes(cfg.PipelineID, cfg.PipelineEnv),
+	}
+	// The record already started must not be cut off by a stop signal.
+	callCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), publishTimeout+stopGrace)
+	defer cancel()
+	bo := gax.Backoff{Initial: cfg.RetryBase, Max: 10 * time.Second, Multiplier: 2}
+	var err error
+	for attempt := 1; attempt <= attempts; attempt++ {
+		st.Attempts++
+		var id string
+		id, err = pub.Publish(callCtx, msg).Get(callCtx)
+		if err == nil {
+			st.Published++
+			log.Info("heartbeat published", "topic", cfg.Topic, "id", id, "record", string(msg.Data))
+			return nil
+		}
+		if attempt == attempts {
+			break
+		}
+		pause := bo.Pause()
+		log.Warn("heartbeat publish failed, retrying", "topic", cfg.Topic, "attempt", attempt, "retry_in", pause, "error", err)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("stopped while retrying: %w", err)
+		case <-time.After(pause):
+		}
+	}
+	return err
+}
