@@ -329,7 +329,7 @@ func (p *parser) parseMetric(n *yaml.Node, cfg *Config) (Metric, bool) {
 	m := Metric{Line: n.Line, Column: n.Column, Window: cfg.Window, MaxSeries: DefaultMaxSeries,
 		ExportType: DefaultExportType, Kind: "gauge"}
 	errsBefore := len(p.errs)
-	var typeNode, fieldNode, bucketsNode, expNode, kindNode *yaml.Node
+	var typeNode, fieldNode, bucketsNode, expNode, kindNode, condsKey *yaml.Node
 	p.mapping(n, "metric", metricKeys, func(key string, k, v *yaml.Node) {
 		switch key {
 		case "name":
@@ -365,6 +365,13 @@ func (p *parser) parseMetric(n *yaml.Node, cfg *Config) (Metric, bool) {
 				}
 			})
 		case "filter-conditions", "filter_conditions":
+			// Both spellings are accepted; given together, one list would
+			// silently replace the other.
+			if condsKey != nil {
+				p.errorf(k, "metric: give %s or %s, not both", condsKey.Value, k.Value)
+				return
+			}
+			condsKey = k
 			m.Conditions = p.conditions(v)
 		case "filter":
 			if s, ok := p.str(v, "filter"); ok {
