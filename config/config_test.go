@@ -174,6 +174,8 @@ func TestErrors(t *testing.T) {
 		{"metrics not a list", "metrics: {name: a}\n", []string{"1:10: metrics must be a list"}},
 		{"metrics empty", "metrics: []\n", []string{"metrics is empty"}},
 		{"metric not a mapping", "metrics:\n  - just a string\n", []string{"2:5: metric must be a mapping"}},
+		{"both condition spellings", "metrics:\n  - name: a\n    type: count\n    filter-conditions:\n      - {field: a, operator: exists}\n    filter_conditions:\n      - {field: b, operator: exists}\n", []string{
+			"6:5: metric: give filter-conditions or filter_conditions, not both"}},
 		{"duplicate key", "metrics:\n  - name: a\n    type: count\n    type: sum\n", []string{
 			"key type is given twice (first at line 3)"}},
 		{"max_series zero", "metrics:\n  - {name: a, type: count, max_series: 0}\n", []string{"max_series must be a whole number of at least 1"}},
