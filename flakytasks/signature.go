@@ -28,10 +28,12 @@ func Signature(message string) string {
 	for _, r := range rewrites {
 		// Regular expressions without a literal prefix scan slowly; most
 		// rules cannot match without a certain substring, so check first.
-		if r.needs != "" && !strings.Contains(s, r.needs) || r.needsAny != "" && !strings.ContainsAny(s, r.needsAny) {
+		if r.needs != "" && !strings.Contains(s, r.needs) || r.needsAny != "" && !strings.ContainsAny(s, r.needsAny) || r.gate != nil && !r.gate(s) {
 			continue
 		}
-		if r.fn != nil {
+		if r.whole != nil {
+			s = r.whole(s)
+		} else if r.fn != nil {
 			s = r.re.ReplaceAllStringFunc(s, r.fn)
 		} else {
 			s = r.re.ReplaceAllString(s, r.with)
@@ -93,10 +95,40 @@ type rewrite struct {
 	re   *regexp.Regexp
 	with string
 	fn   func(string) string
+	// whole rewrites the string without a regular expression, for the
+	// rules that run on almost every message and are simple to scan.
+	whole func(string) string
 	// needs and needsAny: the rule can only match a string that contains
 	// needs and one of the characters of needsAny.
 	needs    string
 	needsAny string
+	// gate, if set, must also hold.
+	gate func(string) bool
+}
+
+func mentionsJob(s string) bool {
+	return strings.Contains(s, "job") || strings.Contains(s, "Job") || strings.Contains(s, "JOB")
+}
+
+func mentionsPod(s string) bool {
+	return strings.Contains(s, "pod") || strings.Contains(s, "Pod") || strings.Contains(s, "POD")
+}
+
+func hasColonAndDot(s string) bool { return strings.Contains(s, ":") && strings.Contains(s, ".") }
+
+func hasFourDashes(s string) bool { return strings.Count(s, "-") >= 4 }
+
+// digitAround returns a gate that holds when sep stands between two
+// digits somewhere in the string.
+func digitAround(sep byte) func(string) bool {
+	return func(s string) bool {
+		for i := 1; i+1 < len(s); i++ {
+			if s[i] == sep && isDigit(s[i-1]) && isDigit(s[i+1]) {
+				return true
+			}
+		}
+		return false
+	}
 }
 
 const digits = "0123456789"
@@ -106,24 +138,24 @@ const digits = "0123456789"
 var rewrites = []rewrite{
 	// BigQuery: "Job ID: abc", "job_id=abc", ".../jobs/abc", and
 	// "project:US.abc" (a location, not a dataset, before the dot).
-	{re: regexp.MustCompile(`(?i)(\bjob[ _]?id['"]?\s*[:=]\s*['"]?|/jobs/)[A-Za-z0-9_.:-]+`), with: "${1}<job>", needsAny: "JjOoBb/"},
-	{re: regexp.MustCompile(`\b[a-z][a-z0-9-]{3,}:(?:[A-Z]{2}|[a-z]+-[a-z]+\d+)\.[A-Za-z0-9_-]+`), with: "<job>", needs: ":"},
-	{re: regexp.MustCompile(`(?i)\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b`), with: "<uuid>", needs: "-"},
+	{re: regexp.MustCompile(`(?i)(\bjob[ _]?id['"]?\s*[:=]\s*['"]?|/jobs/)[A-Za-z0-9_.:-]+`), with: "${1}<job>", gate: mentionsJob},
+	{re: regexp.MustCompile(`\b[a-z][a-z0-9-]{3,}:(?:[A-Z]{2}|[a-z]+-[a-z]+\d+)\.[A-Za-z0-9_-]+`), with: "<job>", gate: hasColonAndDot},
+	{re: regexp.MustCompile(`(?i)\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b`), with: "<uuid>", gate: hasFourDashes},
 	// 2024-05-01T12:00:00.123+00:00, 2024-05-01 12:00:00,123, 2024-05-01, 12:00:00 UTC
-	{re: regexp.MustCompile(`\b\d{4}-\d{2}-\d{2}(?:(?:T|,? )\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d+)?)?(?:\s?(?:Z|UTC|[+-]\d{2}(?::?\d{2})?))?`), with: "<ts>", needs: "-", needsAny: digits},
-	{re: regexp.MustCompile(`\b\d{1,2}:\d{2}:\d{2}(?:[.,]\d+)?\b`), with: "<time>", needs: ":", needsAny: digits},
+	{re: regexp.MustCompile(`\b\d{4}-\d{2}-\d{2}(?:(?:T|,? )\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d+)?)?(?:\s?(?:Z|UTC|[+-]\d{2}(?::?\d{2})?))?`), with: "<ts>", gate: digitAround('-')},
+	{re: regexp.MustCompile(`\b\d{1,2}:\d{2}:\d{2}(?:[.,]\d+)?\b`), with: "<time>", gate: digitAround(':')},
 	// Temporary files and directories: tempfile names are random.
 	{re: regexp.MustCompile(`(/var)?/tmp/[^\s'",;:)\]}]+`), with: "${1}/tmp/<path>", needs: "/tmp/"},
 	// Kubernetes pods: "pod airflow/etl-load-x7k2m9qp", `Pod "name-abc12"`.
-	{re: regexp.MustCompile(`(?i)(\bpods?[\s/:"']+)(?:[a-z0-9-]+/)?[a-z0-9]+(?:[-.][a-z0-9]+)+`), with: "${1}<pod>", needsAny: "pP"},
-	{re: regexp.MustCompile(`\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b`), with: "<ip>", needs: ".", needsAny: digits},
+	{re: regexp.MustCompile(`(?i)(\bpods?[\s/:"']+)(?:[a-z0-9-]+/)?[a-z0-9]+(?:[-.][a-z0-9]+)+`), with: "${1}<pod>", gate: mentionsPod},
+	{re: regexp.MustCompile(`\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b`), with: "<ip>", gate: digitAround('.')},
 	{re: regexp.MustCompile(`\b0x[0-9a-fA-F]+\b`), with: "<hex>", needs: "0x"},
 	// Names ending in a random suffix (ReplicaSet pods, KubernetesPodOperator
 	// pods, Dataproc clusters): keep the stable prefix.
 	{re: regexp.MustCompile(`\b([a-z][a-z0-9]*(?:-[a-z0-9]+)*?)((?:-[a-z0-9]{5,10})+)\b`), fn: collapseRandomSuffix, needs: "-", needsAny: digits},
-	{re: regexp.MustCompile(`[0-9a-fA-F]{8,}`), fn: collapseHex, needsAny: digits},
+	{whole: collapseHexRuns, needsAny: digits},
 	// Numbers, except digits that are part of a name (psycopg2, v2, k8s).
-	{re: regexp.MustCompile(`(^|[^A-Za-z0-9.])\d+(?:\.\d+)?`), with: "${1}<n>", needsAny: digits},
+	{whole: collapseNumbers, needsAny: digits},
 }
 
 var randomSuffixPart = regexp.MustCompile(`-[a-z0-9]{5,10}`)
@@ -146,14 +178,64 @@ func collapseRandomSuffix(name string) string {
 	return name[:cut] + "-<id>"
 }
 
-// collapseHex replaces hex runs that contain both digits and letters, which
-// words and plain numbers do not.
-func collapseHex(s string) string {
-	if mixesLettersAndDigits(s) {
-		return "<hex>"
+// collapseHexRuns replaces runs of 8 or more hex digits that mix digits and
+// letters (words and plain numbers do not) with <hex>.
+func collapseHexRuns(s string) string {
+	var b strings.Builder
+	start := -1
+	flush := func(end int) {
+		if start < 0 {
+			return
+		}
+		if run := s[start:end]; len(run) >= 8 && mixesLettersAndDigits(run) {
+			b.WriteString("<hex>")
+		} else {
+			b.WriteString(run)
+		}
+		start = -1
 	}
-	return s
+	for i := 0; i < len(s); i++ {
+		if isHex(s[i]) {
+			if start < 0 {
+				start = i
+			}
+			continue
+		}
+		flush(i)
+		b.WriteByte(s[i])
+	}
+	flush(len(s))
+	return b.String()
 }
+
+// collapseNumbers replaces numbers (123, 3.5) with <n>, except digits that
+// continue a name (psycopg2, v2, k8s) or a dotted version.
+func collapseNumbers(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		c := s[i]
+		if !isDigit(c) || i > 0 && (isAlnum(s[i-1]) || s[i-1] == '.') {
+			b.WriteByte(c)
+			i++
+			continue
+		}
+		j := i
+		for j < len(s) && isDigit(s[j]) {
+			j++
+		}
+		if j+1 < len(s) && s[j] == '.' && isDigit(s[j+1]) {
+			for j++; j < len(s) && isDigit(s[j]); j++ {
+			}
+		}
+		b.WriteString("<n>")
+		i = j
+	}
+	return b.String()
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+func isHex(c byte) bool   { return isDigit(c) || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' }
+func isAlnum(c byte) bool { return isDigit(c) || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
 
 func mixesLettersAndDigits(s string) bool {
 	var letter, digit bool
