@@ -2,6 +2,7 @@ package filters_test
 
 import (
 	"encoding/json"
+	"math/rand/v2"
 	"strings"
 	"testing"
 
@@ -268,4 +269,145 @@ func TestExpressionUnknownFunction(t *testing.T) {
 			t.Errorf("Expression(%q) accepted", src)
 		}
 	}
+}
+
+// TestExpressionRandomDifferential extends the differential test to
+// thousands of generated expressions built from the constructs the fast
+// path covers. It keeps out the known disagreements, which have their own
+// skipped tests: the events all have "http" as an object (paths through a
+// non-object), the string operators are left out (nil operands), "in"
+// lists mix kinds (expr's typed sets), and && and || get bool operands.
+func TestExpressionRandomDifferential(t *testing.T) {
+	var events []string
+	for _, body := range diffEvents {
+		var env map[string]any
+		_ = json.Unmarshal([]byte(body), &env)
+		if _, ok := env["http"].(map[string]any); ok {
+			events = append(events, body)
+		}
+	}
+	envs := make([]map[string]any, len(events))
+	for i, body := range events {
+		_ = json.Unmarshal([]byte(body), &envs[i])
+	}
+	rng := rand.New(rand.NewPCG(5, 6))
+	compiled, mismatches := 0, 0
+	for range 3000 {
+		src := genExpr(rng, 3)
+		prog, err := expr.Compile(src, expr.AllowUndefinedVariables(), expr.AsBool())
+		pred, ferr := filters.Expression(src)
+		if (err == nil) != (ferr == nil) {
+			t.Errorf("%s: expr.Compile error %v, filters.Expression error %v", src, err, ferr)
+			continue
+		}
+		if err != nil {
+			continue
+		}
+		compiled++
+		if !filters.IsFast(pred) {
+			t.Errorf("%s is not on the fast path", src)
+		}
+		for i, body := range events {
+			want := false
+			if out, err := expr.Run(prog, envs[i]); err == nil {
+				want, _ = out.(bool)
+			}
+			if got := pred.Match(reader(t, body, nil)); got != want {
+				mismatches++
+				if mismatches <= 20 {
+					t.Errorf("%s over %s: got %v, expr gives %v", src, body, got, want)
+				}
+			}
+		}
+	}
+	if compiled < 1000 {
+		t.Errorf("only %d of 3000 generated expressions compile; the generator is off", compiled)
+	}
+}
+
+var (
+	genFields = []string{"service", "user", "ok", "n", "o", "tags", "level", "http.status", "http.method",
+		"http.path", "http.latency_ms", "missing", "http?.status"}
+	genLiterals = []string{"500", "200.0", "-1", "12.5", `"checkout"`, `"500"`, `"u-123"`, `"GET"`, `""`, "true", "false", "nil"}
+)
+
+func genOperand(rng *rand.Rand) string {
+	if rng.IntN(3) == 0 {
+		return genLiterals[rng.IntN(len(genLiterals))]
+	}
+	return genFields[rng.IntN(len(genFields))]
+}
+
+func genExpr(rng *rand.Rand, depth int) string {
+	k := rng.IntN(10)
+	if depth == 0 && k < 4 {
+		k += 4
+	}
+	switch k {
+	case 0:
+		return genExpr(rng, depth-1) + " && " + genExpr(rng, depth-1)
+	case 1:
+		return genExpr(rng, depth-1) + " || " + genExpr(rng, depth-1)
+	case 2:
+		return "!(" + genExpr(rng, depth-1) + ")"
+	case 3:
+		return "(" + genExpr(rng, depth-1) + ") == " + []string{"true", "false"}[rng.IntN(2)]
+	case 4, 5:
+		ops := []string{"==", "!=", "<", "<=", ">", ">="}
+		return genOperand(rng) + " " + ops[rng.IntN(len(ops))] + " " + genOperand(rng)
+	case 6, 7:
+		// A number and a string in every list, so that expr keeps the
+		// list generic instead of making it a typed set.
+		lits := []string{[]string{"500", "200.0", "-1"}[rng.IntN(3)], []string{`"checkout"`, `"GET"`, `""`}[rng.IntN(3)]}
+		for range rng.IntN(3) {
+			lits = append(lits, genLiterals[rng.IntN(len(genLiterals))])
+		}
+		rng.Shuffle(len(lits), func(i, j int) { lits[i], lits[j] = lits[j], lits[i] })
+		op := []string{" in ", " not in "}[rng.IntN(2)]
+		return genFields[rng.IntN(len(genFields))] + op + "[" + strings.Join(lits, ", ") + "]"
+	default:
+		// Not a bare field: expr's && and || pass non-bool operands
+		// through as values, which the fast path (rightly) refuses.
+		return genFields[rng.IntN(len(genFields))] + " == nil"
+	}
+}
+
+// expr defines matches, contains, startsWith and endsWith on a nil operand
+// as false; the fast path calls it an error, so their negations differ.
+func TestExpressionStringOperatorsOnNil(t *testing.T) {
+	t.Skip("known bug: see report (/work/helpers/bugs.md, filters: string operators on nil)")
+	for _, src := range []string{
+		`!(user matches "^u-")`, `!(user contains "x")`, `!(user startsWith "u")`, `!(user endsWith "3")`,
+		`(user matches "^u-") == false`, `!("abc" contains user)`,
+	} {
+		p, err := filters.Expression(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, body := range []string{`{}`, `{"user":null}`} {
+			if got, want := p.Match(reader(t, body, nil)), exprOracle(t, src, body); got != want {
+				t.Errorf("%s over %s = %v; expr gives %v", src, body, got, want)
+			}
+		}
+	}
+}
+
+// exprOracle is what expr itself gives for src over body, a run error
+// meaning no match.
+func exprOracle(t *testing.T, src, body string) bool {
+	t.Helper()
+	prog, err := expr.Compile(src, expr.AllowUndefinedVariables(), expr.AsBool())
+	if err != nil {
+		t.Fatalf("expr.Compile(%s): %v", src, err)
+	}
+	var env map[string]any
+	if err := json.Unmarshal([]byte(body), &env); err != nil {
+		t.Fatal(err)
+	}
+	out, err := expr.Run(prog, env)
+	if err != nil {
+		return false
+	}
+	b, _ := out.(bool)
+	return b
 }
