@@ -516,6 +516,11 @@ func TestEventTime(t *testing.T) {
 	if got, ok := p.EventTime(42); got != 42 || !ok {
 		t.Errorf("EventTime without a field = %d, %v", got, ok)
 	}
+	// RequireEventTime needs a field to apply to.
+	p.RequireEventTime = true
+	if err := p.Process([]byte(`{}`), nil, t0.UnixNano()); err != nil || p.Stats.Events != 2 {
+		t.Errorf("RequireEventTime without a field: %v, %+v", err, p.Stats)
+	}
 }
 
 // TestBadInput: every bad record is a counted dead letter with a reason,
