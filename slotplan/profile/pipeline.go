@@ -120,8 +120,12 @@ func Build(ctx context.Context, cfg Config) (*beam.Pipeline, error) {
 }
 
 // Run builds and runs the pipeline on the runner chosen by Beam's flags
-// (prism in-process when none is given).
+// (prism in-process when none is given). Beam's flags must have been
+// parsed into the global flag set before.
 func Run(ctx context.Context, cfg Config) error {
+	if !beam.Initialized() {
+		beam.Init()
+	}
 	p, err := Build(ctx, cfg)
 	if err != nil {
 		return err
