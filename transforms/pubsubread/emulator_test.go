@@ -19,10 +19,6 @@ import (
 	"github.com/beametrics/beametrics/transforms/pubsubread"
 )
 
-func init() {
-	register.DoFn1x0[string](&recordLineFn{})
-}
-
 // lines collects, per test, the formatted window counts.
 var lines = struct {
 	sync.Mutex

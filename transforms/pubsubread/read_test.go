@@ -280,3 +280,68 @@ func counter(res beam.PipelineResult, name string) int64 {
 	}
 	return total
 }
+
+func init() {
+	register.DoFn1x0[string](&recordLineFn{})
+}
+
+// TestReadWatermarkFiresWindowsWhileRunning checks that windows fire while
+// the source still runs (the watermark moves when idle), that
+// PUBSUB_EMULATOR_HOST is honoured and that StopAll ends the pipeline.
+func TestReadWatermarkFiresWindowsWhileRunning(t *testing.T) {
+	srv, _ := setupFake(t, 9)
+	t.Setenv("PUBSUB_EMULATOR_HOST", srv.Addr)
+	cfg := pubsubread.NewConfig(sub)
+	cfg.MaxDelay = 0
+	cfg.PollInterval = 50 * time.Millisecond
+	key := t.Name()
+
+	p, s := beam.NewPipelineWithRoot()
+	msgs := pubsubread.Read(s, cfg)
+	windowed := beam.WindowInto(s, window.NewFixedWindows(time.Second), msgs)
+	counts := beam.CombinePerKey(s, sum, beam.ParDo(s, colorOf, windowed))
+	beam.ParDo0(s, &recordLineFn{Key: key}, beam.ParDo(s, formatWindowCount, counts))
+	done := make(chan error, 1)
+	go func() { done <- ptest.Run(p) }()
+
+	deadline := time.Now().Add(time.Minute)
+	for {
+		lines.Lock()
+		n := len(lines.byKey[key])
+		lines.Unlock()
+		if n > 0 {
+			break
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("pipeline ended before any window fired: %v", err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			pubsubread.StopAll()
+			t.Fatal("no window fired within a minute while the source ran")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	pubsubread.StopAll()
+	if err := <-done; err != nil {
+		t.Fatalf("pipeline failed: %v", err)
+	}
+	total := 0
+	lines.Lock()
+	for _, l := range lines.byKey[key] {
+		var start, color string
+		var n int
+		fmt.Sscanf(l, "%s %s %d", &start, &color, &n)
+		total += n
+	}
+	lines.Unlock()
+	if total != 9 {
+		t.Errorf("windows counted %d messages, want 9: %v", total, lines.byKey[key])
+	}
+	for _, m := range srv.Fake.Messages() {
+		if m.Acks < 1 {
+			t.Errorf("message %s not acked", m.ID)
+		}
+	}
+}
