@@ -60,9 +60,11 @@ const (
 	ExitBadInput = 2
 )
 
-// DefaultBeamAboveMB is the total input size from which --engine=auto
-// uses Beam: below it the fixed cost of starting a pipeline dominates.
-const DefaultBeamAboveMB = 256
+// DefaultBeamAboveMB is the total input size from which --engine=auto uses
+// Beam. On one machine the in-memory engine measured faster and smaller at
+// every size (docs/flaky.md), so auto switches only where the in-memory
+// engine's footprint (about 4x the input) gets near a machine's memory.
+const DefaultBeamAboveMB = 4096
 
 // Main runs `flaky [flags] FILE...` and returns the exit code. beam is the
 // Beam engine; nil makes --engine=beam an error.
@@ -71,7 +73,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, beam Eng
 	fs.SetOutput(stderr)
 	inputFormat := fs.String("input-format", "", "input format, jsonl or csv; empty: from each file's extension (.jsonl/.ndjson/.json, .csv); needed for -")
 	format := fs.String("format", "table", "output format: "+strings.Join(OutputFormats, ", "))
-	engine := fs.String("engine", "auto", "auto, memory or beam (a Beam batch pipeline on the local prism runner); auto picks beam when the inputs total --beam-above-mb or more")
+	engine := fs.String("engine", "memory", "memory, beam (a Beam batch pipeline on the local prism runner) or auto (beam when the inputs total --beam-above-mb or more); see docs/flaky.md for why memory is the default")
 	beamAbove := fs.Int64("beam-above-mb", DefaultBeamAboveMB, "input size in MiB from which --engine=auto uses Beam")
 	minFlaky := fs.Int("min-flaky-runs", 1, "list tasks with at least this many flaky runs (0 lists every task)")
 	assumeUTC := fs.Bool("assume-utc", false, "read timestamps without a time zone as UTC (otherwise such rows are bad rows)")

@@ -79,11 +79,17 @@ func TestMainEngineChoiceAndExitCodes(t *testing.T) {
 		beamCalls++
 		return flakytasks.ReadAndAnalyze(ctx, in, o)
 	}
-	if code, out, _ := runMain(t, fakeBeam, "--beam-above-mb=0", "testdata/api_tries.jsonl"); code != 0 || beamCalls != 1 || !strings.Contains(out, "engine: beam") {
+	if code, out, _ := runMain(t, fakeBeam, "--engine=auto", "--beam-above-mb=0", "testdata/api_tries.jsonl"); code != 0 || beamCalls != 1 || !strings.Contains(out, "engine: beam") {
 		t.Errorf("auto above threshold: code %d calls %d", code, beamCalls)
 	}
-	if code, out, _ := runMain(t, fakeBeam, "testdata/api_tries.jsonl"); code != 0 || beamCalls != 1 || !strings.Contains(out, "engine: memory") {
+	if code, out, _ := runMain(t, fakeBeam, "--engine=auto", "testdata/api_tries.jsonl"); code != 0 || beamCalls != 1 || !strings.Contains(out, "engine: memory") {
 		t.Errorf("auto below threshold: code %d calls %d", code, beamCalls)
+	}
+	if code, out, _ := runMain(t, fakeBeam, "--beam-above-mb=0", "testdata/api_tries.jsonl"); code != 0 || beamCalls != 1 || !strings.Contains(out, "engine: memory") {
+		t.Errorf("default engine: code %d calls %d", code, beamCalls)
+	}
+	if code, out, _ := runMain(t, fakeBeam, "--engine=beam", "testdata/api_tries.jsonl"); code != 0 || beamCalls != 2 || !strings.Contains(out, "engine: beam") {
+		t.Errorf("--engine=beam: code %d calls %d", code, beamCalls)
 	}
 	if code, _, _ := runMain(t, fakeBeam, "--strict", "testdata/api_tries.jsonl"); code != flakytasks.ExitBadRows {
 		t.Errorf("--strict with a bad row: exit %d", code)
