@@ -168,14 +168,17 @@ func (s *Schedule) Anchors() []int {
 }
 
 // Shifted returns the cron expression whose first run of the day is at
-// anchor (minute of the day) and whose other runs keep their distance. The
-// anchor is taken modulo the schedule's period.
+// anchor (minute of the day) and whose other runs keep their distance. For
+// schedules that run every day the anchor is taken modulo the day.
 func (s *Schedule) Shifted(anchor int) (string, error) {
 	if anchor == s.Runs[0] {
 		return s.Expr, nil
 	}
 	if !s.Movable {
 		return "", fmt.Errorf("%q cannot move: %s", s.Expr, s.Why)
+	}
+	if s.DayRestricted && (anchor < 0 || anchor >= MinutesPerDay) {
+		return "", fmt.Errorf("%q runs on some days only: it cannot move to minute %d, outside its day", s.Expr, anchor)
 	}
 	anchor = ((anchor % MinutesPerDay) + MinutesPerDay) % MinutesPerDay
 	hours := map[int]bool{}
