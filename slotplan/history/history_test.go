@@ -123,12 +123,13 @@ func TestReadRuns(t *testing.T) {
 	body := "dag_id,run_id,execution_date,start_date,end_date,schedule_interval\n" +
 		`Orders.Daily,r1,2026-03-01T00:00:00+00:00,2026-03-02T02:00:10+00:00,2026-03-02T02:30:00+00:00,"{""__type"": ""CronExpression"", ""value"": ""0 2 * * *""}"` + "\n" +
 		"b,r2,,2026-03-02T02:00:00Z,,0 2 * * *\n" +
-		"b,r3,,2026-03-02T02:00:00Z,2026-03-02T01:00:00Z,\n"
+		"b,r3,,2026-03-02T02:00:00Z,2026-03-02T01:00:00Z,\n" +
+		`c,r4,,2026-03-02 02:00:00.5+00,2026-03-02 02:10:00+00,"""0 3 * * *"""` + "\n"
 	runs, bad, err := ReadRuns(strings.NewReader(body), "runs.csv", FormatCSV)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(runs) != 1 || runs[0].Schedule != "0 2 * * *" || runs[0].Line != 2 || runs[0].End.Sub(runs[0].Start) != 29*time.Minute+50*time.Second {
+	if len(runs) != 2 || runs[1].Schedule != "0 3 * * *" || runs[0].Schedule != "0 2 * * *" || runs[0].Line != 2 || runs[0].End.Sub(runs[0].Start) != 29*time.Minute+50*time.Second {
 		t.Fatalf("runs %+v", runs)
 	}
 	if len(bad) != 2 || bad[0].Line != 3 || !strings.Contains(bad[0].Reason, "not finished") || bad[1].Line != 4 {

@@ -76,9 +76,17 @@ func parseRun(rec record) (DagRun, error) {
 	return run, nil
 }
 
-// scheduleText unwraps the REST API's {"__type": ..., "value": ...} form.
+// scheduleText unwraps the REST API's {"__type": ..., "value": ...} form and
+// the metadata DB's JSON-quoted "\"0 2 * * *\"".
 func scheduleText(s string) string {
 	t := strings.TrimSpace(s)
+	if len(t) >= 2 && t[0] == '"' && t[len(t)-1] == '"' {
+		if v, err := fastjson.Parse(t); err == nil {
+			if b, err := v.StringBytes(); err == nil {
+				return string(b)
+			}
+		}
+	}
 	if strings.HasPrefix(t, "{") {
 		if v, err := fastjson.Parse(t); err == nil {
 			if b := v.GetStringBytes("value"); b != nil {
