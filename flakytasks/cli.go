@@ -1,6 +1,7 @@
 package flakytasks
 
 import (
+	"compress/gzip"
 	"context"
 	"errors"
 	"flag"
@@ -45,12 +46,39 @@ func withInput(in Input, stdin io.Reader, fn func(io.Reader) error) error {
 	if in.Path == "-" {
 		return fn(stdin)
 	}
-	f, err := os.Open(in.Path)
+	r, err := OpenInput(in.Path)
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	return fn(f)
+	defer r.Close()
+	return fn(r)
+}
+
+// OpenInput opens a history file, decompressing it if its name ends in .gz.
+func OpenInput(path string) (io.ReadCloser, error) {
+	f, err := os.Open(path)
+	if err != nil || !strings.HasSuffix(path, ".gz") {
+		return f, err
+	}
+	z, err := gzip.NewReader(f)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return gzipFile{z, f}, nil
+}
+
+type gzipFile struct {
+	*gzip.Reader
+	file *os.File
+}
+
+func (g gzipFile) Close() error {
+	err := g.Reader.Close()
+	if ferr := g.file.Close(); err == nil {
+		err = ferr
+	}
+	return err
 }
 
 // Exit codes of the flaky command.

@@ -2,6 +2,7 @@ package flakytasks_test
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"os"
@@ -101,6 +102,17 @@ func TestMainEngineChoiceAndExitCodes(t *testing.T) {
 	}
 	if code, out, errOut := runMain(t, nil, "--input-format=csv", "--strict", csvPath); code != 0 || !strings.Contains(out, "1 tries read, 0 bad rows") {
 		t.Errorf("csv with --input-format: exit %d %s %s", code, out, errOut)
+	}
+	gzPath := filepath.Join(t.TempDir(), "h.csv.gz")
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write([]byte("dag_id,task_id,run_id,try_number,state,end_date\netl,x,r,1,success,2024-05-01T00:00:00Z\n"))
+	zw.Close()
+	if err := os.WriteFile(gzPath, gz.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errOut := runMain(t, nil, "--strict", gzPath); code != 0 || !strings.Contains(out, "1 tries read, 0 bad rows") {
+		t.Errorf("gzipped csv: exit %d %s %s", code, out, errOut)
 	}
 	for _, args := range [][]string{
 		{}, {csvPath}, {"testdata/missing.jsonl"}, {"--format=xml", "testdata/api_tries.jsonl"},

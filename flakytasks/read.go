@@ -23,7 +23,8 @@ const (
 )
 
 // FormatFromName infers the format from a file name's extension
-// (.jsonl, .ndjson, .json for JSON lines; .csv for CSV).
+// (.jsonl, .ndjson, .json for JSON lines; .csv for CSV), looking through a
+// trailing .gz.
 func FormatFromName(name string) (Format, error) {
 	switch strings.ToLower(filepath.Ext(strings.TrimSuffix(name, ".gz"))) {
 	case ".jsonl", ".ndjson", ".json":

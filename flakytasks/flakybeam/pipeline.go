@@ -87,12 +87,12 @@ type readFileFn struct {
 }
 
 func (f *readFileFn) ProcessElement(ctx context.Context, in InputFile, emit func(string, flakytasks.TaskTry), bad func(flakytasks.BadRow)) error {
-	file, err := os.Open(in.Path)
+	file, err := flakytasks.OpenInput(in.Path)
 	if err != nil {
 		return err
 	}
 	defer file.Close()
-	return flakytasks.ReadHistory(bufio.NewReader(file), in.Path, flakytasks.Format(in.Format),
+	return flakytasks.ReadHistory(file, in.Path, flakytasks.Format(in.Format),
 		flakytasks.ReadOptions{AssumeUTC: f.AssumeUTC},
 		func(t flakytasks.TaskTry) { emit(flakytasks.InstanceKey(t), t) },
 		bad)
