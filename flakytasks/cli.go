@@ -88,12 +88,6 @@ const (
 	ExitBadInput = 2
 )
 
-// DefaultBeamAboveMB is the total input size from which --engine=auto uses
-// Beam. On one machine the in-memory engine measured faster and smaller at
-// every size (docs/flaky.md), so auto switches only where the in-memory
-// engine's footprint (about 4x the input) gets near a machine's memory.
-const DefaultBeamAboveMB = 4096
-
 // Main runs `flaky [flags] FILE...` and returns the exit code. beam is the
 // Beam engine; nil makes --engine=beam an error.
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer, beam Engine) int {
@@ -101,8 +95,9 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, beam Eng
 	fs.SetOutput(stderr)
 	inputFormat := fs.String("input-format", "", "input format, jsonl or csv; empty: from each file's extension (.jsonl/.ndjson/.json, .csv); needed for -")
 	format := fs.String("format", "table", "output format: "+strings.Join(OutputFormats, ", "))
-	engine := fs.String("engine", "memory", "memory, beam (a Beam batch pipeline on the local prism runner) or auto (beam when the inputs total --beam-above-mb or more); see docs/flaky.md for why memory is the default")
-	beamAbove := fs.Int64("beam-above-mb", DefaultBeamAboveMB, "input size in MiB from which --engine=auto uses Beam")
+	// No automatic switch by size: on prism the Beam engine measured slower
+	// and larger than the in-memory one at every size (docs/flaky.md).
+	engine := fs.String("engine", "memory", "memory (one pass in this process) or beam (the Beam batch pipeline on the local prism runner)")
 	minFlaky := fs.Int("min-flaky-runs", 1, "list tasks with at least this many flaky runs (0 lists every task)")
 	assumeUTC := fs.Bool("assume-utc", false, "read timestamps without a time zone as UTC (otherwise such rows are bad rows)")
 	strict := fs.Bool("strict", false, "exit 1 when any row is bad")
@@ -128,11 +123,10 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, beam Eng
 	if !contains(OutputFormats, *format) {
 		return fail("unknown --format %q (want one of %s)", *format, strings.Join(OutputFormats, ", "))
 	}
-	if *minFlaky < 0 || *beamAbove < 0 {
-		return fail("--min-flaky-runs and --beam-above-mb must not be negative")
+	if *minFlaky < 0 {
+		return fail("--min-flaky-runs must not be negative")
 	}
 	var inputs []Input
-	var total int64
 	for _, path := range fs.Args() {
 		in := Input{Path: path, Format: Format(*inputFormat)}
 		switch {
@@ -148,11 +142,9 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, beam Eng
 			return fail("unknown --input-format %q (want jsonl or csv)", *inputFormat)
 		}
 		if path != "-" {
-			st, err := os.Stat(path)
-			if err != nil {
+			if _, err := os.Stat(path); err != nil {
 				return fail("%v", err)
 			}
-			total += st.Size()
 		}
 		inputs = append(inputs, in)
 	}
@@ -162,12 +154,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, beam Eng
 	case "memory":
 	case "beam":
 		run, name = beam, "beam"
-	case "auto":
-		if total >= *beamAbove<<20 {
-			run, name = beam, "beam"
-		}
 	default:
-		return fail("unknown --engine %q (want auto, memory or beam)", *engine)
+		return fail("unknown --engine %q (want memory or beam)", *engine)
 	}
 	if run == nil {
 		return fail("the Beam engine is not available in this build")

@@ -80,16 +80,10 @@ func TestMainEngineChoiceAndExitCodes(t *testing.T) {
 		beamCalls++
 		return flakytasks.ReadAndAnalyze(ctx, in, o)
 	}
-	if code, out, _ := runMain(t, fakeBeam, "--engine=auto", "--beam-above-mb=0", "testdata/api_tries.jsonl"); code != 0 || beamCalls != 1 || !strings.Contains(out, "engine: beam") {
-		t.Errorf("auto above threshold: code %d calls %d", code, beamCalls)
-	}
-	if code, out, _ := runMain(t, fakeBeam, "--engine=auto", "testdata/api_tries.jsonl"); code != 0 || beamCalls != 1 || !strings.Contains(out, "engine: memory") {
-		t.Errorf("auto below threshold: code %d calls %d", code, beamCalls)
-	}
-	if code, out, _ := runMain(t, fakeBeam, "--beam-above-mb=0", "testdata/api_tries.jsonl"); code != 0 || beamCalls != 1 || !strings.Contains(out, "engine: memory") {
+	if code, out, _ := runMain(t, fakeBeam, "testdata/api_tries.jsonl"); code != 0 || beamCalls != 0 || !strings.Contains(out, "engine: memory") {
 		t.Errorf("default engine: code %d calls %d", code, beamCalls)
 	}
-	if code, out, _ := runMain(t, fakeBeam, "--engine=beam", "testdata/api_tries.jsonl"); code != 0 || beamCalls != 2 || !strings.Contains(out, "engine: beam") {
+	if code, out, _ := runMain(t, fakeBeam, "--engine=beam", "testdata/api_tries.jsonl"); code != 0 || beamCalls != 1 || !strings.Contains(out, "engine: beam") {
 		t.Errorf("--engine=beam: code %d calls %d", code, beamCalls)
 	}
 	if code, _, _ := runMain(t, fakeBeam, "--strict", "testdata/api_tries.jsonl"); code != flakytasks.ExitBadRows {
@@ -116,7 +110,7 @@ func TestMainEngineChoiceAndExitCodes(t *testing.T) {
 	}
 	for _, args := range [][]string{
 		{}, {csvPath}, {"testdata/missing.jsonl"}, {"--format=xml", "testdata/api_tries.jsonl"},
-		{"--engine=spark", "testdata/api_tries.jsonl"}, {"--engine=beam", "testdata/api_tries.jsonl"},
+		{"--engine=spark", "testdata/api_tries.jsonl"}, {"--engine=auto", "testdata/api_tries.jsonl"}, {"--engine=beam", "testdata/api_tries.jsonl"},
 		{"-"}, {"--input-format=xml", csvPath}, {"--nope"}, {"--min-flaky-runs=-1", "testdata/api_tries.jsonl"},
 	} {
 		if code, _, errOut := runMain(t, nil, args...); code != flakytasks.ExitBadInput || errOut == "" {
