@@ -303,7 +303,7 @@ func SortBadRows(rows []BadRow) {
 func Analyze(tries []TaskTry) ([]TaskStats, []BadRow) {
 	instances := map[string][]TaskTry{}
 	for _, t := range tries {
-		k := t.instanceKey()
+		k := InstanceKey(t)
 		instances[k] = append(instances[k], t)
 	}
 	tasks := map[string]*TaskAccumulator{}
@@ -311,7 +311,7 @@ func Analyze(tries []TaskTry) ([]TaskStats, []BadRow) {
 	for _, group := range instances {
 		s, dup := SummarizeInstance(group)
 		bad = append(bad, dup...)
-		k := taskKey(s.DagID, s.TaskID)
+		k := TaskKey(s.DagID, s.TaskID)
 		acc, ok := tasks[k]
 		if !ok {
 			acc = NewTaskAccumulator()

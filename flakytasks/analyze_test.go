@@ -217,9 +217,12 @@ func TestCSVNeedsHeaderColumns(t *testing.T) {
 	csvIn := "\ufeffDAG_ID,task_id,run_id,try_number,state,start_date,end_date,hostname\n" +
 		"etl,load,r1,1,up_for_retry,2024-05-01 00:00:00+00,2024-05-01 00:10:00+00,w1\n" +
 		"etl,load,r1,2,success,2024-05-01 00:20:00+00,2024-05-01 00:30:00+00,w1\n" +
-		"etl,load,r2,1,success,\\N,2024-05-02 00:30:00+00\n"
+		"etl,load,r2,1,success,\\N,2024-05-02 00:30:00+00\n" +
+		"e\"tl,load,r3,1,success,,2024-05-02 00:30:00+00,w1\n" +
+		"etl,load,r4,1,success,,2024-05-02 00:30:00+00,w1\n"
 	tries, bad := readAll(t, []byte(csvIn), flakytasks.CSV)
-	if len(tries) != 2 || len(bad) != 1 || bad[0].Line != 4 || !strings.Contains(bad[0].Reason, "wrong number of fields") {
+	if len(tries) != 3 || len(bad) != 2 || bad[0].Line != 4 || !strings.Contains(bad[0].Reason, "wrong number of fields") ||
+		bad[1].Line != 5 || !strings.Contains(bad[1].Reason, "bare \"") {
 		t.Errorf("tries %d bad %+v", len(tries), bad)
 	}
 }

@@ -38,16 +38,12 @@ type BadRow struct {
 
 // InstanceKey identifies a task instance: every try of one task in one run
 // (and one map index) shares it.
-func InstanceKey(t TaskTry) string { return t.instanceKey() }
-
-func (t TaskTry) instanceKey() string {
+func InstanceKey(t TaskTry) string {
 	return t.DagID + "\x00" + t.TaskID + "\x00" + t.RunID + "\x00" + strconv.Itoa(t.MapIndex)
 }
 
-// TaskKeyOf is the key of the task with these ids.
-func TaskKeyOf(dag, task string) string { return taskKey(dag, task) }
-
-func taskKey(dag, task string) string { return dag + "\x00" + task }
+// TaskKey identifies a task across runs.
+func TaskKey(dag, task string) string { return dag + "\x00" + task }
 
 // Airflow task instance states. Only success and the two failure states
 // decide flakiness; the others are counted as other tries.

@@ -199,7 +199,6 @@ func readCSV(r io.Reader, source string, opts ReadOptions, emit func(TaskTry), b
 		if errors.Is(err, io.EOF) {
 			return nil
 		}
-		line, _ := cr.FieldPos(0)
 		var perr *csv.ParseError
 		if errors.As(err, &perr) {
 			// The reader resumes at the next record after a parse error.
@@ -207,8 +206,9 @@ func readCSV(r io.Reader, source string, opts ReadOptions, emit func(TaskTry), b
 			continue
 		}
 		if err != nil {
-			return fmt.Errorf("%s: line %d: %w", source, line, err)
+			return fmt.Errorf("%s: %w", source, err)
 		}
+		line, _ := cr.FieldPos(0)
 		get := func(field string) (string, bool, error) {
 			i, ok := index[field]
 			if !ok {
@@ -309,11 +309,11 @@ func buildTry(get func(field string) (string, bool, error), opts ReadOptions) (T
 	if outcomeOf(t.State) != otherOutcome && t.End.IsZero() {
 		return t, fmt.Errorf("state %s without end_date", t.State)
 	}
-	if v, _, err := get("message"); err != nil {
+	msg, _, err := get("message")
+	if err != nil {
 		return t, err
-	} else {
-		t.Message = v
 	}
+	t.Message = msg
 	return t, nil
 }
 

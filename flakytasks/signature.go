@@ -17,7 +17,7 @@ const maxSignatureRunes = 240
 // cause (ids, numbers, pod names, temporary paths, times) replaced by
 // placeholders. Equal signatures mean "the same failure".
 func Signature(message string) string {
-	line := failureLine(message)
+	line := FailureLine(message)
 	if line == "" {
 		return NoMessage
 	}
@@ -62,9 +62,7 @@ var (
 
 // FailureLine picks from a multi-line log tail the last line naming an
 // error, else the last line mentioning a failure, else the last line.
-func FailureLine(message string) string { return failureLine(message) }
-
-func failureLine(message string) string {
+func FailureLine(message string) string {
 	lines := strings.Split(strings.TrimSpace(message), "\n")
 	if len(lines) == 1 {
 		return strings.TrimSpace(lines[0])

@@ -110,7 +110,7 @@ func (summarizeInstanceFn) ProcessElement(_ string, tries func(*flakytasks.TaskT
 	for _, d := range dups {
 		bad(d)
 	}
-	emit(flakytasks.TaskKeyOf(s.DagID, s.TaskID), s)
+	emit(flakytasks.TaskKey(s.DagID, s.TaskID), s)
 }
 
 // taskCombineFn folds instance summaries per task with the in-memory
