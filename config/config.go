@@ -66,6 +66,7 @@ type Metric struct {
 	Conditions    []Condition
 	Filter        string        // expr-lang expression, may be empty
 	Window        time.Duration // resolved: the metric's own or the default
+	WindowSet     bool          // the metric has its own window
 	MaxSeries     int           // resolved
 	Buckets       []float64     // distribution bounds, strictly increasing
 	Description   string
@@ -382,7 +383,7 @@ func (p *parser) parseMetric(n *yaml.Node, cfg *Config) (Metric, bool) {
 			}
 		case "window":
 			if d, ok := p.window(v); ok {
-				m.Window = d
+				m.Window, m.WindowSet = d, true
 			}
 		case "max_series":
 			var i int

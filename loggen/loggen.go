@@ -37,6 +37,12 @@ func New(seed uint64, start time.Time, step time.Duration) *Generator {
 func (g *Generator) Append(dst []byte) ([]byte, time.Time) {
 	t := g.Start.Add(time.Duration(g.n) * g.Step)
 	g.n++
+	return g.AppendAt(dst, t), t
+}
+
+// AppendAt appends one JSON log line stamped with t, for live generators
+// that follow the clock.
+func (g *Generator) AppendAt(dst []byte, t time.Time) []byte {
 	r := g.rng
 	status := 200
 	switch x := r.IntN(100); {
@@ -70,6 +76,5 @@ func (g *Generator) Append(dst []byte) ([]byte, time.Time) {
 	dst = append(dst, regions[r.IntN(len(regions))]...)
 	dst = append(dst, `","trace":"`...)
 	dst = strconv.AppendUint(dst, r.Uint64()>>16|1<<47, 16)
-	dst = append(dst, `"}`...)
-	return dst, t
+	return append(dst, `"}`...)
 }

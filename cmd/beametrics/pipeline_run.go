@@ -1,13 +1,39 @@
 package main
 
 import (
+	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"os"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+
+	"github.com/beametrics/beametrics/pipeline"
 )
 
-// runPipeline runs the streaming or replay pipeline. Filled in by the
-// pipeline work; until then it explains itself instead of doing nothing.
+// runPipeline runs the streaming or replay pipeline. Its flags share the
+// process's flag set with Beam's own (--runner, --project, ...), and a Beam
+// worker started with --worker never returns from beam.Init.
 func runPipeline(args []string) int {
-	fmt.Fprintln(os.Stderr, "beametrics: the pipeline is not built yet")
-	return 2
+	var o pipeline.Options
+	o.RegisterFlags(flag.CommandLine)
+	if err := flag.CommandLine.Parse(args); err != nil {
+		return 2
+	}
+	if flag.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "beametrics: unexpected argument %q (flags only; subcommands go first)\n", flag.Arg(0))
+		return 2
+	}
+	beam.Init()
+	err := pipeline.Run(context.Background(), &o, os.Stderr)
+	if err == nil {
+		return 0
+	}
+	fmt.Fprintln(os.Stderr, err)
+	var exit *pipeline.ExitError
+	if errors.As(err, &exit) {
+		return exit.Code
+	}
+	return 1
 }

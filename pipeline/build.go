@@ -1,0 +1,99 @@
+package pipeline
+
+import (
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/window"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
+
+	"github.com/beametrics/beametrics/aggregate"
+	"github.com/beametrics/beametrics/config"
+	"github.com/beametrics/beametrics/exporters"
+	"github.com/beametrics/beametrics/transforms/deadletter"
+	"github.com/beametrics/beametrics/transforms/exportsink"
+	"github.com/beametrics/beametrics/transforms/linesource"
+	"github.com/beametrics/beametrics/transforms/metricagg"
+	"github.com/beametrics/beametrics/transforms/pubsubread"
+)
+
+func init() {
+	register.DoFn4x0[beam.EventTime, string, aggregate.Acc, func(beam.EventTime, string, aggregate.Acc)](&keepMetricsFn{})
+}
+
+// Plan is everything Build needs, checked by the launcher.
+type Plan struct {
+	Source     config.Source
+	Config     *config.Config
+	Files      []linesource.File  // replay; nil when streaming
+	PubSub     *pubsubread.Config // local streaming source
+	DeadLetter string
+	Exporters  exporters.Settings
+	// ReadRecords, when set, replaces the sources: it returns the
+	// PCollection<pubsubread.Message> to aggregate (the Dataflow runner
+	// reads with its native Pub/Sub source this way).
+	ReadRecords func(s beam.Scope) beam.PCollection
+}
+
+// Build adds the beametrics transforms to s. Transform names are stable,
+// so a running Dataflow job can be updated in place.
+func Build(s beam.Scope, plan *Plan) error {
+	var aggs, dead beam.PCollection
+	switch {
+	case plan.ReadRecords != nil:
+		msgs := plan.ReadRecords(s.Scope("Read"))
+		aggs, dead = beam.ParDo2(s.Scope("Aggregate"), metricagg.NewParseMessages(plan.Source), msgs)
+	case plan.Files != nil:
+		lines := linesource.Read(s.Scope("Read"), plan.Files)
+		aggs, dead = beam.ParDo2(s.Scope("Aggregate"), metricagg.NewParseLines(plan.Source), lines)
+	case plan.PubSub != nil:
+		msgs := pubsubread.Read(s.Scope("Read"), *plan.PubSub)
+		aggs, dead = beam.ParDo2(s.Scope("Aggregate"), metricagg.NewParseMessages(plan.Source), msgs)
+	default:
+		return fmt.Errorf("pipeline: no source")
+	}
+	deadletter.Write(s.Scope("DeadLetters"), plan.DeadLetter, dead)
+
+	// One windowing per window size: Beam windows a PCollection one way.
+	sizes := map[time.Duration][]int{}
+	for i, m := range plan.Config.Metrics {
+		sizes[m.Window] = append(sizes[m.Window], i)
+	}
+	order := make([]time.Duration, 0, len(sizes))
+	for d := range sizes {
+		order = append(order, d)
+	}
+	sort.Slice(order, func(i, j int) bool { return order[i] < order[j] })
+	for _, size := range order {
+		ws := s.Scope(fmt.Sprintf("Window%v", size))
+		part := aggs
+		if len(sizes) > 1 {
+			part = beam.ParDo(ws, &keepMetricsFn{Metrics: sizes[size]}, aggs)
+		}
+		windowed := beam.WindowInto(ws, window.NewFixedWindows(size), part,
+			beam.AllowedLateness(plan.Config.AllowedLateness))
+		combined := beam.CombinePerKey(ws.Scope("Combine"), &metricagg.CombineFn{}, windowed)
+		exportsink.Write(ws.Scope("Export"), plan.Source, plan.Exporters, combined)
+	}
+	return nil
+}
+
+// keepMetricsFn passes the partial aggregates of some metrics only.
+type keepMetricsFn struct {
+	Metrics []int
+	keep    map[int]bool
+}
+
+func (fn *keepMetricsFn) ProcessElement(t beam.EventTime, key string, acc aggregate.Acc, emit func(beam.EventTime, string, aggregate.Acc)) {
+	if fn.keep == nil {
+		fn.keep = map[int]bool{}
+		for _, m := range fn.Metrics {
+			fn.keep[m] = true
+		}
+	}
+	if m, _, err := metricagg.ParseSeriesKey(key); err == nil && fn.keep[m] {
+		emit(t, key, acc)
+	}
+}

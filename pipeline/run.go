@@ -1,0 +1,274 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/x/beamx"
+	"gopkg.in/yaml.v3"
+
+	"github.com/beametrics/beametrics/config"
+	"github.com/beametrics/beametrics/engine"
+	"github.com/beametrics/beametrics/exporters"
+	"github.com/beametrics/beametrics/internal/progress"
+	"github.com/beametrics/beametrics/transforms/deadletter"
+	"github.com/beametrics/beametrics/transforms/exportsink"
+	"github.com/beametrics/beametrics/transforms/linesource"
+	"github.com/beametrics/beametrics/transforms/pubsubread"
+)
+
+// ExitError carries the process exit code of a failed launch: 2 for bad
+// configuration (nothing started), 1 for a failed run.
+type ExitError struct {
+	Code int
+	Err  error
+}
+
+func (e *ExitError) Error() string { return e.Err.Error() }
+func (e *ExitError) Unwrap() error { return e.Err }
+
+func usageError(err error) error           { return &ExitError{Code: 2, Err: err} }
+func runError(err error) error             { return &ExitError{Code: 1, Err: err} }
+func usageErrorf(f string, a ...any) error { return usageError(fmt.Errorf(f, a...)) }
+
+// ReadConfigFile reads a config from a local path or gs://.
+func ReadConfigFile(path string) ([]byte, error) {
+	if !strings.Contains(path, "://") {
+		return os.ReadFile(path)
+	}
+	ctx := context.Background()
+	fs, err := filesystem.New(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	defer fs.Close()
+	rc, err := fs.OpenRead(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	return io.ReadAll(io.LimitReader(rc, 16<<20))
+}
+
+// Prepare checks the options and the config and returns the plan, without
+// starting anything. Every config problem is in the error.
+func Prepare(ctx context.Context, o *Options) (*Plan, error) {
+	name, text, err := o.configText(ReadConfigFile)
+	if err != nil {
+		return nil, usageError(err)
+	}
+	src := config.Source{Name: name, Text: text, Overrides: config.Overrides{
+		ExportType: o.ExportType, EventTimeField: o.EventTimeField, EventTimeFormat: o.EventTimeFormat,
+		AllowedLateness: o.AllowedLateness,
+	}}
+	if o.WindowSize < 0 {
+		return nil, usageErrorf("--window-size must be a positive number of seconds")
+	}
+	src.Overrides.Window = time.Duration(o.WindowSize) * time.Second
+	cfg, err := src.Load()
+	if err != nil {
+		return nil, usageError(err)
+	}
+	eng, err := engine.New(cfg)
+	if err != nil {
+		return nil, usageError(err)
+	}
+	settings, err := exporterSettings(cfg, o.Exporters)
+	if err != nil {
+		return nil, usageError(err)
+	}
+	descs := make([]exporters.Descriptor, eng.NumMetrics())
+	for i := range descs {
+		descs[i] = eng.Descriptor(i)
+		descs[i].Window = cfg.Metrics[i].Window
+	}
+	if err := settings.Validate(descs); err != nil {
+		return nil, usageError(err)
+	}
+	if err := deadletter.Check(o.DeadLetter); err != nil {
+		return nil, usageError(err)
+	}
+	plan := &Plan{Source: src, Config: cfg, DeadLetter: o.DeadLetter, Exporters: settings}
+	switch {
+	case len(o.Inputs) > 0 && o.Subscription != "":
+		return nil, usageErrorf("give --input (replay files) or --subscription (stream), not both")
+	case len(o.Inputs) > 0:
+		if cfg.EventTimeField == "" {
+			return nil, usageErrorf("--input needs an event time field: files have no time of their own (set event_time_field in the config or --event-time-field)")
+		}
+		if plan.Files, err = linesource.Expand(ctx, o.Inputs); err != nil {
+			return nil, usageError(err)
+		}
+	case o.Subscription != "":
+		pc := pubsubread.NewConfig(o.Subscription)
+		pc.MaxDelay, pc.Pullers = o.MaxDelay, o.Pullers
+		if err := pc.Validate(); err != nil {
+			return nil, usageError(err)
+		}
+		plan.PubSub = &pc
+	}
+	return plan, nil
+}
+
+// exporterSettings decodes the config's exporters section and lays the
+// flags over it.
+func exporterSettings(cfg *config.Config, flags exporters.Settings) (exporters.Settings, error) {
+	var fromFile exporters.Settings
+	if cfg.Exporters != nil {
+		b, err := yaml.Marshal(cfg.Exporters)
+		if err != nil {
+			return fromFile, err
+		}
+		dec := yaml.NewDecoder(strings.NewReader(string(b)))
+		dec.KnownFields(true)
+		if err := dec.Decode(&fromFile); err != nil {
+			return fromFile, fmt.Errorf("%s:%d:%d: exporters: %v", cfg.File, cfg.Exporters.Line, cfg.Exporters.Column, err)
+		}
+	}
+	return fromFile.Override(flags), nil
+}
+
+// Run launches the pipeline described by args (flags, as on the command
+// line) and waits for it. It returns an *ExitError.
+func Run(ctx context.Context, o *Options, stderr io.Writer) error {
+	runner := flag.Lookup("runner")
+	if runner != nil && (runner.Value.String() == "direct" || runner.Value.String() == "") {
+		// The legacy Go direct runner cannot stream; prism is Beam's own
+		// local runner and does everything the direct runner did.
+		_ = runner.Value.Set("prism")
+	}
+	runnerName := "prism"
+	if runner != nil {
+		runnerName = runner.Value.String()
+	}
+	local := runnerName == "prism"
+
+	var emb *Embedded
+	if o.Subscription == "" && len(o.Inputs) == 0 {
+		if !local {
+			return usageErrorf("--runner=%s needs --subscription or --input", runnerName)
+		}
+		var err error
+		if emb, err = StartEmbedded(ctx, 50); err != nil {
+			return runError(fmt.Errorf("embedded Pub/Sub: %v", err))
+		}
+		defer emb.Stop()
+		o.Subscription = emb.Subscription
+		fmt.Fprintf(stderr, "beametrics: no --subscription or --input: streaming generated web-app logs from an in-process Pub/Sub server (%s)\n", emb.Addr)
+	}
+	plan, err := Prepare(ctx, o)
+	if err != nil {
+		return err
+	}
+	if emb != nil {
+		plan.PubSub.Endpoint, plan.PubSub.Insecure = emb.Addr, true
+		plan.PubSub.MaxDelay = 2 * time.Second
+		plan.PubSub.PollInterval = 200 * time.Millisecond
+	}
+	for _, w := range plan.Config.Warnings {
+		fmt.Fprintf(stderr, "warning: %s\n", w)
+	}
+	mode := "streaming from " + o.Subscription
+	if plan.Files != nil {
+		mode = fmt.Sprintf("replaying %d file(s)", len(plan.Files))
+	}
+	fmt.Fprintf(stderr, "beametrics: runner %s%s, %s, %d metric(s)\n", runnerName,
+		map[bool]string{true: " (local; --runner=direct means prism)", false: ""}[local], mode, len(plan.Config.Metrics))
+
+	p, s := beam.NewPipelineWithRoot()
+	if err := Build(s, plan); err != nil {
+		return runError(err)
+	}
+
+	// Ctrl-C or SIGTERM drains: the sources stop, every open window fires
+	// and is exported, and the run ends by itself. A second signal cancels.
+	// (A context with a deadline would crash prism; only cancel is safe.)
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	go func() {
+		select {
+		case <-sigs:
+		case <-runCtx.Done():
+			return
+		}
+		fmt.Fprintln(stderr, "beametrics: draining: no more pulls; flushing open windows (signal again to stop at once)")
+		pubsubread.StopAll()
+		if emb != nil {
+			emb.cancel()
+		}
+		select {
+		case <-sigs:
+			fmt.Fprintln(stderr, "beametrics: stopping without drain")
+			cancel()
+		case <-runCtx.Done():
+		}
+	}()
+
+	start := time.Now()
+	stopProgress := startProgress(stderr, o.ProgressInterval, start)
+	err = beamx.Run(runCtx, p)
+	stopProgress()
+	closeErr := errors.Join(exportsink.CloseAll(), deadletter.CloseFiles())
+	printSummary(stderr, start)
+	if err != nil && !errors.Is(err, context.Canceled) {
+		return runError(err)
+	}
+	if closeErr != nil {
+		return runError(closeErr)
+	}
+	return nil
+}
+
+func startProgress(w io.Writer, every time.Duration, start time.Time) (stop func()) {
+	if every <= 0 {
+		return func() {}
+	}
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		var lastEvents int64
+		last := start
+		for {
+			select {
+			case <-done:
+				return
+			case now := <-t.C:
+				ev := progress.Events.Load()
+				rate := float64(ev-lastEvents) / now.Sub(last).Seconds()
+				lastEvents, last = ev, now
+				lag := "n/a"
+				if end := progress.LatestWindowEnd.Load(); end > 0 {
+					lag = now.Sub(time.Unix(0, end)).Round(time.Second).String()
+				}
+				fmt.Fprintf(w, "beametrics: %d events (%.0f/s), %d dead letters, %d windows / %d points exported, %d export failures, newest window closed %s ago\n",
+					ev, rate, progress.DeadLetters.Load(), progress.WindowsExported.Load(), progress.PointsExported.Load(),
+					progress.ExportFailures.Load(), lag)
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
+}
+
+func printSummary(w io.Writer, start time.Time) {
+	d := time.Since(start)
+	ev := progress.Events.Load()
+	fmt.Fprintf(w, "beametrics: done in %v: %d events (%.0f/s), %d dead letters, %d points exported, %d export failures\n",
+		d.Round(time.Millisecond), ev, float64(ev)/d.Seconds(), progress.DeadLetters.Load(),
+		progress.PointsExported.Load(), progress.ExportFailures.Load())
+}

@@ -1,0 +1,168 @@
+// Package deadletter writes refused records, with the reason, where a user
+// can look at them and replay them: a local file of JSON lines or a Pub/Sub
+// topic. Every dead letter is also counted by the transform that refused
+// it.
+package deadletter
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"cloud.google.com/go/pubsub/v2"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/log"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
+
+	"github.com/beametrics/beametrics/transforms/metricagg"
+)
+
+func init() {
+	register.DoFn2x1[context.Context, metricagg.DeadLetter, error](&writeFn{})
+}
+
+// IsTopic reports whether dest names a Pub/Sub topic rather than a file.
+func IsTopic(dest string) bool {
+	return strings.HasPrefix(dest, "projects/") && strings.Contains(dest, "/topics/")
+}
+
+// Check refuses destinations that cannot work, before the pipeline starts.
+func Check(dest string) error {
+	switch {
+	case dest == "":
+		return nil
+	case strings.HasPrefix(dest, "gs://"):
+		return fmt.Errorf("--dead-letter %s: a streaming job cannot append to Cloud Storage; give a Pub/Sub topic (projects/P/topics/T)", dest)
+	case IsTopic(dest):
+		parts := strings.Split(dest, "/")
+		if len(parts) != 4 || parts[1] == "" || parts[3] == "" {
+			return fmt.Errorf("--dead-letter %s: want projects/PROJECT/topics/TOPIC", dest)
+		}
+		return nil
+	}
+	f, err := os.OpenFile(dest, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		return fmt.Errorf("--dead-letter: %v", err)
+	}
+	return f.Close()
+}
+
+// Write sends dead letters to dest. With no dest, the first few of each run
+// are logged so that they are not invisible.
+func Write(s beam.Scope, dest string, dead beam.PCollection) {
+	beam.ParDo0(s.Scope("deadletter.Write"), &writeFn{Dest: dest}, dead)
+}
+
+// record is the JSON form of a dead letter. Data is kept as text when it is
+// valid UTF-8, so people can read it, and base64 otherwise.
+type record struct {
+	Reason     string    `json:"reason"`
+	Detail     string    `json:"detail"`
+	Source     string    `json:"source"`
+	Time       time.Time `json:"time"`
+	Data       string    `json:"data,omitempty"`
+	DataBase64 []byte    `json:"data_base64,omitempty"`
+}
+
+// Line is the JSON line written for d.
+func Line(d metricagg.DeadLetter) []byte {
+	r := record{Reason: d.Reason, Detail: d.Detail, Source: d.Source, Time: d.Time}
+	if json.Valid(d.Data) || isText(d.Data) {
+		r.Data = string(d.Data)
+	} else {
+		r.DataBase64 = d.Data
+	}
+	b, _ := json.Marshal(r)
+	return append(b, '\n')
+}
+
+func isText(b []byte) bool {
+	return strings.ToValidUTF8(string(b), "\uFFFD") == string(b)
+}
+
+type writeFn struct {
+	Dest string
+
+	topic  *pubsub.Publisher
+	client *pubsub.Client
+	logged int
+}
+
+// files are shared per process: prism runs many instances of the DoFn.
+var files = struct {
+	sync.Mutex
+	m map[string]*os.File
+}{m: map[string]*os.File{}}
+
+const logLimit = 20
+
+func (fn *writeFn) Setup(ctx context.Context) error {
+	if !IsTopic(fn.Dest) {
+		return nil
+	}
+	parts := strings.Split(fn.Dest, "/")
+	c, err := pubsub.NewClient(ctx, parts[1])
+	if err != nil {
+		return err
+	}
+	fn.client, fn.topic = c, c.Publisher(fn.Dest)
+	return nil
+}
+
+func (fn *writeFn) ProcessElement(ctx context.Context, d metricagg.DeadLetter) error {
+	switch {
+	case fn.Dest == "":
+		if fn.logged < logLimit {
+			fn.logged++
+			log.Warnf(ctx, "dead letter (%s) from %s: %s; give --dead-letter to keep them", d.Reason, d.Source, d.Detail)
+		}
+		return nil
+	case fn.topic != nil:
+		res := fn.topic.Publish(ctx, &pubsub.Message{Data: d.Data, Attributes: map[string]string{
+			"beametrics-reason": d.Reason, "beametrics-detail": d.Detail, "beametrics-source": d.Source}})
+		if _, err := res.Get(ctx); err != nil {
+			// Failing the bundle makes the runner retry it: the letter is
+			// not lost.
+			return fmt.Errorf("dead letter to %s: %v", fn.Dest, err)
+		}
+		return nil
+	}
+	files.Lock()
+	defer files.Unlock()
+	f := files.m[fn.Dest]
+	if f == nil {
+		var err error
+		if f, err = os.OpenFile(fn.Dest, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644); err != nil {
+			return err
+		}
+		files.m[fn.Dest] = f
+	}
+	_, err := f.Write(Line(d))
+	return err
+}
+
+func (fn *writeFn) Teardown() error {
+	if fn.topic != nil {
+		fn.topic.Stop()
+		return fn.client.Close()
+	}
+	return nil
+}
+
+// CloseFiles closes the dead-letter files of this process.
+func CloseFiles() error {
+	files.Lock()
+	defer files.Unlock()
+	var first error
+	for k, f := range files.m {
+		if err := f.Close(); err != nil && first == nil {
+			first = err
+		}
+		delete(files.m, k)
+	}
+	return first
+}

@@ -1,0 +1,198 @@
+// Package linesource reads newline-delimited records from files (local or
+// any Beam filesystem, such as gs://) as a bounded PCollection<[]byte>.
+// Files are split into blocks read in parallel, so one large archive keeps
+// every core busy.
+package linesource
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"reflect"
+	"sort"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/sdf"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
+	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem/gcs" // gs:// inputs
+	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem/local"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/rtrackers/offsetrange"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
+)
+
+// blockSize is the size of the blocks a file is split into up front: small
+// enough that one file feeds every core, large enough that a block's
+// start-up cost does not matter. A variable for tests.
+var blockSize int64 = 8 << 20
+
+// MaxLine is the longest line kept whole; longer lines are cut there (the
+// record is refused as oversize downstream anyway).
+const MaxLine = 64 << 20
+
+func init() {
+	beam.RegisterType(reflect.TypeOf(File{}))
+	register.DoFn4x1[context.Context, *sdf.LockRTracker, File, func([]byte), error](&readFn{})
+	register.Emitter1[[]byte]()
+}
+
+// File is one input file.
+type File struct {
+	Path string
+	Size int64
+}
+
+// Expand resolves the patterns (paths or globs) to files, before the
+// pipeline starts, so that a pattern matching nothing is a clear error
+// rather than an empty run.
+func Expand(ctx context.Context, patterns []string) ([]File, error) {
+	var files []File
+	seen := map[string]bool{}
+	for _, pat := range patterns {
+		fs, err := filesystem.New(ctx, pat)
+		if err != nil {
+			return nil, fmt.Errorf("input %s: %v", pat, err)
+		}
+		names, err := fs.List(ctx, pat)
+		if err != nil {
+			fs.Close()
+			return nil, fmt.Errorf("input %s: %v", pat, err)
+		}
+		if len(names) == 0 {
+			fs.Close()
+			return nil, fmt.Errorf("input %s: no such file", pat)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			if seen[n] {
+				continue
+			}
+			seen[n] = true
+			size, err := fs.Size(ctx, n)
+			if err != nil {
+				fs.Close()
+				return nil, fmt.Errorf("input %s: %v", n, err)
+			}
+			files = append(files, File{Path: n, Size: size})
+		}
+		fs.Close()
+	}
+	return files, nil
+}
+
+// Read returns the lines of files, without their line endings.
+func Read(s beam.Scope, files []File) beam.PCollection {
+	s = s.Scope("linesource.Read")
+	return beam.ParDo(s, &readFn{}, beam.CreateList(s, files))
+}
+
+type readFn struct{}
+
+func (fn *readFn) CreateInitialRestriction(f File) offsetrange.Restriction {
+	return offsetrange.Restriction{Start: 0, End: f.Size}
+}
+
+func (fn *readFn) SplitRestriction(_ File, r offsetrange.Restriction) []offsetrange.Restriction {
+	return r.SizedSplits(blockSize)
+}
+
+func (fn *readFn) RestrictionSize(_ File, r offsetrange.Restriction) float64 { return r.Size() }
+
+func (fn *readFn) CreateTracker(r offsetrange.Restriction) *sdf.LockRTracker {
+	return sdf.NewLockRTracker(offsetrange.NewTracker(r))
+}
+
+// ProcessElement emits every line that starts inside the restriction. A
+// line that starts before it belongs to the previous block, and a line that
+// starts inside it is read to its end even past the restriction.
+func (fn *readFn) ProcessElement(ctx context.Context, rt *sdf.LockRTracker, f File, emit func([]byte)) error {
+	r := rt.GetRestriction().(offsetrange.Restriction)
+	fs, err := filesystem.New(ctx, f.Path)
+	if err != nil {
+		return err
+	}
+	defer fs.Close()
+	rc, err := fs.OpenRead(ctx, f.Path)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+
+	pos := r.Start
+	if pos > 0 {
+		// Start one byte early: if that byte is a newline, a line starts
+		// exactly at r.Start.
+		pos--
+		if seeker, ok := rc.(io.Seeker); ok {
+			if _, err := seeker.Seek(pos, io.SeekStart); err != nil {
+				return err
+			}
+		} else if _, err := io.CopyN(io.Discard, rc, pos); err != nil {
+			return fmt.Errorf("%s: skipping to offset %d: %v", f.Path, pos, err)
+		}
+	}
+	br := bufio.NewReaderSize(rc, 1<<20)
+	if r.Start > 0 {
+		skipped, err := skipLine(br)
+		pos += skipped
+		if err == io.EOF {
+			rt.TryClaim(r.End)
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+	var long []byte
+	for rt.TryClaim(pos) {
+		line, err := br.ReadSlice('\n')
+		n := int64(len(line))
+		if err == bufio.ErrBufferFull {
+			// A line longer than the buffer: gather it, up to MaxLine.
+			long = append(long[:0], line...)
+			for err == bufio.ErrBufferFull {
+				line, err = br.ReadSlice('\n')
+				n += int64(len(line))
+				if len(long) < MaxLine {
+					long = append(long, line...)
+				}
+			}
+			line = long
+		}
+		if err != nil && err != io.EOF {
+			return err
+		}
+		pos += n
+		line = trimEOL(line)
+		if len(line) > 0 {
+			emit(line)
+		}
+		if err == io.EOF {
+			rt.TryClaim(r.End)
+			return nil
+		}
+	}
+	return nil
+}
+
+// skipLine discards through the next newline and returns the bytes read.
+func skipLine(br *bufio.Reader) (int64, error) {
+	var n int64
+	for {
+		b, err := br.ReadSlice('\n')
+		n += int64(len(b))
+		if err != bufio.ErrBufferFull {
+			return n, err
+		}
+	}
+}
+
+func trimEOL(b []byte) []byte {
+	if len(b) > 0 && b[len(b)-1] == '\n' {
+		b = b[:len(b)-1]
+	}
+	if len(b) > 0 && b[len(b)-1] == '\r' {
+		b = b[:len(b)-1]
+	}
+	return b
+}
