@@ -175,11 +175,10 @@ func Check(plan *tfjson.Plan, policy Policy) (Report, error) {
 		if err != nil {
 			return Report{}, fmt.Errorf("%w: %s: %v", ErrBadPlan, rc.Address, err)
 		}
-		if rc.Mode == tfjson.DataResourceMode {
-			rep.Summary.Read++
-			continue
-		}
 		count(&rep.Summary, kind)
+		if rc.Mode == tfjson.DataResourceMode {
+			continue // reading a data source changes nothing
+		}
 
 		if (kind == kindDelete || kind.isReplace()) && protected[rc.Type] {
 			f := destructiveFinding(rc, kind)
@@ -314,6 +313,10 @@ func destructiveFinding(rc *tfjson.ResourceChange, kind changeKind) Finding {
 	f := Finding{Level: Blocked, Address: rc.Address, Type: rc.Type, Action: kind.String()}
 	if kind == kindDelete {
 		f.Message = "would be deleted, with its data"
+		if rc.DeposedKey != "" {
+			// The object a create_before_destroy replacement left behind.
+			f.Message = "deposed object " + rc.DeposedKey + " would be deleted, with its data"
+		}
 		if why := deleteReason(rc.ActionReason); why != "" {
 			f.Message += " (" + why + ")"
 		}

@@ -268,3 +268,22 @@ func TestPlanMainExitCodesAndFormats(t *testing.T) {
 		}
 	}
 }
+
+func TestDeposedObjectDeletionIsBlocked(t *testing.T) {
+	in := `{"format_version":"1.2","resource_changes":[{"address":"google_storage_bucket.b","mode":"managed","type":"google_storage_bucket","name":"b","deposed":"00000001","change":{"actions":["delete"],"before":{"name":"b"},"after":null}},
+	{"address":"data.google_storage_bucket.x","mode":"data","type":"google_storage_bucket","name":"x","change":{"actions":["read"],"before":null,"after":{}}}]}`
+	plan, err := ParsePlan(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Check(plan, NewPolicy(nil, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.Blocked || len(rep.Findings) != 1 || !strings.Contains(rep.Findings[0].Message, "deposed object 00000001") {
+		t.Errorf("report %+v", rep)
+	}
+	if rep.Summary != (Summary{Delete: 1, Read: 1}) {
+		t.Errorf("summary %+v", rep.Summary)
+	}
+}
