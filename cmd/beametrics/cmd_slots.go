@@ -112,8 +112,11 @@ func printProfileSummary(w io.Writer, d *profile.Doc, out string) {
 		rows += n
 	}
 	fmt.Fprintf(w, "profile written to %s\n", out)
-	fmt.Fprintf(w, "job history: %d rows from %d files, %d bad; %s to %s (%d days)\n",
-		rows, len(d.Rows), len(d.BadRows), d.From.Format("2006-01-02 15:04"), d.To.Format("2006-01-02 15:04"), d.Days)
+	span := "no slot usage at all"
+	if d.Days > 0 {
+		span = fmt.Sprintf("%s to %s UTC (%d days)", d.From.Format("2006-01-02 15:04"), d.To.Format("2006-01-02 15:04"), d.Days)
+	}
+	fmt.Fprintf(w, "job history: %d rows from %d files, %d bad; %s\n", rows, len(d.Rows), len(d.BadRows), span)
 	printBad(w, d.BadRows)
 	fmt.Fprintf(w, "run history: %d bad rows\n", len(d.BadRunRows))
 	printBad(w, d.BadRunRows)

@@ -49,9 +49,9 @@ type DAGProfile struct {
 	Schedule string `json:"schedule"`
 	// ScheduleError says why the schedule is not a usable cron, if it is not.
 	ScheduleError string `json:"schedule_error,omitempty"`
-	// Runs is the number of runs inside the usage data's time range that the
-	// profile is made from; RunsOutsideRange were left out of it because
-	// the job history does not cover them.
+	// Runs is the number of runs starting inside the usage data's time
+	// range that the profile is made from; RunsOutsideRange were left out
+	// of it because the job history does not cover them.
 	Runs             int `json:"runs"`
 	RunsOutsideRange int `json:"runs_outside_range"`
 	// Attribution counts slot time of the in-range runs by method.

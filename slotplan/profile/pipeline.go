@@ -369,8 +369,10 @@ func (f *profileFn) ProcessElement(dag string, vals func(*string) bool, loIt, hi
 	return nil
 }
 
-// profileOf builds a DAG's profile from the runs that lie inside [from, to),
-// the span the job history covers; runs outside it would look idle.
+// profileOf builds a DAG's profile from the runs that start inside
+// [from, to), the span the job history covers; runs outside it would look
+// idle. (The span ends at the last minute with any usage, so a run may end
+// after it: its quiet tail is real.)
 func profileOf(dag string, runs []history.DagRun, idx []int, usage map[int]map[int]int64, from, to time.Time) DAGProfile {
 	p := DAGProfile{DAG: dag}
 	var in []int
@@ -380,7 +382,7 @@ func profileOf(dag string, runs []history.DagRun, idx []int, usage map[int]map[i
 		if r.Start.After(latest.Start) || latest.DagID == "" {
 			latest = r
 		}
-		if r.Start.Before(from) || r.End.After(to) {
+		if r.Start.Before(from) || !r.Start.Before(to) {
 			p.RunsOutsideRange++
 			continue
 		}
