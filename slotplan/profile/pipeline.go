@@ -89,7 +89,10 @@ func Build(ctx context.Context, cfg Config) (*beam.Pipeline, error) {
 
 	p, s := beam.NewPipelineWithRoot()
 	read := &readFn{Kind: string(cfg.Kind), Format: string(cfg.Format), RunsJSON: string(runsJSON)}
-	runUse, minUse, bad, rows := beam.ParDo4(s.Scope("ReadHistory"), read, beam.CreateList(s, files))
+	// Reshuffle so that a runner with many workers reads the files (BigQuery
+	// exports come in many shards) in parallel rather than in one bundle.
+	shards := beam.Reshuffle(s, beam.CreateList(s, files))
+	runUse, minUse, bad, rows := beam.ParDo4(s.Scope("ReadHistory"), read, shards)
 
 	minSums := stats.SumPerKey(s.Scope("SlotMsPerMinute"), minUse)
 	minutes := beam.ParDo(s, minuteOfKey, minSums)
