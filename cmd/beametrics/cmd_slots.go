@@ -63,7 +63,7 @@ func slotsProfile(args []string, stdout, stderr io.Writer) int {
 	format := fs.String("format", "", "format of the job history files: json or csv (default: from each file's extension)")
 	runsFormat := fs.String("runs-format", "", "format of the runs file: json or csv (default: from its extension)")
 	if err := fs.Parse(args); err != nil {
-		return 2
+		return helpOr2(err)
 	}
 	cfg := profile.Config{RunsFile: *runs, CapSlots: *capSlots, Out: *out,
 		Format: history.Format(*format), RunsFormat: history.Format(*runsFormat)}
@@ -166,13 +166,13 @@ func printBad(w io.Writer, bad []history.BadRow) {
 func slotsPlan(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("slots plan", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	profPath := fs.String("profile", "", "profile JSON written by `slots profile` (required)")
+	profPath := fs.String("profile", "", "profile JSON written by 'beametrics slots profile' (required)")
 	capSlots := fs.Float64("cap", 0, "slot cap to plan under (required)")
 	consPath := fs.String("constraints", "", "constraints YAML (optional; without it every DAG with a movable schedule may move anywhere in the day)")
 	use := fs.String("use", "p90", "per-minute profile to plan with: p90 or median")
 	outDir := fs.String("out-dir", "", "directory to write plan.md, plan.svg and plan.json into (optional)")
 	if err := fs.Parse(args); err != nil {
-		return 2
+		return helpOr2(err)
 	}
 	if fs.NArg() > 0 {
 		return usageErr(stderr, fmt.Sprintf("unexpected arguments %q", fs.Args()))
@@ -240,6 +240,14 @@ func writePlanFiles(dir string, pl *slotplan.Plan) error {
 			return e.Encode(pl)
 		}),
 	)
+}
+
+// helpOr2 is the exit code for a flag parse error: 0 when help was asked.
+func helpOr2(err error) int {
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	return 2
 }
 
 func usageErr(w io.Writer, msg string) int {
