@@ -224,3 +224,32 @@ func TestHistoryToPlan(t *testing.T) {
 	}
 	checkCrons(t, pl)
 }
+
+// TestPlanWindowPastMidnight: the heavy background leaves room only around
+// midnight, and the window 22:00–02:00 passes midnight.
+func TestPlanWindowPastMidnight(t *testing.T) {
+	doc := flatDoc(0, flatDAG("late", "0 12 * * *", 100, 60, 0), flatDAG("other", "0 12 * * *", 100, 60, 0))
+	for m := range doc.MinuteOfDay {
+		if m >= 60 && m < 23*60 {
+			doc.MinuteOfDay[m].MeanBackgroundSlots = 100
+		}
+	}
+	cons, err := constraints.Parse([]byte(`dags: {late: {earliest_start: "22:00", must_finish_by: "02:00"}, other: {earliest_start: "20:00"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pl, err := Build(doc, cons, Options{CapSlots: 150, Use: "p90", Solver: planner.DefaultOptions})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pl.After.SlotMinutesOverCap != 0 || pl.After.PeakSlots != 100 {
+		t.Fatalf("after = %+v, want both DAGs in the quiet 23:00–01:00 span, one after the other", pl.After)
+	}
+	for _, d := range pl.DAGs {
+		m, _ := constraints.ParseClock(d.NewTick)
+		if m < 23*60 && m > 0 {
+			t.Errorf("%s at %s, outside the quiet span", d.DAG, d.NewTick)
+		}
+	}
+	checkCrons(t, pl)
+}
