@@ -10,7 +10,6 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -18,9 +17,12 @@ import (
 	"cloud.google.com/go/pubsub/v2"
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 	"cloud.google.com/go/pubsub/v2/pstest"
+	"google.golang.org/api/iterator"
 	"google.golang.org/api/option"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
 )
 
@@ -128,17 +130,13 @@ func (s *Server) waitReady(exited <-chan error) error {
 		it := client.TopicAdminClient.ListTopics(callCtx, &pubsubpb.ListTopicsRequest{Project: "projects/readiness-probe"})
 		_, err := it.Next()
 		callCancel()
-		if err == nil || isIteratorDone(err) {
+		if err == nil || errors.Is(err, iterator.Done) {
 			return nil
 		}
 		lastErr = err
 		time.Sleep(250 * time.Millisecond)
 	}
 	return fmt.Errorf("no answer within %v: %v", emulatorStartTimeout, lastErr)
-}
-
-func isIteratorDone(err error) bool {
-	return err != nil && err.Error() == "no more items in iterator"
 }
 
 func freePort() (int, error) {
@@ -200,8 +198,8 @@ func CreateSubscription(tb testing.TB, c *pubsub.Client, sub, topic string, ackD
 	}
 }
 
-// Publish publishes one message per data/attribute pair through the
-// client's batching publisher and returns the server-assigned IDs in order.
+// Publish publishes msgs through the client's batching publisher and
+// returns the server-assigned IDs in order.
 func Publish(tb testing.TB, c *pubsub.Client, topic string, msgs []*pubsub.Message) []string {
 	tb.Helper()
 	p := c.Publisher(topic)
@@ -231,7 +229,7 @@ func PullRemaining(tb testing.TB, c *pubsub.Client, sub string, wait time.Durati
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		resp, err := c.SubscriptionAdminClient.Pull(ctx, &pubsubpb.PullRequest{Subscription: sub, MaxMessages: 1000, ReturnImmediately: true})
 		cancel()
-		if err != nil && !errors.Is(err, context.DeadlineExceeded) && !strings.Contains(err.Error(), "DeadlineExceeded") {
+		if err != nil && status.Code(err) != codes.DeadlineExceeded {
 			tb.Fatalf("pulling leftovers from %s: %v", sub, err)
 		}
 		if resp != nil {
