@@ -75,6 +75,7 @@ func Build(s beam.Scope, plan *Plan) error {
 		windowed := beam.WindowInto(ws, window.NewFixedWindows(size), part,
 			beam.AllowedLateness(plan.Config.AllowedLateness))
 		combined := beam.CombinePerKey(ws.Scope("Combine"), &metricagg.CombineFn{}, windowed)
+		combined = withAbsence(ws.Scope("Absence"), plan, sizes[size], combined)
 		exportsink.Write(ws.Scope("Export"), plan.Source, plan.Exporters, combined)
 	}
 	return nil

@@ -170,6 +170,11 @@ func Run(ctx context.Context, o *Options, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if runnerName == "dataflow" {
+		if err := prepareDataflow(ctx, plan, o); err != nil {
+			return err
+		}
+	}
 	if emb != nil {
 		plan.PubSub.Endpoint, plan.PubSub.Insecure = emb.Addr, true
 		plan.PubSub.MaxDelay = 2 * time.Second
