@@ -71,9 +71,11 @@ type Metric struct {
 	Buckets       []float64     // distribution bounds, strictly increasing
 	Description   string
 	Unit          string
-	ExportType    string // resolved
-	Kind          string // gauge or cumulative
-	Line, Column  int    // where the metric is declared
+	ExportType    string  // resolved
+	Kind          string  // gauge or cumulative
+	Absent        *Absent // zero-filling of silent series; nil when not set
+	Alert         *Alert  // alert conditions; nil when not set
+	Line, Column  int     // where the metric is declared
 }
 
 // Condition is one filter-condition.
@@ -294,7 +296,7 @@ func CheckWindow(d time.Duration) error {
 }
 
 var metricKeys = []string{
-	"buckets", "description", "dynamic_labels", "export_type", "exponential_buckets", "field",
+	"absent", "alert", "buckets", "description", "dynamic_labels", "export_type", "exponential_buckets", "field",
 	"filter", "filter-conditions", "filter_conditions", "kind", "labels", "max_series", "name",
 	"type", "unit", "window",
 }
@@ -419,6 +421,10 @@ func (p *parser) parseMetric(n *yaml.Node, cfg *Config) (Metric, bool) {
 				}
 				m.Kind = s
 			}
+		case "absent":
+			m.Absent = p.absent(v)
+		case "alert":
+			m.Alert = p.alert(v)
 		}
 	})
 	if n.Kind != yaml.MappingNode {
@@ -461,6 +467,7 @@ func (p *parser) parseMetric(n *yaml.Node, cfg *Config) (Metric, bool) {
 			p.errorf(n, "metric %q: label %q is both static and dynamic", m.Name, name)
 		}
 	}
+	p.checkLiveness(&m)
 	return m, len(p.errs) == errsBefore
 }
 
