@@ -32,6 +32,9 @@ type Engine struct {
 	metrics    []*metric
 	timeField  *event.Path
 	timeFormat eventtime.Format
+	// schema is every path the config reads: events are projected onto it
+	// in one pass instead of being parsed whole.
+	schema *event.Schema
 }
 
 type metric struct {
@@ -51,12 +54,13 @@ type metric struct {
 
 // New compiles a checked config.
 func New(cfg *config.Config) (*Engine, error) {
-	e := &Engine{cfg: cfg, timeFormat: cfg.EventTimeFormat}
+	e := &Engine{cfg: cfg, timeFormat: cfg.EventTimeFormat, schema: event.NewSchema()}
 	if cfg.EventTimeField != "" {
 		p, err := event.ParsePath(cfg.EventTimeField)
 		if err != nil {
 			return nil, err
 		}
+		e.schema.Add(&p)
 		e.timeField = &p
 	}
 	if len(cfg.Metrics) > 1<<15 {
@@ -83,11 +87,13 @@ func New(cfg *config.Config) (*Engine, error) {
 			preds = append(preds, p)
 		}
 		m.pred = filters.All(preds...)
+		filters.Bind(m.pred, e.schema)
 		if mc.Type.NeedsField() {
 			p, err := event.ParsePath(mc.Field)
 			if err != nil {
 				return nil, fmt.Errorf("metric %q: %v", mc.Name, err)
 			}
+			e.schema.Add(&p)
 			m.field = p
 		}
 		for k, v := range mc.Labels {
@@ -103,6 +109,7 @@ func New(cfg *config.Config) (*Engine, error) {
 			if err != nil {
 				return nil, fmt.Errorf("metric %q: %v", mc.Name, err)
 			}
+			e.schema.Add(&p)
 			m.dynPaths = append(m.dynPaths, p)
 		}
 		e.metrics = append(e.metrics, m)

@@ -33,7 +33,7 @@ type Stats struct {
 // pipeline has one per worker goroutine.
 type Processor struct {
 	e       *Engine
-	reader  event.Reader
+	reader  *event.Reader
 	key     []byte
 	scratch []byte
 	series  map[string]*entry
@@ -62,6 +62,7 @@ func (e *Engine) NewProcessor() *Processor {
 	n := len(e.metrics)
 	return &Processor{
 		e:        e,
+		reader:   e.schema.NewReader(),
 		series:   map[string]*entry{},
 		admitted: map[metricWindow]map[string]struct{}{},
 		newest:   make([]int64, n),
@@ -94,7 +95,7 @@ func (p *Processor) Process(body []byte, attrs map[string]string, sourceTime int
 	}
 	p.Stats.Events++
 	for _, m := range p.e.metrics {
-		if m.pred.Match(&p.reader) {
+		if m.pred.Match(p.reader) {
 			p.Stats.Matched[m.index]++
 			p.add(m, t)
 		}

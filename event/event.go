@@ -8,6 +8,7 @@ package event
 import (
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -56,17 +57,33 @@ type Reader struct {
 	parser fastjson.Parser
 	root   *fastjson.Value
 	attrs  map[string]string
+
+	// With a schema, Parse projects the event onto the schema's paths and
+	// builds the full tree only if something asks for a path outside it.
+	schema *Schema
+	slots  []slotValue
+	gen    uint32
+	body   []byte
+	tree   bool // root holds the tree of body
 }
 
 // Parse reads one event. attrs are the message attributes (may be nil); the
 // map is read, never modified or kept past the next Parse.
 func (r *Reader) Parse(body []byte, attrs map[string]string) error {
-	r.root, r.attrs = nil, nil
+	r.root, r.attrs, r.body, r.tree = nil, nil, nil, false
 	if len(body) > MaxSize {
 		return &RefusedError{Reason: ReasonOversize, Detail: fmt.Sprintf("%d bytes, limit %d", len(body), MaxSize)}
 	}
 	if !utf8.Valid(body) {
 		return &RefusedError{Reason: ReasonInvalidUTF8}
+	}
+	if r.schema != nil {
+		r.gen++
+		if err := r.project(body); err != nil {
+			return err
+		}
+		r.body, r.attrs = body, attrs
+		return nil
 	}
 	v, err := r.parser.ParseBytes(body)
 	if err != nil {
@@ -80,8 +97,20 @@ func (r *Reader) Parse(body []byte, attrs map[string]string) error {
 	if v.Type() != fastjson.TypeObject {
 		return &RefusedError{Reason: ReasonNotObject, Detail: "a JSON " + v.Type().String()}
 	}
-	r.root, r.attrs = v, attrs
+	r.root, r.attrs, r.tree = v, attrs, true
 	return nil
+}
+
+// ensureTree parses the whole body for lookups outside the schema. The
+// body was validated already, so this cannot fail in practice.
+func (r *Reader) ensureTree() {
+	if r.tree || r.body == nil {
+		return
+	}
+	r.tree = true
+	if v, err := r.parser.ParseBytes(r.body); err == nil {
+		r.root = v
+	}
 }
 
 // Path is a compiled field path: a dot path into nested objects, such as
@@ -93,6 +122,9 @@ type Path struct {
 	raw  string
 	keys []string
 	attr string // attribute name when keys[0] == "attributes", else ""
+
+	schema *byte // the Schema that slot belongs to
+	slot   int
 }
 
 // ParsePath compiles a dot path. Empty elements ("a..b", ".a") are errors.
@@ -134,6 +166,14 @@ func (r *Reader) Lookup(p *Path) Value {
 			return Value{kind: String, str: s}
 		}
 	}
+	if r.schema != nil && p.schema == r.schema.id {
+		s := &r.slots[p.slot]
+		if s.gen != r.gen || r.body == nil {
+			return Value{}
+		}
+		return Value{kind: s.kind, slot: s}
+	}
+	r.ensureTree()
 	if r.root == nil {
 		return Value{}
 	}
@@ -145,7 +185,10 @@ func (r *Reader) Lookup(p *Path) Value {
 }
 
 // Root returns the parsed body, valid until the next Parse.
-func (r *Reader) Root() *fastjson.Value { return r.root }
+func (r *Reader) Root() *fastjson.Value {
+	r.ensureTree()
+	return r.root
+}
 
 // Attributes returns the message attributes of the current event.
 func (r *Reader) Attributes() map[string]string { return r.attrs }
@@ -172,6 +215,7 @@ type Value struct {
 	kind Kind
 	str  string // attribute value (for attribute strings)
 	json *fastjson.Value
+	slot *slotValue // a projected value
 }
 
 func fromJSON(v *fastjson.Value) Value {
@@ -205,6 +249,15 @@ func (v Value) Str() []byte {
 	if v.kind != String {
 		return nil
 	}
+	if s := v.slot; s != nil {
+		if !s.escaped {
+			return s.raw
+		}
+		if len(s.str) == 0 && len(s.raw) > 0 {
+			s.str = unescape(s.str[:0], s.raw)
+		}
+		return s.str
+	}
 	if v.json == nil {
 		return unsafeBytes(v.str)
 	}
@@ -217,8 +270,37 @@ func (v Value) Num() (f float64, ok bool) {
 	if v.kind != Number {
 		return 0, false
 	}
+	if s := v.slot; s != nil {
+		if s.numOK == 0 {
+			s.num, s.numOK = parseFinite(s.raw)
+		}
+		return s.num, s.numOK > 0
+	}
 	f, err := v.json.Float64()
-	return f, err == nil
+	if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
+		return 0, false
+	}
+	return f, true
+}
+
+// parseFinite parses a JSON number; numbers beyond float64's range are
+// not usable values.
+func parseFinite(b []byte) (float64, int8) {
+	f, err := strconv.ParseFloat(unsafeString(b), 64)
+	if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
+		return 0, -1
+	}
+	return f, 1
+}
+
+// isJSONNumber reports whether b is exactly one number in JSON's grammar,
+// which is what a numeric string must hold ("12.5", not "NaN" or "0x10").
+func isJSONNumber(b []byte) bool {
+	if len(b) == 0 {
+		return false
+	}
+	sc := scanner{b: b}
+	return sc.number() == nil && sc.i == len(b)
 }
 
 // Numeric returns the value as a number, accepting numbers and strings that
@@ -230,11 +312,11 @@ func (v Value) Numeric() (float64, bool) {
 		return v.Num()
 	case String:
 		s := v.Str()
-		if len(s) == 0 || len(s) > 64 {
+		if len(s) > 64 || !isJSONNumber(s) {
 			return 0, false
 		}
-		f, err := strconv.ParseFloat(unsafeString(s), 64)
-		return f, err == nil
+		f, ok := parseFinite(s)
+		return f, ok > 0
 	}
 	return 0, false
 }
@@ -244,6 +326,9 @@ func (v Value) Bool() (b bool, ok bool) {
 	if v.kind != Bool {
 		return false, false
 	}
+	if v.slot != nil {
+		return v.slot.raw[0] == 't', true
+	}
 	return v.json.Type() == fastjson.TypeTrue, true
 }
 
@@ -252,7 +337,11 @@ func (v Value) Array() []*fastjson.Value {
 	if v.kind != Array {
 		return nil
 	}
-	a, _ := v.json.Array()
+	j := v.tree()
+	if j == nil {
+		return nil
+	}
+	a, _ := j.Array()
 	return a
 }
 
@@ -277,9 +366,24 @@ func (v Value) AppendLabel(dst []byte) []byte {
 		b, _ := v.Bool()
 		return strconv.AppendBool(dst, b)
 	case Object, Array:
-		return v.json.MarshalTo(dst)
+		if j := v.tree(); j != nil {
+			return j.MarshalTo(dst)
+		}
 	}
 	return dst
+}
+
+// tree returns the fastjson form of an object or array value, parsing a
+// projected one on demand (rare: labels and filters seldom take objects).
+func (v Value) tree() *fastjson.Value {
+	if v.slot == nil {
+		return v.json
+	}
+	j, err := fastjson.ParseBytes(v.slot.raw)
+	if err != nil {
+		return nil
+	}
+	return j
 }
 
 // AppendNumber formats f as a label value: integers without a fraction,
@@ -304,12 +408,17 @@ func (v Value) Any() any {
 		b, _ := v.Bool()
 		return b
 	case Object:
-		o, _ := v.json.Object()
+		o, _ := v.tree().Object()
 		m := make(map[string]any, o.Len())
-		o.Visit(func(k []byte, e *fastjson.Value) { m[string(k)] = fromJSON(e).Any() })
+		o.Visit(func(k []byte, e *fastjson.Value) {
+			// The first of duplicate keys wins, as in Lookup.
+			if _, dup := m[string(k)]; !dup {
+				m[string(k)] = fromJSON(e).Any()
+			}
+		})
 		return m
 	case Array:
-		a, _ := v.json.Array()
+		a, _ := v.tree().Array()
 		s := make([]any, len(a))
 		for i, e := range a {
 			s[i] = fromJSON(e).Any()
@@ -333,6 +442,7 @@ func PathFromKeys(keys []string) Path {
 // plain Go values for general-purpose evaluators. It allocates.
 func (r *Reader) Map() map[string]any {
 	m := map[string]any{}
+	r.ensureTree()
 	if r.root != nil {
 		if o, ok := fromJSON(r.root).Any().(map[string]any); ok {
 			m = o

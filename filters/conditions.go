@@ -298,3 +298,28 @@ func (a allOf) Match(r *event.Reader) bool {
 	}
 	return true
 }
+
+// Bind registers every field path p reads with schema, so that readers on
+// the schema find them in their single pass over an event.
+func Bind(p Predicate, schema *event.Schema) {
+	switch p := p.(type) {
+	case *equalsCond:
+		schema.Add(&p.path)
+	case *containsCond:
+		schema.Add(&p.path)
+	case *orderCond:
+		schema.Add(&p.path)
+	case *regexCond:
+		schema.Add(&p.path)
+	case *existsCond:
+		schema.Add(&p.path)
+	case *inCond:
+		schema.Add(&p.path)
+	case allOf:
+		for _, q := range p {
+			Bind(q, schema)
+		}
+	case *fastExpr:
+		p.root = bindNode(p.root, schema)
+	}
+}

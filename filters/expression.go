@@ -403,3 +403,30 @@ func (n stringOpNode) eval(r *event.Reader) operand {
 	}
 	return operand{kind: kBool, b: b}
 }
+
+// bindNode registers the paths of an expression tree. Nodes are values, so
+// it rebuilds the tree with the bound paths.
+func bindNode(n exprNode, schema *event.Schema) exprNode {
+	switch n := n.(type) {
+	case fieldNode:
+		schema.Add(&n.path)
+		return n
+	case notNode:
+		return notNode{bindNode(n.inner, schema)}
+	case andNode:
+		return andNode{bindNode(n.left, schema), bindNode(n.right, schema)}
+	case orNode:
+		return orNode{bindNode(n.left, schema), bindNode(n.right, schema)}
+	case eqNode:
+		return eqNode{bindNode(n.left, schema), bindNode(n.right, schema)}
+	case cmpNode:
+		return cmpNode{op: n.op, left: bindNode(n.left, schema), right: bindNode(n.right, schema)}
+	case inNode:
+		return inNode{left: bindNode(n.left, schema), set: n.set}
+	case matchesNode:
+		return matchesNode{left: bindNode(n.left, schema), re: n.re}
+	case stringOpNode:
+		return stringOpNode{op: n.op, left: bindNode(n.left, schema), right: bindNode(n.right, schema)}
+	}
+	return n
+}
