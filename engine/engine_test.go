@@ -221,7 +221,6 @@ func TestDroppedValueMakesNoSeries(t *testing.T) {
 }
 
 func TestProcessorNonFiniteValuesDropped(t *testing.T) {
-	t.Skip("known bug: see report (/work/helpers/bugs.md, event: Numeric accepts \"NaN\"/\"Inf\")")
 	e := compile(t, "metrics:\n  - {name: s, type: sum, field: v}\n")
 	p := e.NewProcessor()
 	feed(t, p, rec(`{"v":1}`), rec(`{"v":"NaN"}`), rec(`{"v":"Inf"}`), rec(`{"v":1e400}`))

@@ -77,29 +77,20 @@ func (r *Reader) Parse(body []byte, attrs map[string]string) error {
 	if !utf8.Valid(body) {
 		return &RefusedError{Reason: ReasonInvalidUTF8}
 	}
-	if r.schema != nil {
-		r.gen++
-		if err := r.project(body); err != nil {
-			return err
-		}
-		r.body, r.attrs = body, attrs
-		return nil
+	if r.schema == nil {
+		// A Reader without a schema still validates in one pass, then
+		// builds the whole tree when a field is first read.
+		r.schema = emptySchema
 	}
-	v, err := r.parser.ParseBytes(body)
-	if err != nil {
-		// The parser refuses nesting deeper than fastjson.MaxDepth (300)
-		// before its recursion can hurt; name that case for the counters.
-		if strings.Contains(err.Error(), "too big depth") {
-			return &RefusedError{Reason: ReasonTooDeep, Detail: fmt.Sprintf("nesting deeper than %d", fastjson.MaxDepth)}
-		}
-		return &RefusedError{Reason: ReasonInvalidJSON, Detail: err.Error()}
+	r.gen++
+	if err := r.project(body); err != nil {
+		return err
 	}
-	if v.Type() != fastjson.TypeObject {
-		return &RefusedError{Reason: ReasonNotObject, Detail: "a JSON " + v.Type().String()}
-	}
-	r.root, r.attrs, r.tree = v, attrs, true
+	r.body, r.attrs = body, attrs
 	return nil
 }
+
+var emptySchema = NewSchema()
 
 // ensureTree parses the whole body for lookups outside the schema. The
 // body was validated already, so this cannot fail in practice.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/builtin"
 	"github.com/expr-lang/expr/parser"
 	"github.com/expr-lang/expr/vm"
 
@@ -35,6 +36,12 @@ func Expression(src string) (Predicate, error) {
 	tree, err := parser.Parse(src)
 	if err != nil {
 		return nil, fmt.Errorf("bad filter expression: %v", err)
+	}
+	// Undefined names are allowed so that absent fields read as nil, but
+	// that also lets a misspelt function through, which would then fail
+	// on every event: refuse calls of anything but expr's builtins.
+	if name := unknownCall(tree.Node); name != "" {
+		return nil, fmt.Errorf("bad filter expression: unknown function %s (known: %s)", name, strings.Join(builtin.Names, ", "))
 	}
 	if fast, ok := compileNode(tree.Node); ok {
 		return &fastExpr{root: fast}, nil
@@ -131,7 +138,7 @@ func compileNode(n ast.Node) (exprNode, bool) {
 		if !ok {
 			return nil, false
 		}
-		return fieldNode{path: event.PathFromKeys(keys)}, true
+		return newFieldNode(keys), true
 	case *ast.UnaryNode:
 		inner, ok := compileNode(n.Node)
 		if !ok {
@@ -237,9 +244,36 @@ type constNode operand
 
 func (c constNode) eval(*event.Reader) operand { return operand(c) }
 
-type fieldNode struct{ path event.Path }
+// fieldNode reads a field. Like expr, it fails (rather than giving nil)
+// when a path goes through something that is not an object: `http.status`
+// on an event without `http` is an error, `service` alone is nil.
+type fieldNode struct {
+	path    event.Path
+	parents []event.Path // the proper prefixes of path
+}
 
-func (f fieldNode) eval(r *event.Reader) operand { return operandOf(r.Lookup(&f.path)) }
+func newFieldNode(keys []string) fieldNode {
+	f := fieldNode{path: event.PathFromKeys(keys)}
+	for i := 1; i < len(keys); i++ {
+		f.parents = append(f.parents, event.PathFromKeys(keys[:i]))
+	}
+	return f
+}
+
+func (f fieldNode) eval(r *event.Reader) operand {
+	v := r.Lookup(&f.path)
+	if v.Kind() == event.Missing {
+		for i := range f.parents {
+			if i == 0 && f.path.Keys()[0] == "attributes" && len(r.Attributes()) > 0 {
+				continue // the message's attributes are an object
+			}
+			if r.Lookup(&f.parents[i]).Kind() != event.Object {
+				return operand{}
+			}
+		}
+	}
+	return operandOf(v)
+}
 
 type notNode struct{ inner exprNode }
 
@@ -376,6 +410,9 @@ type matchesNode struct {
 
 func (n matchesNode) eval(r *event.Reader) operand {
 	l := n.left.eval(r)
+	if l.kind == kNil { // expr: nil matches anything is false
+		return operand{kind: kBool}
+	}
 	if l.kind != kString {
 		return operand{}
 	}
@@ -389,6 +426,9 @@ type stringOpNode struct {
 
 func (n stringOpNode) eval(r *event.Reader) operand {
 	l, rv := n.left.eval(r), n.right.eval(r)
+	if (l.kind == kNil && (rv.kind == kString || rv.kind == kNil)) || (rv.kind == kNil && l.kind == kString) {
+		return operand{kind: kBool} // expr: string operators on nil are false
+	}
 	if l.kind != kString || rv.kind != kString {
 		return operand{}
 	}
@@ -410,6 +450,9 @@ func bindNode(n exprNode, schema *event.Schema) exprNode {
 	switch n := n.(type) {
 	case fieldNode:
 		schema.Add(&n.path)
+		for i := range n.parents {
+			schema.Add(&n.parents[i])
+		}
 		return n
 	case notNode:
 		return notNode{bindNode(n.inner, schema)}
@@ -429,4 +472,33 @@ func bindNode(n exprNode, schema *event.Schema) exprNode {
 		return stringOpNode{op: n.op, left: bindNode(n.left, schema), right: bindNode(n.right, schema)}
 	}
 	return n
+}
+
+// unknownCall returns the name of the first called function that is not
+// one of expr's builtins, or "".
+func unknownCall(n ast.Node) string {
+	var found string
+	ast.Walk(&n, visitorFunc(func(node *ast.Node) {
+		call, ok := (*node).(*ast.CallNode)
+		if !ok || found != "" {
+			return
+		}
+		if id, ok := call.Callee.(*ast.IdentifierNode); ok && !isBuiltin(id.Value) {
+			found = id.Value
+		}
+	}))
+	return found
+}
+
+type visitorFunc func(*ast.Node)
+
+func (f visitorFunc) Visit(n *ast.Node) { f(n) }
+
+func isBuiltin(name string) bool {
+	for _, b := range builtin.Names {
+		if b == name {
+			return true
+		}
+	}
+	return false
 }
