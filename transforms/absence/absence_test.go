@@ -200,7 +200,9 @@ metrics:
 		t.Fatal(err)
 	}
 	var keys []string
-	proc.Flush(func(s engine.Series, _ *aggregate.Acc) { keys = append(keys, metricagg.SeriesKey(s.Metric, s.LabelKey)) })
+	proc.Flush(func(s engine.Series, _ *aggregate.Acc) {
+		keys = append(keys, metricagg.SeriesKey(s.Metric, s.LabelKey))
+	})
 	if len(keys) != 1 || len(sp.Expected) != 1 || keys[0] != string(sp.Expected[0]) {
 		t.Fatalf("engine keys %q, spec expects %q", keys, sp.Expected)
 	}
