@@ -1,9 +1,104 @@
 package pipeline
 
-import "context"
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/pubsubio"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
+	pb "google.golang.org/genproto/googleapis/pubsub/v1"
+
+	"github.com/beametrics/beametrics/transforms/pubsubread"
+)
+
+func init() {
+	register.Function1x1(messageFromPubsub)
+}
+
+// dataflowRequiredFlags are the Beam flags the Dataflow runner cannot do
+// without. They are checked here, all at once, so a launch fails before
+// anything is staged rather than one flag at a time.
+var dataflowRequiredFlags = []string{"project", "region", "staging_location"}
 
 // prepareDataflow checks the Dataflow options and adapts the plan to the
 // Dataflow runner (native Pub/Sub source, worker binary) before launch.
 func prepareDataflow(ctx context.Context, plan *Plan, o *Options) error {
-	return usageErrorf("--runner=dataflow is not supported by this build yet")
+	var missing []string
+	for _, name := range dataflowRequiredFlags {
+		f := flag.Lookup(name)
+		if f == nil || strings.TrimSpace(f.Value.String()) == "" {
+			missing = append(missing, "--"+name)
+		}
+	}
+	if len(missing) > 0 {
+		return usageErrorf("--runner=dataflow needs --project, --region and --staging_location (gs://BUCKET/PATH); missing: %s", strings.Join(missing, ", "))
+	}
+	if err := defaultWorkerBinary(); err != nil {
+		return err
+	}
+	if plan.PubSub != nil {
+		project, id, err := splitSubscription(plan.PubSub.Subscription)
+		if err != nil {
+			return usageError(err)
+		}
+		plan.ReadRecords = func(s beam.Scope) beam.PCollection {
+			raw := pubsubio.Read(s, project, pubsubio.ReadOptions{Subscription: id, WithAttributes: true})
+			return beam.ParDo(s.Scope("ToMessage"), messageFromPubsub, raw)
+		}
+	}
+	return nil
+}
+
+// defaultWorkerBinary points --worker_binary at the running executable when
+// it is not given. Without it the SDK tries to `go build` the program from
+// source, which cannot work inside a flex template launcher image.
+func defaultWorkerBinary() error {
+	f := flag.Lookup("worker_binary")
+	if f == nil {
+		return usageErrorf("--runner=dataflow: this binary has no --worker_binary flag (Beam's jobopts package is not linked in)")
+	}
+	if f.Value.String() != "" {
+		return nil
+	}
+	// Dataflow workers run linux/amd64; another executable would be
+	// staged and then fail on every worker.
+	if runtime.GOOS != "linux" || runtime.GOARCH != "amd64" {
+		return usageErrorf("--runner=dataflow: this beametrics is built for %s/%s but Dataflow workers run linux/amd64: give --worker_binary=PATH to a linux/amd64 build (scripts/build-linux-amd64.sh)", runtime.GOOS, runtime.GOARCH)
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return usageErrorf("--runner=dataflow: cannot find the running executable for --worker_binary (%v); give --worker_binary=PATH", err)
+	}
+	return f.Value.Set(exe)
+}
+
+// splitSubscription splits projects/P/subscriptions/S into P and S, the
+// two parts pubsubio.Read takes.
+func splitSubscription(sub string) (project, id string, err error) {
+	parts := strings.Split(sub, "/")
+	if len(parts) != 4 || parts[0] != "projects" || parts[1] == "" || parts[2] != "subscriptions" || parts[3] == "" {
+		return "", "", fmt.Errorf("--subscription must be projects/PROJECT/subscriptions/NAME, got %q", sub)
+	}
+	return parts[1], parts[3], nil
+}
+
+// messageFromPubsub converts a message of Dataflow's native Pub/Sub source
+// into the form the rest of the pipeline reads.
+func messageFromPubsub(m *pb.PubsubMessage) pubsubread.Message {
+	var published time.Time
+	if ts := m.GetPublishTime(); ts != nil {
+		published = ts.AsTime()
+	}
+	return pubsubread.Message{
+		ID:          m.GetMessageId(),
+		Data:        m.GetData(),
+		Attributes:  m.GetAttributes(),
+		PublishTime: published,
+	}
 }
