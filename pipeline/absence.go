@@ -1,10 +1,38 @@
 package pipeline
 
-import "github.com/apache/beam/sdks/v2/go/pkg/beam"
+import (
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+
+	"github.com/beametrics/beametrics/transforms/absence"
+)
 
 // withAbsence adds explicit zeros for expected series that received
 // nothing in a window (the metric's `absent:` setting). combined is the
-// PCollection<KV<string, aggregate.Acc>> of one window size.
+// PCollection<KV<string, aggregate.Acc>> of one window size; metrics are
+// the indexes of the metrics in it. Without absent: metrics it is
+// returned as is.
+//
+// The seconds-since-last-seen values the transform also computes are not
+// exported yet: the export sink only knows the engine's metrics (see
+// docs/liveness.md).
 func withAbsence(s beam.Scope, plan *Plan, metrics []int, combined beam.PCollection) beam.PCollection {
-	return combined
+	cfg := plan.Config
+	var specs []absence.Spec
+	for _, i := range metrics {
+		if cfg.Metrics[i].Absent == nil {
+			continue
+		}
+		sp, err := absence.SpecFor(cfg, i)
+		if err != nil {
+			// The config parser checks absent: against the metric's
+			// labels, so this is a programming error.
+			panic(err)
+		}
+		specs = append(specs, sp)
+	}
+	if len(specs) == 0 {
+		return combined
+	}
+	filled, _ := absence.Apply(s, specs, cfg.Metrics[metrics[0]].Window, cfg.AllowedLateness, combined)
+	return filled
 }
