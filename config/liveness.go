@@ -51,7 +51,7 @@ type Threshold struct {
 
 // Severities accepted by alert.severity: they map onto Cloud Monitoring's
 // policy severities.
-var Severities = []string{"critical", "error", "warning", "info"}
+var Severities = []string{"critical", "error", "warning"}
 
 var absentKeys = []string{"expected", "learn"}
 

@@ -75,7 +75,7 @@ func TestLivenessErrors(t *testing.T) {
 		{"    alert: {below: 10, above: 5}\n", "test.yaml:6:31: alert: above (5) must be higher than below (10)"},
 		{"    alert: {silence: 5m, for: 1m}\n", "test.yaml:6:31: alert.for applies to below and above"},
 		{"    alert: {below: 1, for: -1m}\n", "alert.for must not be negative"},
-		{"    alert: {silence: 5m, severity: page}\n", "test.yaml:6:36: alert.severity \"page\" is unknown (known: critical, error, warning, info)"},
+		{"    alert: {silence: 5m, severity: page}\n", "test.yaml:6:36: alert.severity \"page\" is unknown (known: critical, error, warning)"},
 		{"    alert: {silence: 5m, silence: 6m}\n", "key silence is given twice"},
 	}
 	for _, c := range cases {
