@@ -56,7 +56,7 @@ func TestReadEmulator(t *testing.T) {
 	cfg.MaxMessages = 500
 	cfg.Pullers = 4
 	cfg.StopAfter = n
-	key := t.Name()
+	key := uniqueKey(t.Name())
 
 	p, s := beam.NewPipelineWithRoot()
 	msgs := pubsubread.Read(s, cfg)
@@ -128,7 +128,7 @@ func benchRead(b *testing.B, srv *pubsubtest.Server, n, pullers int) {
 	pubsubtest.CreateSubscription(b, c, sub, topic, time.Minute)
 	msgs := testMessages(n)
 	var total, cpu time.Duration
-	for i := 0; b.Loop(); i++ {
+	for b.Loop() {
 		b.StopTimer()
 		pubsubtest.Publish(b, c, topic, msgs)
 		cfg := pubsubread.NewConfig(sub)
@@ -137,7 +137,7 @@ func benchRead(b *testing.B, srv *pubsubtest.Server, n, pullers int) {
 		cfg.PollInterval = 50 * time.Millisecond
 		cfg.Pullers = pullers
 		cfg.StopAfter = int64(n)
-		key := b.Name() + strconv.Itoa(i)
+		key := uniqueKey(b.Name())
 		p, s := beam.NewPipelineWithRoot()
 		msgs := pubsubread.Read(s, cfg)
 		beam.ParDo0(s, &recordFn{Key: key}, msgs)
@@ -253,8 +253,8 @@ func (f *generateFn) ProcessElement(_ []byte, emit func(beam.EventTime, pubsubre
 
 func BenchmarkPrismBaseline(b *testing.B) {
 	var total, cpu time.Duration
-	for i := 0; b.Loop(); i++ {
-		key := b.Name() + strconv.Itoa(i)
+	for b.Loop() {
+		key := uniqueKey(b.Name())
 		p, s := beam.NewPipelineWithRoot()
 		msgs := beam.ParDo(s, &generateFn{N: benchMessages}, beam.Impulse(s))
 		beam.ParDo0(s, &recordFn{Key: key}, msgs)

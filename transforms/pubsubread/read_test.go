@@ -180,7 +180,7 @@ func TestReadFakeStopAfter(t *testing.T) {
 	cfg.Pullers = 3
 	cfg.MaxMessages = 50
 	cfg.StopAfter = n
-	key := t.Name()
+	key := uniqueKey(t.Name())
 	res, err := ptest.RunWithMetrics(buildCountPipeline(cfg, key, fakeExpectations(srv)))
 	if err != nil {
 		t.Fatalf("pipeline failed: %v", err)
@@ -199,7 +199,7 @@ func TestReadFakeStopWhenIdle(t *testing.T) {
 	srv, ids := setupFake(t, n)
 	cfg := fakeConfig(srv)
 	cfg.StopWhenIdle = time.Second
-	key := t.Name()
+	key := uniqueKey(t.Name())
 	if err := ptest.Run(buildCountPipeline(cfg, key, fakeExpectations(srv))); err != nil {
 		t.Fatalf("pipeline failed: %v", err)
 	}
@@ -214,7 +214,7 @@ func TestReadFakeStopByKey(t *testing.T) {
 	cfg := fakeConfig(srv)
 	cfg.Pullers = 2
 	cfg.StopKey = "stop-by-key-" + strconv.FormatInt(time.Now().UnixNano(), 10)
-	key := t.Name()
+	key := uniqueKey(t.Name())
 
 	p, s := beam.NewPipelineWithRoot()
 	beam.ParDo0(s, &recordFn{Key: key}, pubsubread.Read(s, cfg))
@@ -246,7 +246,7 @@ func TestReadPullErrorsAreRetried(t *testing.T) {
 	cfg.PollInterval = 20 * time.Millisecond
 	cfg.StopKey = "pull-errors-" + strconv.FormatInt(time.Now().UnixNano(), 10)
 	p, s := beam.NewPipelineWithRoot()
-	beam.ParDo0(s, &recordFn{Key: t.Name()}, pubsubread.Read(s, cfg))
+	beam.ParDo0(s, &recordFn{Key: uniqueKey(t.Name())}, pubsubread.Read(s, cfg))
 	go func() {
 		time.Sleep(2 * time.Second)
 		pubsubread.Stop(cfg.StopKey)
@@ -294,7 +294,7 @@ func TestReadWatermarkFiresWindowsWhileRunning(t *testing.T) {
 	cfg := pubsubread.NewConfig(sub)
 	cfg.MaxDelay = 0
 	cfg.PollInterval = 50 * time.Millisecond
-	key := t.Name()
+	key := uniqueKey(t.Name())
 
 	p, s := beam.NewPipelineWithRoot()
 	msgs := pubsubread.Read(s, cfg)
@@ -344,4 +344,10 @@ func TestReadWatermarkFiresWindowsWhileRunning(t *testing.T) {
 			t.Errorf("message %s not acked", m.ID)
 		}
 	}
+}
+
+// uniqueKey makes a sink key that repeated runs (-count, b.Loop) do not
+// share.
+func uniqueKey(name string) string {
+	return name + "-" + strconv.FormatInt(time.Now().UnixNano(), 10)
 }

@@ -78,7 +78,7 @@ func TestConfigValidate(t *testing.T) {
 }
 
 func TestRunTakeStopsAtLimit(t *testing.T) {
-	r := runFor("take-test", Config{StopAfter: 5})
+	r := runFor(newRunID(), Config{StopAfter: 5})
 	if got := r.take(3); got != 3 || r.stopped.Load() {
 		t.Errorf("take(3) = %d stopped=%v, want 3 and running", got, r.stopped.Load())
 	}
