@@ -44,13 +44,14 @@ func Build(s beam.Scope, plan *Plan) error {
 	switch {
 	case plan.ReadRecords != nil:
 		msgs := plan.ReadRecords(s.Scope("Read"))
-		aggs, dead = beam.ParDo2(s.Scope("Aggregate"), metricagg.NewParseMessages(plan.Source), msgs)
+		aggs, dead = beam.ParDo2(s.Scope("Aggregate"), metricagg.NewParseMessages(plan.Source, 0), msgs)
 	case plan.Files != nil:
 		lines := linesource.Read(s.Scope("Read"), plan.Files)
 		aggs, dead = beam.ParDo2(s.Scope("Aggregate"), metricagg.NewParseLines(plan.Source), lines)
 	case plan.PubSub != nil:
 		msgs := pubsubread.Read(s.Scope("Read"), *plan.PubSub)
-		aggs, dead = beam.ParDo2(s.Scope("Aggregate"), metricagg.NewParseMessages(plan.Source), msgs)
+		lateAfter := plan.PubSub.MaxDelay + plan.Config.AllowedLateness
+		aggs, dead = beam.ParDo2(s.Scope("Aggregate"), metricagg.NewParseMessages(plan.Source, lateAfter), msgs)
 	default:
 		return fmt.Errorf("pipeline: no source")
 	}

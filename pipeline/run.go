@@ -261,8 +261,8 @@ func startProgress(w io.Writer, every time.Duration, start time.Time) (stop func
 				if end := progress.LatestWindowEnd.Load(); end > 0 {
 					lag = now.Sub(time.Unix(0, end)).Round(time.Second).String()
 				}
-				fmt.Fprintf(w, "beametrics: %d events (%.0f/s), %d dead letters, %d windows / %d points exported, %d export failures, newest window closed %s ago\n",
-					ev, rate, progress.DeadLetters.Load(), progress.WindowsExported.Load(), progress.PointsExported.Load(),
+				fmt.Fprintf(w, "beametrics: %d events (%.0f/s), %d dead letters, %d late, %d windows / %d points exported, %d export failures, newest window closed %s ago\n",
+					ev, rate, progress.DeadLetters.Load(), progress.Late.Load(), progress.WindowsExported.Load(), progress.PointsExported.Load(),
 					progress.ExportFailures.Load(), lag)
 			}
 		}

@@ -13,6 +13,7 @@ import (
 var (
 	Events          atomic.Int64 // records read as events
 	DeadLetters     atomic.Int64
+	Late            atomic.Int64 // values that arrived after their window closed
 	PointsExported  atomic.Int64
 	WindowsExported atomic.Int64 // distinct (metric, window) pairs exported
 	ExportFailures  atomic.Int64

@@ -76,6 +76,10 @@ func ParseSeriesKey(k string) (metric int, labelKey string, err error) {
 // on each worker in Setup.
 type base struct {
 	Config config.Source
+	// LateAfter is how long after its window's end a streaming value is
+	// dropped by the runner as late: the source's watermark delay plus the
+	// allowed lateness. Zero for replay, where nothing is late.
+	LateAfter time.Duration
 
 	eng  *engine.Engine
 	proc *engine.Processor
@@ -106,13 +110,25 @@ func (b *base) startBundle(requireTime bool) {
 // the last instant of its window so that WindowInto puts it back in that
 // window and the watermark is held no further back than needed.
 func (b *base) finishBundle(ctx context.Context, emit func(beam.EventTime, string, aggregate.Acc)) {
+	var late int64
+	now := time.Now().UnixNano()
 	b.proc.Flush(func(s engine.Series, acc *aggregate.Acc) {
 		end := s.WindowStart + int64(b.eng.Metric(s.Metric).Window)
+		if b.LateAfter > 0 && now-end > int64(b.LateAfter) {
+			// The runner will drop this as late data: say so, since
+			// nothing may vanish silently.
+			late += acc.Count
+		}
 		ts := mtime.FromTime(time.Unix(0, end)) - 1
 		// The Processor forgets the entry after this call, so acc can
 		// be handed on without a copy.
 		emit(ts, SeriesKey(s.Metric, s.LabelKey), *acc)
 	})
+	if late > 0 {
+		beam.NewCounter("beametrics", "late_values").Inc(ctx, late)
+		progress.Late.Add(late)
+		log.Warnf(ctx, "%d values arrived after their window closed (watermark delay plus allowed lateness) and are dropped as late; raise --allowed-lateness or --max-delay", late)
+	}
 	b.reportStats(ctx)
 }
 
@@ -163,8 +179,11 @@ func refuse(err error, data []byte, source string) DeadLetter {
 // NewParseLines returns the DoFn for file records.
 func NewParseLines(src config.Source) *ParseLinesFn { return &ParseLinesFn{base{Config: src}} }
 
-// NewParseMessages returns the DoFn for Pub/Sub messages.
-func NewParseMessages(src config.Source) *ParseMessagesFn { return &ParseMessagesFn{base{Config: src}} }
+// NewParseMessages returns the DoFn for Pub/Sub messages. lateAfter is the
+// source's watermark delay plus the allowed lateness.
+func NewParseMessages(src config.Source, lateAfter time.Duration) *ParseMessagesFn {
+	return &ParseMessagesFn{base{Config: src, LateAfter: lateAfter}}
+}
 
 // ParseLinesFn reads newline-delimited JSON records (file replay). Files
 // have no time of their own, so the config must name an event-time field,
