@@ -1,0 +1,368 @@
+package pipeline_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/beametrics/beametrics/internal/progress"
+	"github.com/beametrics/beametrics/loggen"
+	"github.com/beametrics/beametrics/pipeline"
+)
+
+// badLine is a record the replay must refuse, with its reason.
+type badLine struct {
+	data   string
+	reason string
+}
+
+var badLines = []badLine{
+	{`not json at all`, "invalid_json"},
+	{`[1,2,3]`, "not_an_object"},
+	{`{"time":"yesterday","service":"checkout","http":{"status":500}}`, "bad_event_time"},
+	{`{"service":"checkout","http":{"status":500}}`, "bad_event_time"},
+	{`"just a string"`, "not_an_object"},
+	{`{"time": "2025-11-24T16:00:01Z", "service": "checkout"`, "invalid_json"},
+}
+
+// logLine is what the test reads of a generated line, with encoding/json.
+type logLine struct {
+	Time    time.Time `json:"time"`
+	Service string    `json:"service"`
+	User    string    `json:"user"`
+	Region  string    `json:"region"`
+	HTTP    struct {
+		Path      string  `json:"path"`
+		Status    int     `json:"status"`
+		Bytes     int     `json:"bytes"`
+		LatencyMs float64 `json:"latency_ms"`
+	} `json:"http"`
+}
+
+// exported is one line of the local exporter's contract.
+type exported struct {
+	Metric      string            `json:"metric_name"`
+	Labels      map[string]string `json:"labels"`
+	Value       json.RawMessage   `json:"value"`
+	WindowStart time.Time         `json:"window_start"`
+	WindowEnd   time.Time         `json:"window_end"`
+	Timestamp   time.Time         `json:"timestamp"`
+}
+
+type distValue struct {
+	Count   int64   `json:"count"`
+	Sum     float64 `json:"sum"`
+	Min     float64 `json:"min"`
+	Max     float64 `json:"max"`
+	Buckets []struct {
+		Le    any   `json:"le"`
+		Count int64 `json:"count"`
+	} `json:"buckets"`
+}
+
+// want is the expected value of one series: a number, or a distribution.
+type want struct {
+	num      float64
+	dist     *distValue
+	distinct bool // approximate: within 3 %
+}
+
+func seriesKey(metric string, labels map[string]string, start time.Time, size time.Duration) string {
+	names := make([]string, 0, len(labels))
+	for k := range labels {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	var ls []string
+	for _, k := range names {
+		ls = append(ls, k+"="+labels[k])
+	}
+	return fmt.Sprintf("%s{%s} %s/%s", metric, strings.Join(ls, ","), start.UTC().Format(time.RFC3339), start.Add(size).UTC().Format(time.RFC3339))
+}
+
+// expectReplay computes every series of testdata/replay.yaml over lines
+// with plain Go.
+func expectReplay(t *testing.T, lines [][]byte) map[string]*want {
+	t.Helper()
+	bounds := []float64{5, 10, 25, 50, 100, 250, 500}
+	out := map[string]*want{}
+	users := map[string]map[string]bool{}
+	get := func(k string) *want {
+		w := out[k]
+		if w == nil {
+			w = &want{}
+			out[k] = w
+		}
+		return w
+	}
+	for _, b := range lines {
+		var l logLine
+		if err := json.Unmarshal(b, &l); err != nil {
+			t.Fatalf("generated line %s: %v", b, err)
+		}
+		m1 := l.Time.Truncate(time.Minute)
+		m5 := l.Time.Truncate(5 * time.Minute)
+		get(seriesKey("requests", map[string]string{"service": l.Service, "status": fmt.Sprint(l.HTTP.Status)}, m1, time.Minute)).num++
+		if l.HTTP.Status >= 500 && l.Service != "healthz" {
+			get(seriesKey("server-errors", nil, m1, time.Minute)).num++
+		}
+		if l.Service == "checkout" {
+			get(seriesKey("checkout-bytes", nil, m5, 5*time.Minute)).num += float64(l.HTTP.Bytes)
+		}
+		w := get(seriesKey("slowest", map[string]string{"region": l.Region}, m5, 5*time.Minute))
+		w.num = math.Max(w.num, l.HTTP.LatencyMs)
+		if strings.HasPrefix(l.HTTP.Path, "/api/") {
+			w := get(seriesKey("api-latency", nil, m1, time.Minute))
+			if w.dist == nil {
+				w.dist = &distValue{Min: l.HTTP.LatencyMs, Max: l.HTTP.LatencyMs}
+				w.dist.Buckets = make([]struct {
+					Le    any   `json:"le"`
+					Count int64 `json:"count"`
+				}, len(bounds)+1)
+			}
+			d := w.dist
+			d.Count++
+			d.Sum += l.HTTP.LatencyMs
+			d.Min = math.Min(d.Min, l.HTTP.LatencyMs)
+			d.Max = math.Max(d.Max, l.HTTP.LatencyMs)
+			i := len(bounds)
+			for j, ub := range bounds {
+				if l.HTTP.LatencyMs <= ub {
+					i = j
+					break
+				}
+			}
+			d.Buckets[i].Count++
+		}
+		k := seriesKey("active-users", nil, m1, time.Minute)
+		if users[k] == nil {
+			users[k] = map[string]bool{}
+		}
+		users[k][l.User] = true
+	}
+	for k, u := range users {
+		out[k] = &want{num: float64(len(u)), distinct: true}
+	}
+	return out
+}
+
+// TestReplayFile replays 100,000 generated lines and six bad ones
+// through pipeline.Run with --input, exports through the local exporter to
+// a file and compares every series with the answers computed here, then
+// checks the dead letters line by line.
+func TestReplayFile(t *testing.T) {
+	const n = 100_000
+	gen := loggen.New(42, time.Date(2025, 11, 24, 16, 0, 0, 0, time.UTC), 10*time.Millisecond)
+	var file bytes.Buffer
+	var good [][]byte
+	badAt := map[int]badLine{}
+	for i, bl := range badLines {
+		badAt[(i+1)*n/(len(badLines)+1)] = bl
+	}
+	var buf []byte
+	for i := 0; i < n; i++ {
+		if bl, ok := badAt[i]; ok {
+			file.WriteString(bl.data + "\n")
+		}
+		buf, _ = gen.Append(buf[:0])
+		good = append(good, append([]byte(nil), buf...))
+		file.Write(buf)
+		file.WriteByte('\n')
+	}
+	input := writeFile(t, "logs.jsonl", file.Bytes())
+	dir := t.TempDir()
+	out, dead := dir+"/metrics.jsonl", dir+"/dead.jsonl"
+
+	eventsBefore, deadBefore := progress.Events.Load(), progress.DeadLetters.Load()
+	var stderr bytes.Buffer
+	o := &pipeline.Options{Config: "testdata/replay.yaml", Inputs: []string{input}, DeadLetter: dead}
+	o.Exporters.Local.Path = out
+	if err := pipeline.Run(context.Background(), o, &stderr); err != nil {
+		t.Fatalf("Run: %v\nstderr:\n%s", err, stderr.String())
+	}
+	if got := progress.Events.Load() - eventsBefore; got != n {
+		t.Errorf("events counted = %d, want %d", got, n)
+	}
+	if got := progress.DeadLetters.Load() - deadBefore; got != int64(len(badLines)) {
+		t.Errorf("dead letters counted = %d, want %d", got, len(badLines))
+	}
+	if !strings.Contains(stderr.String(), "replaying 1 file(s)") {
+		t.Errorf("stderr does not say it replays: %s", stderr.String())
+	}
+
+	checkReplayOutput(t, out, expectReplay(t, good))
+	checkDeadLetters(t, dead, badLines)
+}
+
+func checkReplayOutput(t *testing.T, path string, wants map[string]*want) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sizes := map[string]time.Duration{"checkout-bytes": 5 * time.Minute, "slowest": 5 * time.Minute}
+	seen := map[string]bool{}
+	bad := 0
+	fail := func(format string, a ...any) {
+		if bad++; bad <= 20 {
+			t.Errorf(format, a...)
+		}
+	}
+	for sc.Scan() {
+		var e exported
+		dec := json.NewDecoder(bytes.NewReader(sc.Bytes()))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&e); err != nil {
+			fail("output line %s: %v", sc.Bytes(), err)
+			continue
+		}
+		size := sizes[e.Metric]
+		if size == 0 {
+			size = time.Minute
+		}
+		if e.WindowEnd.Sub(e.WindowStart) != size || !e.Timestamp.Equal(e.WindowEnd) {
+			fail("%s: window %v..%v timestamp %v, want a %v window stamped at its end", e.Metric, e.WindowStart, e.WindowEnd, e.Timestamp, size)
+		}
+		k := seriesKey(e.Metric, e.Labels, e.WindowStart, size)
+		if seen[k] {
+			fail("%s exported twice", k)
+		}
+		seen[k] = true
+		w, ok := wants[k]
+		if !ok {
+			fail("unexpected series %s = %s", k, e.Value)
+			continue
+		}
+		if w.dist != nil {
+			var d distValue
+			if err := json.Unmarshal(e.Value, &d); err != nil {
+				fail("%s: value %s: %v", k, e.Value, err)
+				continue
+			}
+			if d.Count != w.dist.Count || d.Min != w.dist.Min || d.Max != w.dist.Max || !closeTo(d.Sum, w.dist.Sum, 1e-9) || len(d.Buckets) != len(w.dist.Buckets) {
+				fail("%s = %s, want count=%d sum=%v min=%v max=%v", k, e.Value, w.dist.Count, w.dist.Sum, w.dist.Min, w.dist.Max)
+				continue
+			}
+			for i, b := range d.Buckets {
+				if b.Count != w.dist.Buckets[i].Count {
+					fail("%s: bucket %d (le %v) = %d, want %d", k, i, b.Le, b.Count, w.dist.Buckets[i].Count)
+				}
+			}
+			continue
+		}
+		var v float64
+		if err := json.Unmarshal(e.Value, &v); err != nil {
+			fail("%s: value %s: %v", k, e.Value, err)
+			continue
+		}
+		switch {
+		case w.distinct:
+			if !closeTo(v, w.num, 0.03) {
+				fail("%s = %v, want %v within 3%%", k, v, w.num)
+			}
+		case v != w.num:
+			fail("%s = %v, want %v", k, v, w.num)
+		}
+		if (e.Metric == "requests" || e.Metric == "server-errors" || e.Metric == "active-users") && bytes.ContainsAny(e.Value, ".eE") {
+			fail("%s: count value %s is not an integer", k, e.Value)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	missing := 0
+	for k := range wants {
+		if !seen[k] {
+			if missing++; missing <= 10 {
+				t.Errorf("series %s not exported", k)
+			}
+		}
+	}
+	if missing > 0 || bad > 0 {
+		t.Errorf("%d wrong, %d missing of %d series", bad, missing, len(wants))
+	}
+	if len(wants) < 500 {
+		t.Errorf("only %d series expected: the test data is too thin", len(wants))
+	}
+}
+
+func closeTo(got, want, rel float64) bool {
+	return math.Abs(got-want) <= rel*math.Max(math.Abs(want), 1)
+}
+
+// checkDeadLetters reads the dead-letter file: one JSON line per bad
+// line, with the reason and the original bytes.
+func checkDeadLetters(t *testing.T, path string, bads []badLine) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("dead-letter file: %v", err)
+	}
+	type record struct {
+		Reason     string    `json:"reason"`
+		Detail     string    `json:"detail"`
+		Source     string    `json:"source"`
+		Time       time.Time `json:"time"`
+		Data       *string   `json:"data"`
+		DataBase64 []byte    `json:"data_base64"`
+	}
+	got := map[string]string{} // original bytes -> reason
+	lines := bytes.Split(bytes.TrimSuffix(b, []byte("\n")), []byte("\n"))
+	for _, l := range lines {
+		var r record
+		if err := json.Unmarshal(l, &r); err != nil {
+			t.Errorf("dead letter line %s: %v", l, err)
+			continue
+		}
+		data := string(r.DataBase64)
+		if r.Data != nil {
+			data = *r.Data
+		}
+		if r.Source != "file" || r.Detail == "" && r.Reason != "not_an_object" || r.Time.IsZero() {
+			t.Errorf("dead letter %s: want source file, a detail and a time", l)
+		}
+		if _, dup := got[data]; dup {
+			t.Errorf("dead letter %q written twice", data)
+		}
+		got[data] = r.Reason
+	}
+	if len(lines) != len(bads) {
+		t.Errorf("%d dead letters written, want %d:\n%s", len(lines), len(bads), b)
+	}
+	for _, bl := range bads {
+		reason, ok := got[bl.data]
+		switch {
+		case !ok:
+			t.Errorf("bad line %q: no dead letter with its original bytes", bl.data)
+		case reason != bl.reason:
+			t.Errorf("bad line %q: reason %s, want %s", bl.data, reason, bl.reason)
+		}
+	}
+}
+
+// TestReplayDeadLetterKeepsInvalidUTF8 replays a record that is not valid
+// UTF-8: its dead letter must keep the original bytes (as data_base64).
+func TestReplayDeadLetterKeepsInvalidUTF8(t *testing.T) {
+	t.Skip("known bug (see /work/helpers/bugs.md, deadletter: invalid UTF-8): deadletter.Line writes data that json.Valid accepts " +
+		"as a JSON string, and json.Marshal replaces the invalid bytes with U+FFFD, so the original bytes are lost")
+	bad := badLine{"{\"time\":\"2025-11-24T16:00:00Z\",\"service\":\"caf\xff\"}", "invalid_utf8"}
+	cfg := writeFile(t, "c.yaml", []byte(goodConfig))
+	input := writeFile(t, "in.jsonl", []byte(oneLine+bad.data+"\n"))
+	dir := t.TempDir()
+	o := &pipeline.Options{Config: cfg, Inputs: []string{input}, DeadLetter: dir + "/dead.jsonl"}
+	o.Exporters.Local.Path = dir + "/out.jsonl"
+	if stderr, err := runOptions(t, o); err != nil {
+		t.Fatalf("Run: %v\n%s", err, stderr)
+	}
+	checkDeadLetters(t, dir+"/dead.jsonl", []badLine{bad})
+}
