@@ -22,7 +22,7 @@ const (
 	// publishTimeout bounds one attempt, including the client's retries.
 	publishTimeout = 30 * time.Second
 	// stopGrace lets the record in flight when a stop signal arrives finish.
-	stopGrace = 10 * time.Second
+	stopGrace = 5 * time.Second
 )
 
 // Config says what to publish, where and how often.
@@ -116,7 +116,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) (Stats, error) {
 	// One record at a time: send it now rather than wait for a batch.
 	pub.PublishSettings.CountThreshold = 1
 	pub.PublishSettings.Timeout = publishTimeout
-	defer pub.Stop()
+	defer stopPublisher(pub, log)
 
 	ticker := time.NewTicker(cfg.Interval)
 	defer ticker.Stop()
@@ -130,12 +130,32 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) (Stats, error) {
 		}
 		select {
 		case <-ctx.Done():
+		case <-ticker.C:
+		}
+		// Checked apart from the select, which picks at random when the
+		// tick and the stop are both ready.
+		if ctx.Err() != nil {
 			log.Info("heartbeat stopping", "published", st.Published, "failed", st.Failed)
 			return st, failure(st)
-		case <-ticker.C:
 		}
 	}
 	return st, failure(st)
+}
+
+// stopPublisher flushes the publisher but waits at most stopGrace: Stop
+// waits for messages still being retried, up to the publish timeout, and
+// those were already counted as failed.
+func stopPublisher(pub *pubsub.Publisher, log *slog.Logger) {
+	stopped := make(chan struct{})
+	go func() {
+		pub.Stop()
+		close(stopped)
+	}()
+	select {
+	case <-stopped:
+	case <-time.After(stopGrace):
+		log.Warn("heartbeat: gave up waiting for the publisher to flush", "waited", stopGrace)
+	}
 }
 
 func failure(st Stats) error {
@@ -151,15 +171,20 @@ func publishOne(ctx context.Context, pub *pubsub.Publisher, cfg Config, log *slo
 		Data:       Record(cfg.PipelineID, cfg.PipelineEnv, time.Now()),
 		Attributes: Attributes(cfg.PipelineID, cfg.PipelineEnv),
 	}
-	// The record already started must not be cut off by a stop signal.
-	callCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), publishTimeout+stopGrace)
+	// A stop signal gives the record in flight stopGrace to go out rather
+	// than cutting it off at once.
+	callCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
+	stopAfterGrace := context.AfterFunc(ctx, func() { time.AfterFunc(stopGrace, cancel) })
+	defer stopAfterGrace()
 	bo := gax.Backoff{Initial: cfg.RetryBase, Max: 10 * time.Second, Multiplier: 2}
 	var err error
 	for attempt := 1; attempt <= attempts; attempt++ {
 		st.Attempts++
 		var id string
-		id, err = pub.Publish(callCtx, msg).Get(callCtx)
+		attemptCtx, attemptCancel := context.WithTimeout(callCtx, publishTimeout)
+		id, err = pub.Publish(attemptCtx, msg).Get(attemptCtx)
+		attemptCancel()
 		if err == nil {
 			st.Published++
 			log.Info("heartbeat published", "topic", cfg.Topic, "id", id, "record", string(msg.Data))

@@ -250,3 +250,23 @@ func TestRunEmulator(t *testing.T) {
 		checkRecord(t, m.Message.Data, m.Message.Attributes, from, to)
 	}
 }
+
+// TestRunStopsSoonWhenPubSubIsUnreachable: a stop must not wait for the
+// full publish timeout of the record in flight, only for the short grace.
+func TestRunStopsSoonWhenPubSubIsUnreachable(t *testing.T) {
+	srv := pubsubtest.StartFake(t)
+	addr := srv.Addr
+	srv.Fake.Close() // nothing listens there any more
+	cfg := config(&pubsubtest.Server{Addr: addr}, 0)
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(200*time.Millisecond, cancel)
+	start := time.Now()
+	st, err := heartbeat.Run(ctx, cfg, quietLog())
+	took := time.Since(start)
+	if err == nil || st.Failed != 1 || st.Published != 0 {
+		t.Errorf("Run = %+v, %v; want the one record in flight failed", st, err)
+	}
+	if took > 15*time.Second {
+		t.Errorf("Run took %v to stop, want about the 5s grace", took)
+	}
+}
