@@ -1,0 +1,280 @@
+package exportsink_test
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/mtime"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/window"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
+
+	"github.com/beametrics/beametrics/aggregate"
+	"github.com/beametrics/beametrics/config"
+	"github.com/beametrics/beametrics/engine"
+	"github.com/beametrics/beametrics/exporters"
+	"github.com/beametrics/beametrics/internal/progress"
+	"github.com/beametrics/beametrics/transforms/exportsink"
+	"github.com/beametrics/beametrics/transforms/metricagg"
+)
+
+func TestMain(m *testing.M) {
+	ptest.Main(m)
+}
+
+func init() {
+	register.Function2x1(decodeSeries)
+}
+
+// decodeSeries reads "key-base64 windowstart-unix-ms acc-base64" into a
+// combined series stamped inside its window. (beam.Create needs simple
+// element types.)
+func decodeSeries(s string, emit func(beam.EventTime, string, aggregate.Acc)) error {
+	var k, a string
+	var ms int64
+	if _, err := fmt.Sscanf(s, "%s %d %s", &k, &ms, &a); err != nil {
+		return err
+	}
+	key, err := base64.StdEncoding.DecodeString(k)
+	if err != nil {
+		return err
+	}
+	raw, err := base64.StdEncoding.DecodeString(a)
+	if err != nil {
+		return err
+	}
+	acc, err := aggregate.DecodeBinary(raw)
+	if err != nil {
+		return err
+	}
+	emit(mtime.FromMilliseconds(ms), string(key), *acc)
+	return nil
+}
+
+// recorder is a strict fake exporter per export type.
+type recorder struct {
+	mu      sync.Mutex
+	starts  map[string][]string // export type -> metric names given to Start
+	points  map[string][]string // export type -> formatted points
+	misuse  []string
+	failOne bool  // make the local exporter lose the first point of each call
+	failAll error // make every Export fail with this plain error
+}
+
+type fake struct {
+	r       *recorder
+	typ     string
+	started bool
+}
+
+func install(t *testing.T, r *recorder) {
+	t.Helper()
+	_ = exportsink.CloseAll()
+	r.starts, r.points = map[string][]string{}, map[string][]string{}
+	old := exportsink.NewExporter
+	exportsink.NewExporter = func(_ context.Context, typ string, _ exporters.Settings) (exporters.Exporter, error) {
+		return &fake{r: r, typ: typ}, nil
+	}
+	t.Cleanup(func() { _ = exportsink.CloseAll(); exportsink.NewExporter = old })
+}
+
+func (f *fake) Start(_ context.Context, descs []exporters.Descriptor) error {
+	f.r.mu.Lock()
+	defer f.r.mu.Unlock()
+	if f.started {
+		f.r.misuse = append(f.r.misuse, "Start twice")
+	}
+	f.started = true
+	for _, d := range descs {
+		f.r.starts[f.typ] = append(f.r.starts[f.typ], d.Name)
+	}
+	return nil
+}
+
+func (f *fake) Export(_ context.Context, points []exporters.Point) error {
+	f.r.mu.Lock()
+	defer f.r.mu.Unlock()
+	if !f.started {
+		f.r.misuse = append(f.r.misuse, "Export before Start")
+	}
+	for _, p := range points {
+		var ls []string
+		for _, l := range p.Labels {
+			ls = append(ls, l.Name+"="+l.Value)
+		}
+		v := fmt.Sprint(p.Int)
+		if p.Type == exporters.Double {
+			v = fmt.Sprint(p.Double)
+		}
+		f.r.points[f.typ] = append(f.r.points[f.typ], fmt.Sprintf("%s{%s} %s/%s = %s", p.Metric, strings.Join(ls, ","),
+			p.Start.Format(time.RFC3339), p.End.Format(time.RFC3339), v))
+	}
+	switch {
+	case f.r.failAll != nil:
+		return f.r.failAll
+	case f.r.failOne && f.typ == "local":
+		return &exporters.ExportError{Exporter: f.typ, Total: len(points),
+			Failed: []exporters.PointFailure{{Point: points[0], Code: "test", Reason: "refused by the test"}}}
+	}
+	return nil
+}
+
+func (f *fake) Close() error { return nil }
+
+const sinkConfig = `
+event_time_field: time
+window: 60s
+metrics:
+  - {name: requests, type: count, dynamic_labels: {service: service}, export_type: local}
+  - {name: bytes, type: sum, field: bytes, export_type: prometheus}
+`
+
+// partials runs the engine over events (input production only) and encodes
+// each series for decodeSeries.
+func partials(t *testing.T, src config.Source, events []string) []any {
+	t.Helper()
+	cfg, err := src.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := engine.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proc := eng.NewProcessor()
+	for _, e := range events {
+		if err := proc.Process([]byte(e), nil, 0); err != nil {
+			t.Fatalf("event %s: %v", e, err)
+		}
+	}
+	var out []any
+	proc.Flush(func(s engine.Series, acc *aggregate.Acc) {
+		b, err := acc.AppendBinary(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, fmt.Sprintf("%s %d %s", base64.StdEncoding.EncodeToString([]byte(metricagg.SeriesKey(s.Metric, s.LabelKey))),
+			time.Unix(0, s.WindowStart).UnixMilli(), base64.StdEncoding.EncodeToString(b)))
+	})
+	return out
+}
+
+var sinkEvents = []string{
+	`{"time":"2025-11-24T16:00:01Z","service":"checkout","bytes":10}`,
+	`{"time":"2025-11-24T16:00:59.999Z","service":"checkout","bytes":20}`,
+	`{"time":"2025-11-24T16:00:30Z","service":"auth","bytes":5}`,
+	`{"time":"2025-11-24T16:01:00Z","service":"auth","bytes":1}`,
+}
+
+func runSink(t *testing.T, src config.Source, elems []any) error {
+	t.Helper()
+	p, s := beam.NewPipelineWithRoot()
+	combined := beam.ParDo(s, decodeSeries, beam.Create(s, elems...))
+	windowed := beam.WindowInto(s, window.NewFixedWindows(time.Minute), combined)
+	exportsink.Write(s, src, exporters.Settings{}, windowed)
+	return ptest.Run(p)
+}
+
+// TestWriteRoutesByExportType checks that each point reaches the exporter
+// of its metric's export type, started once with that type's metrics, with
+// labels decoded and the window of the element.
+func TestWriteRoutesByExportType(t *testing.T) {
+	r := &recorder{}
+	install(t, r)
+	src := config.Source{Name: "sink.yaml", Text: []byte(sinkConfig)}
+	before := progress.PointsExported.Load()
+	if err := runSink(t, src, partials(t, src, sinkEvents)); err != nil {
+		t.Fatalf("pipeline failed: %v", err)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, m := range r.misuse {
+		t.Errorf("exporter misuse: %s", m)
+	}
+	if fmt.Sprint(r.starts) != "map[local:[requests] prometheus:[bytes]]" {
+		t.Errorf("exporters started with %v, want local:[requests] prometheus:[bytes]", r.starts)
+	}
+	for typ := range r.points {
+		sort.Strings(r.points[typ])
+	}
+	wantLocal := []string{
+		"requests{service=auth} 2025-11-24T16:00:00Z/2025-11-24T16:01:00Z = 1",
+		"requests{service=auth} 2025-11-24T16:01:00Z/2025-11-24T16:02:00Z = 1",
+		"requests{service=checkout} 2025-11-24T16:00:00Z/2025-11-24T16:01:00Z = 2",
+	}
+	wantProm := []string{
+		"bytes{} 2025-11-24T16:00:00Z/2025-11-24T16:01:00Z = 35",
+		"bytes{} 2025-11-24T16:01:00Z/2025-11-24T16:02:00Z = 1",
+	}
+	if fmt.Sprint(r.points["local"]) != fmt.Sprint(wantLocal) {
+		t.Errorf("local points %q, want %q", r.points["local"], wantLocal)
+	}
+	if fmt.Sprint(r.points["prometheus"]) != fmt.Sprint(wantProm) {
+		t.Errorf("prometheus points %q, want %q", r.points["prometheus"], wantProm)
+	}
+	if got := progress.PointsExported.Load() - before; got != 5 {
+		t.Errorf("points exported counter grew by %d, want 5", got)
+	}
+}
+
+// TestWriteCountsLostPoints: points an exporter loses are counted, and the
+// pipeline goes on.
+func TestWriteCountsLostPoints(t *testing.T) {
+	src := config.Source{Name: "sink.yaml", Text: []byte(sinkConfig)}
+	elems := partials(t, src, sinkEvents)
+	for _, tc := range []struct {
+		name string
+		r    *recorder
+	}{
+		{"partial", &recorder{failOne: true}},
+		{"all", &recorder{failAll: errors.New("destination down")}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			install(t, tc.r)
+			failBefore, outBefore := progress.ExportFailures.Load(), progress.PointsExported.Load()
+			if err := runSink(t, src, elems); err != nil {
+				t.Fatalf("a lost point failed the pipeline: %v", err)
+			}
+			tc.r.mu.Lock()
+			calls := len(tc.r.points["local"]) + len(tc.r.points["prometheus"])
+			tc.r.mu.Unlock()
+			lost := progress.ExportFailures.Load() - failBefore
+			out := progress.PointsExported.Load() - outBefore
+			if lost+out != int64(calls) || calls != 5 {
+				t.Errorf("%d points given to exporters, %d counted lost, %d exported; want 5 in all", calls, lost, out)
+			}
+			if tc.name == "all" && (lost != 5 || out != 0) {
+				t.Errorf("every export failed: lost %d, exported %d; want 5 and 0", lost, out)
+			}
+			if tc.name == "partial" && (lost < 1 || lost > 3) {
+				// One lost per local Export call; the 3 local points may
+				// come in 1 to 3 calls.
+				t.Errorf("the local exporter lost one point per call: counted %d, want 1 to 3", lost)
+			}
+		})
+	}
+}
+
+// TestWriteBadSeriesKey: a key that names no metric fails the bundle
+// rather than exporting a wrong series.
+func TestWriteBadSeriesKey(t *testing.T) {
+	install(t, &recorder{})
+	src := config.Source{Name: "sink.yaml", Text: []byte(sinkConfig)}
+	var acc aggregate.Acc
+	acc.AddCount()
+	b, _ := acc.AppendBinary(nil)
+	elem := fmt.Sprintf("%s %d %s", base64.StdEncoding.EncodeToString([]byte(metricagg.SeriesKey(7, ""))),
+		time.Date(2025, 11, 24, 16, 0, 0, 0, time.UTC).UnixMilli(), base64.StdEncoding.EncodeToString(b))
+	err := runSink(t, src, []any{elem})
+	if err == nil || !strings.Contains(err.Error(), "bad series key") {
+		t.Errorf("err = %v, want a bad series key error", err)
+	}
+}
