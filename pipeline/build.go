@@ -46,8 +46,10 @@ func Build(s beam.Scope, plan *Plan) error {
 		msgs := plan.ReadRecords(s.Scope("Read"))
 		aggs, dead = beam.ParDo2(s.Scope("Aggregate"), metricagg.NewParseMessages(plan.Source, 0), msgs)
 	case plan.Files != nil:
-		lines := linesource.Read(s.Scope("Read"), plan.Files)
-		aggs, dead = beam.ParDo2(s.Scope("Aggregate"), metricagg.NewParseLines(plan.Source), lines)
+		// Replay reads and aggregates in one DoFn, block by block on
+		// every core; see metricagg.ReplayFn.
+		blocks := beam.CreateList(s.Scope("Read"), metricagg.Blocks(plan.Files))
+		aggs, dead = beam.ParDo2(s.Scope("Aggregate"), metricagg.NewReplay(plan.Source), blocks)
 	case plan.PubSub != nil:
 		msgs := pubsubread.Read(s.Scope("Read"), *plan.PubSub)
 		lateAfter := plan.PubSub.MaxDelay + plan.Config.AllowedLateness

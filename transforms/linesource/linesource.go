@@ -107,36 +107,51 @@ func (fn *readFn) CreateTracker(r offsetrange.Restriction) *sdf.LockRTracker {
 // starts inside it is read to its end even past the restriction.
 func (fn *readFn) ProcessElement(ctx context.Context, rt *sdf.LockRTracker, f File, emit func([]byte)) error {
 	r := rt.GetRestriction().(offsetrange.Restriction)
-	fs, err := filesystem.New(ctx, f.Path)
+	return ReadBlock(ctx, f.Path, r.Start, r.End, rt.TryClaim, func(line []byte, _ int64) { emit(line) })
+}
+
+// Blocks splits a file into the byte ranges read in parallel.
+func Blocks(f File) []offsetrange.Restriction {
+	return offsetrange.Restriction{Start: 0, End: f.Size}.SizedSplits(blockSize)
+}
+
+// ReadBlock calls emit for every line (without its line ending) that starts
+// in [start, end) of the file: a line that starts before start belongs to
+// the previous block, and a line that starts inside is read to its end even
+// past end. claim is asked before each line (with the line's offset) and
+// once with end when the file ends; it returns false to stop. emit's slice
+// is valid only during the call.
+func ReadBlock(ctx context.Context, path string, start, end int64, claim func(pos any) bool, emit func(line []byte, offset int64)) error {
+	fs, err := filesystem.New(ctx, path)
 	if err != nil {
 		return err
 	}
 	defer fs.Close()
-	rc, err := fs.OpenRead(ctx, f.Path)
+	rc, err := fs.OpenRead(ctx, path)
 	if err != nil {
 		return err
 	}
 	defer rc.Close()
 
-	pos := r.Start
+	pos := start
 	if pos > 0 {
 		// Start one byte early: if that byte is a newline, a line starts
-		// exactly at r.Start.
+		// exactly at start.
 		pos--
 		if seeker, ok := rc.(io.Seeker); ok {
 			if _, err := seeker.Seek(pos, io.SeekStart); err != nil {
 				return err
 			}
 		} else if _, err := io.CopyN(io.Discard, rc, pos); err != nil {
-			return fmt.Errorf("%s: skipping to offset %d: %v", f.Path, pos, err)
+			return fmt.Errorf("%s: skipping to offset %d: %v", path, pos, err)
 		}
 	}
 	br := bufio.NewReaderSize(rc, 1<<20)
-	if r.Start > 0 {
+	if start > 0 {
 		skipped, err := skipLine(br)
 		pos += skipped
 		if err == io.EOF {
-			rt.TryClaim(r.End)
+			claim(end)
 			return nil
 		}
 		if err != nil {
@@ -144,7 +159,7 @@ func (fn *readFn) ProcessElement(ctx context.Context, rt *sdf.LockRTracker, f Fi
 		}
 	}
 	var long []byte
-	for rt.TryClaim(pos) {
+	for claim(pos) {
 		line, err := br.ReadSlice('\n')
 		n := int64(len(line))
 		if err == bufio.ErrBufferFull {
@@ -162,13 +177,14 @@ func (fn *readFn) ProcessElement(ctx context.Context, rt *sdf.LockRTracker, f Fi
 		if err != nil && err != io.EOF {
 			return err
 		}
+		at := pos
 		pos += n
 		line = trimEOL(line)
 		if len(line) > 0 {
-			emit(line)
+			emit(line, at)
 		}
 		if err == io.EOF {
-			rt.TryClaim(r.End)
+			claim(end)
 			return nil
 		}
 	}
