@@ -1,0 +1,142 @@
+package pipeline
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/teststream"
+
+	"github.com/beametrics/beametrics/config"
+	"github.com/beametrics/beametrics/exporters"
+	"github.com/beametrics/beametrics/heartbeat"
+	"github.com/beametrics/beametrics/transforms/exportsink"
+	"github.com/beametrics/beametrics/transforms/pubsubread"
+)
+
+
+func init() {
+	register.Function2x1(bodyToMessage)
+}
+
+// bodyToMessage stands in for the Pub/Sub source: the test stream carries
+// record bodies, published at their element time.
+func bodyToMessage(t beam.EventTime, body string) pubsubread.Message {
+	return pubsubread.Message{ID: body, Data: []byte(body), PublishTime: t.ToTime()}
+}
+
+const livenessConfig = `
+event_time_field: time
+window: 10s
+metrics:
+  - name: pipeline-liveness
+    type: count
+    dynamic_labels: {pipeline_id: pipeline-id, pipeline_env: pipeline-env}
+    filter-conditions:
+      - {field: user_agent, operator: equals, value: beametrics-dummy}
+    absent:
+      expected:
+        - {pipeline_id: "0", pipeline_env: blue}
+        - {pipeline_id: "1", pipeline_env: blue}
+    export_type: local
+  - name: all-records
+    type: count
+    export_type: local
+`
+
+// TestBuildZeroFillsStoppedRoute runs the whole pipeline (Build) on prism
+// with a test stream of heartbeat records: route 1 stops after window 2,
+// and the local exporter must show it at 0 in windows 3, 4 and 5 exactly.
+func TestBuildZeroFillsStoppedRoute(t *testing.T) {
+	cfg, err := config.Parse("liveness.yaml", []byte(livenessConfig))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "points.jsonl")
+	t0 := time.Date(2025, 2, 7, 15, 12, 0, 0, time.UTC)
+	const windows = 6
+	ts := teststream.NewConfig()
+	for w := 0; w < windows; w++ {
+		var bodies []any
+		for s := 0; s < 10; s += 3 { // a dummy at seconds 0, 3, 6, 9
+			at := t0.Add(time.Duration(w)*10*time.Second + time.Duration(s)*time.Second)
+			bodies = append(bodies, string(heartbeat.Record("0", "blue", at)))
+			if w <= 2 {
+				bodies = append(bodies, string(heartbeat.Record("1", "blue", at)))
+			}
+		}
+		if err := ts.AddElements(t0.Add(time.Duration(w)*10*time.Second).UnixMilli(), bodies...); err != nil {
+			t.Fatal(err)
+		}
+		if err := ts.AdvanceWatermark(t0.Add(time.Duration(w+1) * 10 * time.Second).UnixMilli()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := ts.AdvanceWatermarkToInfinity(); err != nil {
+		t.Fatal(err)
+	}
+
+	plan := &Plan{
+		Source:    config.Source{Name: "liveness.yaml", Text: []byte(livenessConfig)},
+		Config:    cfg,
+		Exporters: exporters.Settings{Local: exporters.LocalSettings{Path: out}},
+		ReadRecords: func(s beam.Scope) beam.PCollection {
+			return beam.ParDo(s, bodyToMessage, teststream.Create(s, ts))
+		},
+	}
+	p, s := beam.NewPipelineWithRoot()
+	if err := Build(s, plan); err != nil {
+		t.Fatal(err)
+	}
+	if err := ptest.Run(p); err != nil {
+		t.Fatal(err)
+	}
+	if err := exportsink.CloseAll(); err != nil {
+		t.Fatal(err)
+	}
+
+	var got []string
+	f, err := os.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var pt struct {
+			Metric string            `json:"metric_name"`
+			Labels map[string]string `json:"labels"`
+			Value  int64             `json:"value"`
+			Start  time.Time         `json:"window_start"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &pt); err != nil {
+			t.Fatalf("%v: %s", err, sc.Text())
+		}
+		w := int(pt.Start.Sub(t0) / (10 * time.Second))
+		got = append(got, fmt.Sprintf("%s %s w%d %d", pt.Metric, pt.Labels["pipeline_id"], w, pt.Value))
+	}
+	var want []string
+	for w := 0; w < windows; w++ {
+		want = append(want, fmt.Sprintf("pipeline-liveness 0 w%d 4", w))
+		route1, all := 4, 8
+		if w > 2 {
+			route1, all = 0, 4 // stopped: an explicit zero
+		}
+		want = append(want, fmt.Sprintf("pipeline-liveness 1 w%d %d", w, route1))
+		want = append(want, fmt.Sprintf("all-records  w%d %d", w, all))
+	}
+	sort.Strings(got)
+	sort.Strings(want)
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("exported points:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
