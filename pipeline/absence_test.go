@@ -23,7 +23,6 @@ import (
 	"github.com/beametrics/beametrics/transforms/pubsubread"
 )
 
-
 func init() {
 	register.Function2x1(bodyToMessage)
 }
