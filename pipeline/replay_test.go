@@ -199,7 +199,7 @@ func TestReplayFile(t *testing.T) {
 	}
 
 	checkReplayOutput(t, out, expectReplay(t, good))
-	checkDeadLetters(t, dead, badLines)
+	checkDeadLetters(t, dead, input, badLines)
 }
 
 func checkReplayOutput(t *testing.T, path string, wants map[string]*want) {
@@ -301,8 +301,9 @@ func closeTo(got, want, rel float64) bool {
 }
 
 // checkDeadLetters reads the dead-letter file: one JSON line per bad
-// line, with the reason and the original bytes.
-func checkDeadLetters(t *testing.T, path string, bads []badLine) {
+// line, with the reason, the original bytes and a source naming the input
+// file (and, when it gives one, the line's byte offset in it).
+func checkDeadLetters(t *testing.T, path, input string, bads []badLine) {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -328,9 +329,10 @@ func checkDeadLetters(t *testing.T, path string, bads []badLine) {
 		if r.Data != nil {
 			data = *r.Data
 		}
-		if r.Source != "file" || r.Detail == "" && r.Reason != "not_an_object" || r.Time.IsZero() {
-			t.Errorf("dead letter %s: want source file, a detail and a time", l)
+		if r.Detail == "" || r.Time.IsZero() {
+			t.Errorf("dead letter %s: want a detail and a time", l)
 		}
+		checkSource(t, r.Source, input, data)
 		if _, dup := got[data]; dup {
 			t.Errorf("dead letter %q written twice", data)
 		}
@@ -364,5 +366,36 @@ func TestReplayDeadLetterKeepsInvalidUTF8(t *testing.T) {
 	if stderr, err := runOptions(t, o); err != nil {
 		t.Fatalf("Run: %v\n%s", err, stderr)
 	}
-	checkDeadLetters(t, dir+"/dead.jsonl", []badLine{bad})
+	checkDeadLetters(t, dir+"/dead.jsonl", input, []badLine{bad})
+}
+
+// checkSource checks that a dead letter's source names the input file, and
+// that an offset after "@", if any, is where the record starts.
+func checkSource(t *testing.T, source, input, data string) {
+	t.Helper()
+	if source == "file" { // the form without a position
+		return
+	}
+	path, off, ok := strings.Cut(source, "@")
+	if path != input {
+		t.Errorf("dead letter source %q does not name the input %s", source, input)
+		return
+	}
+	if !ok {
+		return
+	}
+	var n int64
+	if _, err := fmt.Sscan(off, &n); err != nil {
+		t.Errorf("dead letter source %q: offset %q is not a number", source, off)
+		return
+	}
+	f, err := os.Open(input)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	buf := make([]byte, len(data))
+	if _, err := f.ReadAt(buf, n); err != nil || string(buf) != data {
+		t.Errorf("dead letter source %q: the input holds %q at that offset, want %q", source, buf, data)
+	}
 }
