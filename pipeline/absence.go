@@ -11,10 +11,8 @@ import (
 // PCollection<KV<string, aggregate.Acc>> of one window size; metrics are
 // the indexes of the metrics in it. Without absent: metrics it is
 // returned as is.
-//
-// The seconds-since-last-seen values the transform also computes are not
-// exported yet: the export sink only knows the engine's metrics (see
-// docs/liveness.md).
+// The transform's seconds since each series last had data are exported
+// as the gauge <metric>/seconds_since_last_seen (absence.ExportSince).
 func withAbsence(s beam.Scope, plan *Plan, metrics []int, combined beam.PCollection) beam.PCollection {
 	cfg := plan.Config
 	var specs []absence.Spec
@@ -33,6 +31,7 @@ func withAbsence(s beam.Scope, plan *Plan, metrics []int, combined beam.PCollect
 	if len(specs) == 0 {
 		return combined
 	}
-	filled, _ := absence.Apply(s, specs, cfg.Metrics[metrics[0]].Window, cfg.AllowedLateness, combined)
+	filled, since := absence.Apply(s, specs, cfg.Metrics[metrics[0]].Window, cfg.AllowedLateness, combined)
+	absence.ExportSince(s, plan.Source, plan.Exporters, since)
 	return filled
 }

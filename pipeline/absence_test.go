@@ -3,6 +3,7 @@ package pipeline
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -19,6 +20,7 @@ import (
 	"github.com/beametrics/beametrics/config"
 	"github.com/beametrics/beametrics/exporters"
 	"github.com/beametrics/beametrics/heartbeat"
+	"github.com/beametrics/beametrics/transforms/absence"
 	"github.com/beametrics/beametrics/transforms/exportsink"
 	"github.com/beametrics/beametrics/transforms/pubsubread"
 )
@@ -54,7 +56,8 @@ metrics:
 
 // TestBuildZeroFillsStoppedRoute runs the whole pipeline (Build) on prism
 // with a test stream of heartbeat records: route 1 stops after window 2,
-// and the local exporter must show it at 0 in windows 3, 4 and 5 exactly.
+// and the local exporter must show it at 0 in windows 3, 4 and 5 exactly,
+// with its seconds_since_last_seen gauge growing by the window.
 func TestBuildZeroFillsStoppedRoute(t *testing.T) {
 	cfg, err := config.Parse("liveness.yaml", []byte(livenessConfig))
 	if err != nil {
@@ -99,7 +102,7 @@ func TestBuildZeroFillsStoppedRoute(t *testing.T) {
 	if err := ptest.Run(p); err != nil {
 		t.Fatal(err)
 	}
-	if err := exportsink.CloseAll(); err != nil {
+	if err := errors.Join(exportsink.CloseAll(), absence.CloseAll()); err != nil {
 		t.Fatal(err)
 	}
 
@@ -114,14 +117,14 @@ func TestBuildZeroFillsStoppedRoute(t *testing.T) {
 		var pt struct {
 			Metric string            `json:"metric_name"`
 			Labels map[string]string `json:"labels"`
-			Value  int64             `json:"value"`
+			Value  float64           `json:"value"`
 			Start  time.Time         `json:"window_start"`
 		}
 		if err := json.Unmarshal(sc.Bytes(), &pt); err != nil {
 			t.Fatalf("%v: %s", err, sc.Text())
 		}
 		w := int(pt.Start.Sub(t0) / (10 * time.Second))
-		got = append(got, fmt.Sprintf("%s %s w%d %d", pt.Metric, pt.Labels["pipeline_id"], w, pt.Value))
+		got = append(got, fmt.Sprintf("%s %s w%d %g", pt.Metric, pt.Labels["pipeline_id"], w, pt.Value))
 	}
 	var want []string
 	for w := 0; w < windows; w++ {
@@ -132,6 +135,13 @@ func TestBuildZeroFillsStoppedRoute(t *testing.T) {
 		}
 		want = append(want, fmt.Sprintf("pipeline-liveness 1 w%d %d", w, route1))
 		want = append(want, fmt.Sprintf("all-records  w%d %d", w, all))
+		// The derived gauge: 0 with data, then the silence so far.
+		want = append(want, fmt.Sprintf("pipeline-liveness/seconds_since_last_seen 0 w%d 0", w))
+		since := 0
+		if w > 2 {
+			since = 10 * (w - 2)
+		}
+		want = append(want, fmt.Sprintf("pipeline-liveness/seconds_since_last_seen 1 w%d %d", w, since))
 	}
 	sort.Strings(got)
 	sort.Strings(want)
