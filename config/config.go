@@ -67,15 +67,19 @@ type Metric struct {
 	Filter        string        // expr-lang expression, may be empty
 	Window        time.Duration // resolved: the metric's own or the default
 	WindowSet     bool          // the metric has its own window
-	MaxSeries     int           // resolved
-	Buckets       []float64     // distribution bounds, strictly increasing
-	Description   string
-	Unit          string
-	ExportType    string  // resolved
-	Kind          string  // gauge or cumulative
-	Absent        *Absent // zero-filling of silent series; nil when not set
-	Alert         *Alert  // alert conditions; nil when not set
-	Line, Column  int     // where the metric is declared
+	// Freshness is set on the series of a `type: freshness` metric.
+	Freshness       Freshness
+	FutureTolerance time.Duration
+	StaleAfter      time.Duration
+	MaxSeries       int       // resolved
+	Buckets         []float64 // distribution bounds, strictly increasing
+	Description     string
+	Unit            string
+	ExportType      string  // resolved
+	Kind            string  // gauge or cumulative
+	Absent          *Absent // zero-filling of silent series; nil when not set
+	Alert           *Alert  // alert conditions; nil when not set
+	Line, Column    int     // where the metric is declared
 }
 
 // Condition is one filter-condition.
@@ -297,8 +301,8 @@ func CheckWindow(d time.Duration) error {
 
 var metricKeys = []string{
 	"absent", "alert", "buckets", "description", "dynamic_labels", "export_type", "exponential_buckets", "field",
-	"filter", "filter-conditions", "filter_conditions", "kind", "labels", "max_series", "name",
-	"type", "unit", "window",
+	"filter", "filter-conditions", "filter_conditions", "future_tolerance", "kind", "labels", "max_series", "name",
+	"stale_after", "type", "unit", "window",
 }
 
 var (
@@ -324,6 +328,9 @@ func (p *parser) parseMetrics(n *yaml.Node, cfg *Config) {
 		names[m.Name] = m.Line
 		if ok {
 			cfg.Metrics = append(cfg.Metrics, m)
+			if m.Freshness == FreshnessLag {
+				cfg.Metrics = append(cfg.Metrics, freshnessSeries(m)...)
+			}
 		}
 	}
 }
@@ -333,6 +340,7 @@ func (p *parser) parseMetric(n *yaml.Node, cfg *Config) (Metric, bool) {
 		ExportType: DefaultExportType, Kind: "gauge"}
 	errsBefore := len(p.errs)
 	var typeNode, fieldNode, bucketsNode, expNode, kindNode, condsKey *yaml.Node
+	var freshNodes []*yaml.Node
 	p.mapping(n, "metric", metricKeys, func(key string, k, v *yaml.Node) {
 		switch key {
 		case "name":
@@ -345,9 +353,13 @@ func (p *parser) parseMetric(n *yaml.Node, cfg *Config) (Metric, bool) {
 		case "type":
 			typeNode = v
 			if s, ok := p.str(v, "type"); ok {
+				if strings.EqualFold(strings.TrimSpace(s), "freshness") {
+					m.Type, m.Freshness = aggregate.Distribution, FreshnessLag
+					return
+				}
 				t, err := aggregate.ParseType(s)
 				if err != nil {
-					p.errorf(v, "%v", err)
+					p.errorf(v, "%v, or freshness", err)
 				}
 				m.Type = t
 			}
@@ -386,6 +398,18 @@ func (p *parser) parseMetric(n *yaml.Node, cfg *Config) (Metric, bool) {
 		case "window":
 			if d, ok := p.window(v); ok {
 				m.Window, m.WindowSet = d, true
+			}
+		case "future_tolerance", "stale_after":
+			freshNodes = append(freshNodes, k)
+			if d, ok := p.duration(v, key); ok {
+				if d <= 0 {
+					p.errorf(v, "%s must be positive", key)
+				}
+				if key == "future_tolerance" {
+					m.FutureTolerance = d
+				} else {
+					m.StaleAfter = d
+				}
 			}
 		case "max_series":
 			var i int
@@ -440,10 +464,27 @@ func (p *parser) parseMetric(n *yaml.Node, cfg *Config) (Metric, bool) {
 		p.warnf(n, "metric %q has no type: counting events (write type: count to silence this)", m.Name)
 	case m.Type == 0:
 		// reported above
+	case m.Freshness == FreshnessLag:
+		if m.FutureTolerance == 0 {
+			m.FutureTolerance = DefaultFutureTolerance
+		}
+		if m.StaleAfter == 0 {
+			m.StaleAfter = DefaultStaleAfter
+		}
+		if bucketsNode == nil && expNode == nil {
+			m.Buckets = DefaultLagBuckets
+			bucketsNode = typeNode // buckets given, for the check below
+		}
+		if fieldNode != nil {
+			p.warnf(fieldNode, "metric %q: field is ignored for type freshness, which reads the event time", m.Name)
+		}
 	case m.Type.NeedsField() && m.Field == "":
 		p.errorf(typeNode, "metric %q: type %s needs a field to read values from", m.Name, m.Type)
 	case m.Type == aggregate.Count && fieldNode != nil:
 		p.warnf(fieldNode, "metric %q: field is ignored for type count, which counts matching events", m.Name)
+	}
+	if m.Freshness == NotFreshness && len(freshNodes) > 0 {
+		p.errorf(freshNodes[0], "metric %q: %s applies to type freshness only", m.Name, freshNodes[0].Value)
 	}
 	if m.Type == aggregate.Distribution {
 		if bucketsNode == nil && expNode == nil {
@@ -458,6 +499,9 @@ func (p *parser) parseMetric(n *yaml.Node, cfg *Config) (Metric, bool) {
 			bn = expNode
 		}
 		p.errorf(bn, "metric %q: buckets apply to type distribution only, not %s", m.Name, m.Type)
+	}
+	if m.Kind == "cumulative" && m.Freshness != NotFreshness {
+		p.errorf(kindNode, "metric %q: kind cumulative does not apply to type freshness", m.Name)
 	}
 	if m.Kind == "cumulative" && m.Type != 0 && m.Type != aggregate.Count && m.Type != aggregate.Sum && m.Type != aggregate.Distribution {
 		p.errorf(kindNode, "metric %q: kind cumulative applies to count, sum and distribution, not %s", m.Name, m.Type)

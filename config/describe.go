@@ -14,12 +14,18 @@ func (m *Metric) Describe() string {
 	var b strings.Builder
 	b.WriteString(m.Name)
 	b.WriteString(": ")
-	switch m.Type {
-	case aggregate.Count:
+	switch {
+	case m.Freshness == FreshnessLag:
+		fmt.Fprintf(&b, "freshness: distribution of processing time minus event time (s) over buckets %v", m.Buckets)
+	case m.Freshness == FreshnessFuture:
+		fmt.Fprintf(&b, "count of events from the future (event time more than %v ahead of processing time)", m.FutureTolerance)
+	case m.Freshness == FreshnessStale:
+		fmt.Fprintf(&b, "count of events older than %v when processed", m.StaleAfter)
+	case m.Type == aggregate.Count:
 		b.WriteString("count of events")
-	case aggregate.Distinct:
+	case m.Type == aggregate.Distinct:
 		fmt.Fprintf(&b, "approximate distinct count of %s", m.Field)
-	case aggregate.Distribution:
+	case m.Type == aggregate.Distribution:
 		fmt.Fprintf(&b, "distribution of %s over buckets %v", m.Field, m.Buckets)
 	default:
 		fmt.Fprintf(&b, "%s of %s", m.Type, m.Field)
@@ -38,7 +44,7 @@ func (m *Metric) Describe() string {
 	if len(conds) > 0 {
 		b.WriteString(" where ")
 		b.WriteString(strings.Join(conds, " and "))
-	} else if m.Type == aggregate.Count {
+	} else if m.Type == aggregate.Count && m.Freshness == NotFreshness {
 		b.WriteString(" (all events)")
 	}
 	if len(m.DynamicLabels) > 0 {

@@ -62,6 +62,11 @@ func (s Source) Load() (*Config, error) {
 		}
 		cfg.EventTimeFormat = f
 	}
+	for _, m := range cfg.Metrics {
+		if m.Freshness != NotFreshness && cfg.EventTimeField == "" {
+			return nil, fmt.Errorf("%s:%d:%d: metric %q: type freshness needs an event time field (event_time_field or --event-time-field)", s.Name, m.Line, m.Column, m.Name)
+		}
+	}
 	if o.AllowedLateness != 0 {
 		if o.AllowedLateness < 0 {
 			return nil, fmt.Errorf("--allowed-lateness must not be negative")

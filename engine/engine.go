@@ -50,6 +50,9 @@ type metric struct {
 	bounds    []float64
 	maxSeries int
 	fast      bool
+	fresh     config.Freshness
+	tolerance int64 // freshness: nanoseconds
+	stale     int64
 }
 
 // New compiles a checked config.
@@ -69,7 +72,8 @@ func New(cfg *config.Config) (*Engine, error) {
 	for i := range cfg.Metrics {
 		mc := &cfg.Metrics[i]
 		m := &metric{index: i, cfg: mc, typ: mc.Type, window: int64(mc.Window), bounds: mc.Buckets,
-			maxSeries: mc.MaxSeries, fast: true}
+			maxSeries: mc.MaxSeries, fast: true, fresh: mc.Freshness,
+			tolerance: int64(mc.FutureTolerance), stale: int64(mc.StaleAfter)}
 		var preds []filters.Predicate
 		for _, c := range mc.Conditions {
 			p, err := filters.Condition(c.Field, c.Operator, c.Value, c.HasValue)
@@ -88,7 +92,7 @@ func New(cfg *config.Config) (*Engine, error) {
 		}
 		m.pred = filters.All(preds...)
 		filters.Bind(m.pred, e.schema)
-		if mc.Type.NeedsField() {
+		if mc.Type.NeedsField() && mc.Freshness == config.NotFreshness {
 			p, err := event.ParsePath(mc.Field)
 			if err != nil {
 				return nil, fmt.Errorf("metric %q: %v", mc.Name, err)

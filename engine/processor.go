@@ -2,8 +2,10 @@ package engine
 
 import (
 	"encoding/binary"
+	"time"
 
 	"github.com/beametrics/beametrics/aggregate"
+	"github.com/beametrics/beametrics/config"
 	"github.com/beametrics/beametrics/event"
 	"github.com/beametrics/beametrics/eventtime"
 )
@@ -41,6 +43,8 @@ type Processor struct {
 	// that max_series holds across bundles, not just within one.
 	admitted map[metricWindow]map[string]struct{}
 	newest   []int64 // per metric: the newest window start seen
+	// Now is the processing clock of freshness metrics, Unix nanoseconds.
+	Now func() int64
 	// RequireEventTime makes a bad event-time field a dead letter instead
 	// of a fallback to the source time (file input has no source time).
 	RequireEventTime bool
@@ -62,6 +66,7 @@ func (e *Engine) NewProcessor() *Processor {
 	n := len(e.metrics)
 	return &Processor{
 		e:        e,
+		Now:      func() int64 { return time.Now().UnixNano() },
 		reader:   e.schema.NewReader(),
 		series:   map[string]*entry{},
 		admitted: map[metricWindow]map[string]struct{}{},
@@ -122,6 +127,20 @@ func (p *Processor) add(m *metric, t int64) {
 	// not even a series.
 	var v float64
 	switch {
+	case m.fresh != config.NotFreshness:
+		lag := p.Now() - t
+		switch m.fresh {
+		case config.FreshnessLag:
+			v = float64(lag) / 1e9
+		case config.FreshnessFuture:
+			if lag >= -m.tolerance {
+				return
+			}
+		case config.FreshnessStale:
+			if lag <= m.stale {
+				return
+			}
+		}
 	case m.typ == aggregate.Count:
 	case m.typ == aggregate.Distinct:
 		val := p.reader.Lookup(&m.field)

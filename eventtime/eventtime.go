@@ -82,19 +82,19 @@ func parseString(b []byte, f Format) (int64, error) {
 		if err != nil {
 			return 0, fmt.Errorf("event time %q is not RFC 3339", s)
 		}
-		return t.UnixNano(), nil
+		return nanos(t)
 	case UTCSpace:
 		t, err := time.Parse(utcSpaceLayout, s)
 		if err != nil {
 			return 0, fmt.Errorf("event time %q is not like %q", s, utcSpaceLayout)
 		}
-		return t.UnixNano(), nil
+		return nanos(t)
 	}
 	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-		return t.UnixNano(), nil
+		return nanos(t)
 	}
 	if t, err := time.Parse(utcSpaceLayout, s); err == nil {
-		return t.UnixNano(), nil
+		return nanos(t)
 	}
 	if n, err := strconv.ParseFloat(s, 64); err == nil {
 		return fromNumber(n, Auto)
@@ -139,4 +139,15 @@ func fromNumber(n float64, f Format) (int64, error) {
 		return int64(n) * int64(scale), nil
 	}
 	return int64(ns), nil
+}
+
+// Unix nanoseconds cover 1970 to 2262 here (times before the epoch are
+// refused like negative numbers); beyond that UnixNano would wrap.
+var maxTime = time.Unix(0, math.MaxInt64)
+
+func nanos(t time.Time) (int64, error) {
+	if t.Before(time.Unix(0, 0)) || t.After(maxTime) {
+		return 0, errRange
+	}
+	return t.UnixNano(), nil
 }
