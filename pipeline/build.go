@@ -12,6 +12,7 @@ import (
 	"github.com/beametrics/beametrics/aggregate"
 	"github.com/beametrics/beametrics/config"
 	"github.com/beametrics/beametrics/exporters"
+	"github.com/beametrics/beametrics/transforms/cumulative"
 	"github.com/beametrics/beametrics/transforms/deadletter"
 	"github.com/beametrics/beametrics/transforms/exportsink"
 	"github.com/beametrics/beametrics/transforms/linesource"
@@ -79,6 +80,20 @@ func Build(s beam.Scope, plan *Plan) error {
 			beam.AllowedLateness(plan.Config.AllowedLateness))
 		combined := beam.CombinePerKey(ws.Scope("Combine"), &metricagg.CombineFn{}, windowed)
 		combined = withAbsence(ws.Scope("Absence"), plan, sizes[size], combined)
+		// Running totals only where a metric asks for them, so that the
+		// graph (and Dataflow's update compatibility) of other configs
+		// stays as it was.
+		var cumulativeMetrics []int
+		for _, i := range sizes[size] {
+			if plan.Config.Metrics[i].Kind == "cumulative" {
+				cumulativeMetrics = append(cumulativeMetrics, i)
+			}
+		}
+		if len(cumulativeMetrics) > 0 {
+			var totals beam.PCollection
+			combined, totals = cumulative.Apply(ws.Scope("Cumulative"), cumulativeMetrics, combined)
+			exportsink.WriteTotals(ws.Scope("ExportCumulative"), plan.Source, plan.Exporters, totals)
+		}
 		exportsink.Write(ws.Scope("Export"), plan.Source, plan.Exporters, combined)
 	}
 	return nil

@@ -5,6 +5,7 @@
 package progress
 
 import (
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -19,6 +20,52 @@ var (
 	ExportFailures  atomic.Int64
 	LatestWindowEnd atomic.Int64 // Unix nanoseconds of the newest exported window end
 )
+
+// Counts by label, for the self-metrics. Callers add once per bundle, not
+// per event: each Add takes a lock.
+var (
+	DeadLettersByReason Counts[string] // by dead-letter reason
+	DroppedByMetric     Counts[string] // values dropped, by metric name
+	OverflowedByMetric  Counts[string] // events folded into the overflow series, by metric name
+	WindowsByExporter   Counts[string] // (metric, window) pairs exported, by export type
+	PointsByExporter    Counts[string] // points written, by export type
+	FailuresByExporter  Counts[Failure]
+)
+
+// Failure names points lost after retries: the export type and the
+// exporter's code (a gRPC code name, HTTP_<status>, encode, ...).
+type Failure struct {
+	Exporter, Code string
+}
+
+// Counts is a set of running totals by key, safe for concurrent use. The
+// zero value is ready.
+type Counts[K comparable] struct {
+	mu sync.Mutex
+	n  map[K]int64
+}
+
+// Add adds n to key's total. A zero n still creates the key, so that a
+// series appears (with 0) once something could be counted under it.
+func (c *Counts[K]) Add(key K, n int64) {
+	c.mu.Lock()
+	if c.n == nil {
+		c.n = map[K]int64{}
+	}
+	c.n[key] += n
+	c.mu.Unlock()
+}
+
+// Snapshot returns a copy of the totals.
+func (c *Counts[K]) Snapshot() map[K]int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make(map[K]int64, len(c.n))
+	for k, v := range c.n {
+		out[k] = v
+	}
+	return out
+}
 
 // ObserveWindowEnd records that a window ending at t was exported.
 func ObserveWindowEnd(t time.Time) {

@@ -22,26 +22,47 @@ import (
 	"github.com/beametrics/beametrics/engine"
 	"github.com/beametrics/beametrics/exporters"
 	"github.com/beametrics/beametrics/exporters/all"
+	"github.com/beametrics/beametrics/exporters/promscrape"
 	"github.com/beametrics/beametrics/internal/progress"
+	"github.com/beametrics/beametrics/transforms/cumulative"
 	"github.com/beametrics/beametrics/transforms/metricagg"
 )
 
 func init() {
 	register.DoFn4x1[context.Context, beam.Window, string, aggregate.Acc, error](&WriteFn{})
+	register.DoFn3x1[context.Context, string, cumulative.Total, error](&WriteTotalsFn{})
 }
 
 // Write exports a PCollection<KV<string, aggregate.Acc>> of combined series,
 // keyed as metricagg.SeriesKey, in fixed windows.
 func Write(s beam.Scope, cfg config.Source, settings exporters.Settings, combined beam.PCollection) {
-	beam.ParDo0(s.Scope("exportsink.Write"), &WriteFn{Config: cfg, Settings: settings}, combined)
+	beam.ParDo0(s.Scope("exportsink.Write"), &WriteFn{sink{Config: cfg, Settings: settings}}, combined)
+}
+
+// WriteTotals exports the running totals of cumulative metrics, a
+// PCollection<KV<string, cumulative.Total>> from cumulative.Apply: each
+// point's Start is its total's fixed start, its End the window end.
+func WriteTotals(s beam.Scope, cfg config.Source, settings exporters.Settings, totals beam.PCollection) {
+	beam.ParDo0(s.Scope("exportsink.WriteTotals"), &WriteTotalsFn{sink{Config: cfg, Settings: settings}}, totals)
 }
 
 // NewExporter makes the exporter of one export type. It is a variable so
 // that the program can install the full set of exporters and tests a fake.
 var NewExporter = all.New
 
-// WriteFn is the sink DoFn.
+// WriteFn is the sink DoFn of per-window values.
 type WriteFn struct {
+	sink
+}
+
+// WriteTotalsFn is the sink DoFn of cumulative running totals.
+type WriteTotalsFn struct {
+	sink
+}
+
+// sink is what both sink DoFns share: the engine, the exporters and the
+// bundle's batches.
+type sink struct {
 	Config   config.Source
 	Settings exporters.Settings
 
@@ -65,7 +86,16 @@ var shared = struct {
 	m map[string]exporters.Exporter
 }{m: map[string]exporters.Exporter{}}
 
-func (fn *WriteFn) Setup(ctx context.Context) error {
+func (fn *WriteFn) Setup(ctx context.Context) error       { return fn.setup(ctx) }
+func (fn *WriteTotalsFn) Setup(ctx context.Context) error { return fn.setup(ctx) }
+
+func (fn *WriteFn) StartBundle(context.Context)       { fn.startBundle() }
+func (fn *WriteTotalsFn) StartBundle(context.Context) { fn.startBundle() }
+
+func (fn *WriteFn) FinishBundle(ctx context.Context) error       { return fn.finishBundle(ctx) }
+func (fn *WriteTotalsFn) FinishBundle(ctx context.Context) error { return fn.finishBundle(ctx) }
+
+func (fn *sink) setup(ctx context.Context) error {
 	cfg, err := fn.Config.Load()
 	if err != nil {
 		return err
@@ -74,13 +104,21 @@ func (fn *WriteFn) Setup(ctx context.Context) error {
 		return err
 	}
 	byType := map[string][]exporters.Descriptor{}
+	var every []exporters.Descriptor
 	for i := 0; i < fn.eng.NumMetrics(); i++ {
 		d := fn.eng.Descriptor(i)
 		byType[d.ExportType] = append(byType[d.ExportType], d)
+		every = append(every, d)
 	}
 	fn.exporters = map[string]exporters.Exporter{}
 	if fn.scrape, err = all.Scrape(fn.Settings); err != nil {
 		return fmt.Errorf("prometheus scrape endpoint: %v", err)
+	}
+	if fn.scrape != nil {
+		// The endpoint refuses points of metrics it was not told about.
+		if err := fn.scrape.Start(ctx, every); err != nil {
+			return fmt.Errorf("prometheus scrape endpoint: %v", err)
+		}
 	}
 	shared.Lock()
 	defer shared.Unlock()
@@ -102,7 +140,7 @@ func (fn *WriteFn) Setup(ctx context.Context) error {
 	return nil
 }
 
-func (fn *WriteFn) StartBundle(context.Context) {
+func (fn *sink) startBundle() {
 	fn.batches = map[string][]exporters.Point{}
 	fn.windows = map[windowKey]bool{}
 }
@@ -120,46 +158,92 @@ func (fn *WriteFn) ProcessElement(ctx context.Context, w beam.Window, key string
 	if err != nil {
 		return err
 	}
-	typ := fn.eng.Metric(metric).ExportType
-	fn.batches[typ] = append(fn.batches[typ], p)
-	fn.windows[windowKey{metric, p.End}] = true
+	fn.add(metric, p)
 	return nil
 }
 
-func (fn *WriteFn) FinishBundle(ctx context.Context) error {
+func (fn *WriteTotalsFn) ProcessElement(ctx context.Context, key string, t cumulative.Total) error {
+	metric, labelKey, err := metricagg.ParseSeriesKey(key)
+	if err != nil || metric >= fn.eng.NumMetrics() {
+		return fmt.Errorf("exportsink: bad series key %q", key)
+	}
+	if t.Start >= t.WindowEnd {
+		return fmt.Errorf("exportsink: running total of %s starts at %v, not before its window end %v",
+			fn.eng.Metric(metric).Name, t.StartTime(), time.Unix(0, t.WindowEnd).UTC())
+	}
+	p, err := fn.eng.Point(engine.Series{Metric: metric, WindowStart: t.WindowStart, LabelKey: labelKey}, &t.Acc)
+	if err != nil {
+		return err
+	}
+	p.Start = t.StartTime()
+	fn.add(metric, p)
+	return nil
+}
+
+// add batches one point of a metric for the end of the bundle.
+func (fn *sink) add(metric int, p exporters.Point) {
+	typ := fn.eng.Metric(metric).ExportType
+	fn.batches[typ] = append(fn.batches[typ], p)
+	fn.windows[windowKey{metric, p.End}] = true
+}
+
+func (fn *sink) finishBundle(ctx context.Context) error {
 	for typ, points := range fn.batches {
 		if fn.scrape != nil {
 			if err := fn.scrape.Export(ctx, points); err != nil {
-				log.Errorf(ctx, "prometheus scrape endpoint: %v", err)
+				lost := fn.countFailures(ctx, promscrape.ExporterName, len(points), err)
+				log.Errorf(ctx, "prometheus scrape endpoint: %d of %d points refused: %v", lost, len(points), err)
 			}
 		}
 		err := fn.exporters[typ].Export(ctx, points)
 		lost := 0
-		var exportErr *exporters.ExportError
-		switch {
-		case err == nil:
-		case errors.As(err, &exportErr):
-			lost = len(exportErr.Failed)
-		default:
-			lost = len(points)
-		}
-		if lost > 0 {
+		if err != nil {
+			lost = fn.countFailures(ctx, typ, len(points), err)
 			// The exporter has retried already; losing points must be
 			// loud, but must not stop the pipeline.
-			beam.NewCounter("beametrics", "export_failures/"+typ).Inc(ctx, int64(lost))
-			progress.ExportFailures.Add(int64(lost))
 			log.Errorf(ctx, "export %s: %d of %d points lost: %v", typ, lost, len(points), err)
 			fmt.Fprintf(os.Stderr, "beametrics: export %s: %d of %d points lost: %v\n", typ, lost, len(points), err)
 		}
 		beam.NewCounter("beametrics", "points_exported/"+typ).Inc(ctx, int64(len(points)-lost))
 		progress.PointsExported.Add(int64(len(points) - lost))
+		progress.PointsByExporter.Add(typ, int64(len(points)-lost))
 	}
+	perType := map[string]int64{}
 	for wk := range fn.windows {
 		progress.WindowsExported.Add(1)
 		progress.ObserveWindowEnd(wk.end)
+		perType[fn.eng.Metric(wk.metric).ExportType]++
+	}
+	for typ, n := range perType {
+		progress.WindowsByExporter.Add(typ, n)
 	}
 	beam.NewCounter("beametrics", "windows_exported").Inc(ctx, int64(len(fn.windows)))
 	return nil
+}
+
+// countFailures counts the points an Export call lost, by code, into Beam
+// counters (export_failures/<exporter> and export_failures/<exporter>/<code>)
+// and the progress counts, and returns how many were lost.
+func (fn *sink) countFailures(ctx context.Context, exporter string, total int, err error) int {
+	byCode := map[string]int64{}
+	var exportErr *exporters.ExportError
+	if errors.As(err, &exportErr) {
+		for _, f := range exportErr.Failed {
+			byCode[f.Code]++
+		}
+	} else {
+		// An error without the list of lost points loses them all.
+		byCode["unknown"] = int64(total)
+	}
+	lost := int64(0)
+	for code, n := range byCode {
+		lost += n
+		beam.NewCounter("beametrics", "export_failures/"+exporter+"/"+code).Inc(ctx, n)
+		progress.FailuresByExporter.Add(progress.Failure{Exporter: exporter, Code: code}, n)
+	}
+	beam.NewCounter("beametrics", "export_failures/"+exporter).Inc(ctx, lost)
+	progress.ExportFailures.Add(lost)
+	return int(lost)
 }
 
 // CloseAll flushes and closes the process's exporters. Call it after the

@@ -154,13 +154,23 @@ func (b *base) reportStats(ctx context.Context) {
 	}
 	for reason, n := range st.DeadLetters {
 		before := b.seen.DeadLetters[reason]
-		inc("dead_letters/"+reason, n, &before)
+		d := inc("dead_letters/"+reason, n, &before)
 		b.seen.DeadLetters[reason] = before
+		if d != 0 {
+			if reason == "" {
+				reason = "error" // as refuse names it
+			}
+			progress.DeadLettersByReason.Add(reason, d)
+		}
 	}
 	for i := range st.Dropped {
 		name := b.eng.Metric(i).Name
-		inc("dropped_values/"+name, st.Dropped[i], &b.seen.Dropped[i])
-		inc("overflowed/"+name, st.Overflowed[i], &b.seen.Overflowed[i])
+		if d := inc("dropped_values/"+name, st.Dropped[i], &b.seen.Dropped[i]); d != 0 {
+			progress.DroppedByMetric.Add(name, d)
+		}
+		if d := inc("overflowed/"+name, st.Overflowed[i], &b.seen.Overflowed[i]); d != 0 {
+			progress.OverflowedByMetric.Add(name, d)
+		}
 		inc("matched/"+name, st.Matched[i], &b.seen.Matched[i])
 	}
 }

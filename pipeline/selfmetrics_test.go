@@ -1,0 +1,201 @@
+package pipeline
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/beametrics/beametrics/config"
+	"github.com/beametrics/beametrics/exporters"
+	"github.com/beametrics/beametrics/exporters/promscrape"
+	"github.com/beametrics/beametrics/internal/progress"
+)
+
+const selfMetricsConfig = `
+window: %s
+metrics:
+  - name: requests
+    type: count
+    export_type: local
+`
+
+// selfMetricsPlan returns a plan whose metrics go to the real local
+// exporter writing into a temporary file, and the file's path.
+func selfMetricsPlan(t *testing.T, window, listen string) (*Plan, string) {
+	t.Helper()
+	src := config.Source{Name: "self.yaml", Text: []byte(fmt.Sprintf(selfMetricsConfig, window))}
+	cfg, err := src.Load()
+	if err != nil {
+		t.Fatalf("config: %v", err)
+	}
+	out := filepath.Join(t.TempDir(), "points.jsonl")
+	settings := exporters.Settings{Local: exporters.LocalSettings{Path: out}, PrometheusListen: listen}
+	return &Plan{Source: src, Config: cfg, Exporters: settings}, out
+}
+
+type localLine struct {
+	Metric      string            `json:"metric_name"`
+	Labels      map[string]string `json:"labels"`
+	Value       float64           `json:"value"`
+	WindowStart time.Time         `json:"window_start"`
+	WindowEnd   time.Time         `json:"window_end"`
+}
+
+// readLines returns the local exporter's lines as "metric{k=v} start-end = value".
+func readLines(t *testing.T, path string) []string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var l localLine
+		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
+			t.Fatalf("line %q: %v", sc.Text(), err)
+		}
+		labels := make([]string, 0, len(l.Labels))
+		for _, k := range []string{"code", "exporter", "metric", "reason"} {
+			if v, ok := l.Labels[k]; ok {
+				labels = append(labels, k+"="+v)
+			}
+		}
+		out = append(out, fmt.Sprintf("%s{%s} %s-%s = %g", l.Metric, strings.Join(labels, ","),
+			l.WindowStart.Format("15:04:05"), l.WindowEnd.Format("15:04:05"), l.Value))
+	}
+	return out
+}
+
+func contains(lines []string, want string) bool {
+	for _, l := range lines {
+		if l == want {
+			return true
+		}
+	}
+	return false
+}
+
+// Each window's self-metrics hold what happened in that window only, go
+// to the metrics' exporter and the scrape endpoint, and name their labels.
+func TestSelfMetricsWindowCounts(t *testing.T) {
+	plan, out := selfMetricsPlan(t, "10s", "127.0.0.1:0")
+	// Far from the test data of other tests, whose windows also move the
+	// process's newest window end.
+	t0 := time.Date(2030, 1, 2, 10, 0, 3, 0, time.UTC)
+	clock := t0
+	sm, err := newSelfMetrics(context.Background(), plan, func() time.Time { return clock })
+	if err != nil {
+		t.Fatalf("newSelfMetrics: %v", err)
+	}
+	defer sm.close()
+
+	progress.Events.Add(7)
+	progress.DeadLettersByReason.Add("invalid_json", 2)
+	progress.DroppedByMetric.Add("requests", 1)
+	progress.OverflowedByMetric.Add("requests", 4)
+	progress.PointsByExporter.Add(exporters.TypeLocal, 5)
+	progress.WindowsByExporter.Add(exporters.TypeLocal, 1)
+	progress.FailuresByExporter.Add(progress.Failure{Exporter: exporters.TypeLocal, Code: "write"}, 3)
+	progress.ObserveWindowEnd(t0.Add(-3 * time.Second)) // 10:00:00
+	clock = t0.Add(7 * time.Second)
+	sm.export(context.Background(), clock)
+
+	progress.Events.Add(3)
+	clock = t0.Add(17 * time.Second)
+	sm.export(context.Background(), clock)
+
+	got := readLines(t, out)
+	for _, want := range []string{
+		"beametrics/events_read{} 10:00:00-10:00:10 = 7",
+		"beametrics/dead_letters{reason=invalid_json} 10:00:00-10:00:10 = 2",
+		"beametrics/dropped_values{metric=requests} 10:00:00-10:00:10 = 1",
+		"beametrics/series_overflowed{metric=requests} 10:00:00-10:00:10 = 4",
+		"beametrics/points_exported{exporter=local} 10:00:00-10:00:10 = 5",
+		"beametrics/windows_exported{exporter=local} 10:00:00-10:00:10 = 1",
+		"beametrics/export_failures{code=write,exporter=local} 10:00:00-10:00:10 = 3",
+		"beametrics/watermark_lag{} 10:00:00-10:00:10 = 10",
+		"beametrics/events_read{} 10:00:10-10:00:20 = 3",
+		"beametrics/dead_letters{reason=invalid_json} 10:00:10-10:00:20 = 0",
+		"beametrics/export_failures{code=write,exporter=local} 10:00:10-10:00:20 = 0",
+		"beametrics/watermark_lag{} 10:00:10-10:00:20 = 20",
+	} {
+		if !contains(got, want) {
+			t.Errorf("missing %q", want)
+		}
+	}
+	if t.Failed() {
+		t.Logf("got:\n%s", strings.Join(got, "\n"))
+	}
+
+	srv, err := promscrape.Shared("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Get("http://" + srv.Addr() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{"beametrics_events_read 3\n", `beametrics_dead_letters{reason="invalid_json"} 0`} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %q:\n%s", want, body)
+		}
+	}
+}
+
+// The goroutine exports at window boundaries and, when stopped, the last
+// partial window: every event read while it ran is in some window.
+func TestSelfMetricsRunAndStop(t *testing.T) {
+	plan, out := selfMetricsPlan(t, "1s", "")
+	stop := startSelfMetrics(context.Background(), plan)
+	progress.Events.Add(5)
+	time.Sleep(1200 * time.Millisecond) // at least one boundary passes
+	progress.Events.Add(6)
+	stop()
+	stop() // a second stop is harmless
+
+	var total float64
+	var windows int
+	for _, l := range readLines(t, out) {
+		if !strings.HasPrefix(l, "beametrics/events_read{} ") {
+			continue
+		}
+		windows++
+		var v float64
+		fmt.Sscanf(l[strings.LastIndex(l, "= ")+2:], "%g", &v)
+		total += v
+	}
+	if windows < 2 || total != 11 {
+		t.Fatalf("events_read: %d windows adding up to %g; want at least 2 windows (a boundary and the last partial one) adding up to 11", windows, total)
+	}
+}
+
+// Self-metrics that collide with a metric's name are refused, loudly.
+func TestSelfMetricsRefuseCollidingMetric(t *testing.T) {
+	src := config.Source{Name: "self.yaml", Text: []byte(`
+window: 10s
+metrics:
+  - name: beametrics/events_read
+    type: count
+    export_type: local
+`)}
+	cfg, err := src.Load()
+	if err != nil {
+		t.Skipf("the config refuses the name itself: %v", err)
+	}
+	plan := &Plan{Source: src, Config: cfg, Exporters: exporters.Settings{Local: exporters.LocalSettings{Path: filepath.Join(t.TempDir(), "x")}}}
+	if _, err := newSelfMetrics(context.Background(), plan, time.Now); err == nil {
+		t.Fatal("a metric named beametrics/events_read was accepted next to the self-metric of that name")
+	}
+}
