@@ -21,6 +21,7 @@ import (
 	"github.com/beametrics/beametrics/engine"
 	"github.com/beametrics/beametrics/exporters"
 	"github.com/beametrics/beametrics/internal/progress"
+	"github.com/beametrics/beametrics/transforms/absence"
 	"github.com/beametrics/beametrics/transforms/deadletter"
 	"github.com/beametrics/beametrics/transforms/exportsink"
 	"github.com/beametrics/beametrics/transforms/linesource"
@@ -226,7 +227,7 @@ func Run(ctx context.Context, o *Options, stderr io.Writer) error {
 	stopProgress := startProgress(stderr, o.ProgressInterval, start)
 	err = beamx.Run(runCtx, p)
 	stopProgress()
-	closeErr := errors.Join(exportsink.CloseAll(), deadletter.CloseFiles())
+	closeErr := errors.Join(exportsink.CloseAll(), absence.CloseAll(), deadletter.CloseFiles())
 	printSummary(stderr, start)
 	if err != nil && !errors.Is(err, context.Canceled) {
 		return runError(err)
