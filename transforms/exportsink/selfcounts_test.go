@@ -1,0 +1,110 @@
+package exportsink_test
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/window"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
+
+	"github.com/beametrics/beametrics/config"
+	"github.com/beametrics/beametrics/exporters"
+	"github.com/beametrics/beametrics/exporters/promscrape"
+	"github.com/beametrics/beametrics/internal/progress"
+	"github.com/beametrics/beametrics/transforms/exportsink"
+)
+
+// diff returns after minus before for every key of after.
+func diff[K comparable](before, after map[K]int64) map[K]int64 {
+	out := map[K]int64{}
+	for k, v := range after {
+		if d := v - before[k]; d != 0 {
+			out[k] = d
+		}
+	}
+	return out
+}
+
+// The self-metrics' counts: points by exporter, failures by exporter and
+// code (an error without a list of points loses them all, as "unknown").
+func TestWriteCountsByExporterAndCode(t *testing.T) {
+	src := config.Source{Name: "sink.yaml", Text: []byte(sinkConfig)}
+	elems := partials(t, src, sinkEvents)
+	for _, tc := range []struct {
+		name string
+		r    *recorder
+		code string
+	}{
+		{"partial", &recorder{failOne: true}, "test"},
+		{"all", &recorder{failAll: errors.New("destination down")}, "unknown"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			install(t, tc.r)
+			pointsBefore := progress.PointsByExporter.Snapshot()
+			failsBefore := progress.FailuresByExporter.Snapshot()
+			windowsBefore := progress.WindowsByExporter.Snapshot()
+			if err := runSink(t, src, elems); err != nil {
+				t.Fatalf("pipeline failed: %v", err)
+			}
+			points := diff(pointsBefore, progress.PointsByExporter.Snapshot())
+			fails := diff(failsBefore, progress.FailuresByExporter.Snapshot())
+			windows := diff(windowsBefore, progress.WindowsByExporter.Snapshot())
+			localLost := fails[progress.Failure{Exporter: "local", Code: tc.code}]
+			promLost := fails[progress.Failure{Exporter: "prometheus", Code: tc.code}]
+			if points["local"]+localLost != 3 || points["prometheus"]+promLost != 2 {
+				t.Errorf("local: %d written + %d lost, prometheus: %d + %d; want 3 and 2 in all (failures %v)",
+					points["local"], localLost, points["prometheus"], promLost, fails)
+			}
+			if len(fails) > 2 || localLost == 0 {
+				t.Errorf("failures %v, want code %q only", fails, tc.code)
+			}
+			if tc.name == "all" && promLost != 2 {
+				t.Errorf("prometheus lost %d of 2 points to a plain error", promLost)
+			}
+			// Two windows per export type; a window split over two
+			// bundles counts in each.
+			if windows["local"] < 2 || windows["prometheus"] < 2 {
+				t.Errorf("windows by exporter %v, want at least 2 each", windows)
+			}
+		})
+	}
+}
+
+// With --prometheus-listen every metric's points also reach /metrics: the
+// endpoint must have been told the metrics, or it refuses their points.
+func TestWriteFeedsScrapeEndpoint(t *testing.T) {
+	install(t, &recorder{})
+	src := config.Source{Name: "sink.yaml", Text: []byte(sinkConfig)}
+	const listen = "127.0.0.1:0"
+	failsBefore := progress.FailuresByExporter.Snapshot()
+	p, s := beam.NewPipelineWithRoot()
+	combined := beam.ParDo(s, decodeSeries, beam.Create(s, partials(t, src, sinkEvents)...))
+	windowed := beam.WindowInto(s, window.NewFixedWindows(time.Minute), combined)
+	exportsink.Write(s, src, exporters.Settings{PrometheusListen: listen}, windowed)
+	if err := ptest.Run(p); err != nil {
+		t.Fatalf("pipeline failed: %v", err)
+	}
+	if fails := diff(failsBefore, progress.FailuresByExporter.Snapshot()); len(fails) != 0 {
+		t.Errorf("points lost: %v", fails)
+	}
+	srv, err := promscrape.Shared(listen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Get("http://" + srv.Addr() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`requests{service="auth"} 1`, "bytes 1"} {
+		if !strings.Contains(string(body), want+"\n") {
+			t.Errorf("/metrics lacks %q:\n%s", want, body)
+		}
+	}
+}
