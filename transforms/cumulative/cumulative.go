@@ -37,7 +37,7 @@ func init() {
 	register.DoFn5x0[beam.Window, string, aggregate.Acc, func(string, aggregate.Acc), func(string, Total)](&splitFn{})
 	register.Emitter2[string, aggregate.Acc]()
 	register.Emitter2[string, Total]()
-	register.DoFn5x1[state.Provider, timers.Provider, string, Total, func(string, Total), error](&runningTotalFn{})
+	register.DoFn6x1[context.Context, state.Provider, timers.Provider, string, Total, func(string, Total), error](&runningTotalFn{})
 }
 
 // Total is one window of one series. Going into the running total it holds
@@ -149,13 +149,13 @@ type runningTotalFn struct {
 	Flush     timers.EventTime
 }
 
-func (fn *runningTotalFn) ProcessElement(sp state.Provider, tp timers.Provider, key string, w Total, _ func(string, Total)) error {
+func (fn *runningTotalFn) ProcessElement(ctx context.Context, sp state.Provider, tp timers.Provider, key string, w Total, _ func(string, Total)) error {
 	lastEnd, _, err := fn.LastEnd.Read(sp)
 	if err != nil {
 		return err
 	}
 	if w.WindowEnd <= lastEnd {
-		return fn.addLate(sp, w)
+		return fn.addLate(ctx, sp, w)
 	}
 	if err := fn.Pending.Add(sp, w); err != nil {
 		return err
@@ -175,8 +175,8 @@ func (fn *runningTotalFn) ProcessElement(sp state.Provider, tp timers.Provider, 
 	return nil
 }
 
-func (fn *runningTotalFn) addLate(sp state.Provider, w Total) error {
-	beam.NewCounter("beametrics", "cumulative_late_panes").Inc(context.Background(), 1)
+func (fn *runningTotalFn) addLate(ctx context.Context, sp state.Provider, w Total) error {
+	beam.NewCounter("beametrics", "cumulative_late_panes").Inc(ctx, 1)
 	total, _, err := fn.Total.Read(sp)
 	if err != nil {
 		return err

@@ -253,5 +253,14 @@ func TestLatePaneJoinsNextPoint(t *testing.T) {
 		"0/a since 00:00 window 00:01-00:02: count=2 sum=11",
 		"0/a since 00:00 window 00:02-00:03: count=4 sum=1111",
 	)
-	ptest.RunAndValidate(t, p)
+	res := ptest.RunAndValidate(t, p)
+	var late int64
+	for _, c := range res.Metrics().AllMetrics().Counters() {
+		if c.Key.Name == "cumulative_late_panes" {
+			late += c.Committed
+		}
+	}
+	if late != 1 {
+		t.Errorf("cumulative_late_panes counter = %d, want 1", late)
+	}
 }
