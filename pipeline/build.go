@@ -15,6 +15,7 @@ import (
 	"github.com/beametrics/beametrics/transforms/cumulative"
 	"github.com/beametrics/beametrics/transforms/deadletter"
 	"github.com/beametrics/beametrics/transforms/exportsink"
+	"github.com/beametrics/beametrics/transforms/latepanes"
 	"github.com/beametrics/beametrics/transforms/linesource"
 	"github.com/beametrics/beametrics/transforms/metricagg"
 	"github.com/beametrics/beametrics/transforms/pubsubread"
@@ -76,9 +77,14 @@ func Build(s beam.Scope, plan *Plan) error {
 		if len(sizes) > 1 {
 			part = beam.ParDo(ws, &keepMetricsFn{Metrics: sizes[size]}, aggs)
 		}
+		// Accumulating panes: a late pane carries the window's whole
+		// total, so the last point written for a window is its value.
 		windowed := beam.WindowInto(ws, window.NewFixedWindows(size), part,
-			beam.AllowedLateness(plan.Config.AllowedLateness))
+			beam.AllowedLateness(plan.Config.AllowedLateness), beam.PanesAccumulate())
 		combined := beam.CombinePerKey(ws.Scope("Combine"), &metricagg.CombineFn{}, windowed)
+		if plan.Config.AllowedLateness > 0 {
+			combined = latepanes.Changed(ws.Scope("LatePanes"), combined)
+		}
 		combined = withAbsence(ws.Scope("Absence"), plan, sizes[size], combined)
 		// Running totals only where a metric asks for them, so that the
 		// graph (and Dataflow's update compatibility) of other configs

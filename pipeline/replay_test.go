@@ -355,8 +355,6 @@ func checkDeadLetters(t *testing.T, path, input string, bads []badLine) {
 // TestReplayDeadLetterKeepsInvalidUTF8 replays a record that is not valid
 // UTF-8: its dead letter must keep the original bytes (as data_base64).
 func TestReplayDeadLetterKeepsInvalidUTF8(t *testing.T) {
-	t.Skip("known bug (see /work/helpers/bugs.md, deadletter: invalid UTF-8): deadletter.Line writes data that json.Valid accepts " +
-		"as a JSON string, and json.Marshal replaces the invalid bytes with U+FFFD, so the original bytes are lost")
 	bad := badLine{"{\"time\":\"2025-11-24T16:00:00Z\",\"service\":\"caf\xff\"}", "invalid_utf8"}
 	cfg := writeFile(t, "c.yaml", []byte(goodConfig))
 	input := writeFile(t, "in.jsonl", []byte(oneLine+bad.data+"\n"))

@@ -154,18 +154,10 @@ func Run(ctx context.Context, o *Options, stderr io.Writer) error {
 	}
 	local := runnerName == "prism"
 
-	var emb *Embedded
-	if o.Subscription == "" && len(o.Inputs) == 0 {
-		if !local {
-			return usageErrorf("--runner=%s needs --subscription or --input", runnerName)
-		}
-		var err error
-		if emb, err = StartEmbedded(ctx, 50); err != nil {
-			return runError(fmt.Errorf("embedded Pub/Sub: %v", err))
-		}
-		defer emb.Stop()
-		o.Subscription = emb.Subscription
-		fmt.Fprintf(stderr, "beametrics: no --subscription or --input: streaming generated web-app logs from an in-process Pub/Sub server (%s)\n", emb.Addr)
+	// Check everything before starting anything, the embedded server too.
+	embedded := o.Subscription == "" && len(o.Inputs) == 0
+	if embedded && !local {
+		return usageErrorf("--runner=%s needs --subscription or --input", runnerName)
 	}
 	plan, err := Prepare(ctx, o)
 	if err != nil {
@@ -176,10 +168,20 @@ func Run(ctx context.Context, o *Options, stderr io.Writer) error {
 			return err
 		}
 	}
-	if emb != nil {
-		plan.PubSub.Endpoint, plan.PubSub.Insecure = emb.Addr, true
-		plan.PubSub.MaxDelay = 2 * time.Second
-		plan.PubSub.PollInterval = 200 * time.Millisecond
+	var emb *Embedded
+	if embedded {
+		if emb, err = StartEmbedded(ctx, 50); err != nil {
+			return runError(fmt.Errorf("embedded Pub/Sub: %v", err))
+		}
+		defer emb.Stop()
+		o.Subscription = emb.Subscription
+		pc := pubsubread.NewConfig(emb.Subscription)
+		pc.Pullers = o.Pullers
+		pc.Endpoint, pc.Insecure = emb.Addr, true
+		pc.MaxDelay = 2 * time.Second
+		pc.PollInterval = 200 * time.Millisecond
+		plan.PubSub = &pc
+		fmt.Fprintf(stderr, "beametrics: no --subscription or --input: streaming generated web-app logs from an in-process Pub/Sub server (%s)\n", emb.Addr)
 	}
 	for _, w := range plan.Config.Warnings {
 		fmt.Fprintf(stderr, "warning: %s\n", w)

@@ -67,8 +67,6 @@ func TestRunBadConfigIsUsageErrorWithPosition(t *testing.T) {
 // A bad config must be refused before anything starts, also when the run
 // would start the embedded Pub/Sub server and generator.
 func TestRunBadConfigStartsNoEmbeddedServer(t *testing.T) {
-	t.Skip("known bug (see /work/helpers/bugs.md, pipeline: embedded server before config check): " +
-		"Run starts the embedded Pub/Sub server and generator, and prints that it did, before Prepare checks the config")
 	cfg := writeFile(t, "bad.yaml", []byte("metrics:\n  - name: requests\n    type: cuont\n"))
 	stderr, err := runOptions(t, &pipeline.Options{Config: cfg})
 	wantExit(t, err, stderr, 2, regexp.QuoteMeta(cfg)+`:3:11:`, "")

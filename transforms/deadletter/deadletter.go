@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"cloud.google.com/go/pubsub/v2"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
@@ -71,17 +72,13 @@ type record struct {
 // Line is the JSON line written for d.
 func Line(d metricagg.DeadLetter) []byte {
 	r := record{Reason: d.Reason, Detail: d.Detail, Source: d.Source, Time: d.Time}
-	if json.Valid(d.Data) || isText(d.Data) {
+	if utf8.Valid(d.Data) { // json.Valid does not check UTF-8
 		r.Data = string(d.Data)
 	} else {
 		r.DataBase64 = d.Data
 	}
 	b, _ := json.Marshal(r)
 	return append(b, '\n')
-}
-
-func isText(b []byte) bool {
-	return strings.ToValidUTF8(string(b), "\uFFFD") == string(b)
 }
 
 type writeFn struct {
