@@ -14,6 +14,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 	pb "google.golang.org/genproto/googleapis/pubsub/v1"
 
+	"github.com/beametrics/beametrics/transforms/deadletter"
 	"github.com/beametrics/beametrics/transforms/pubsubread"
 )
 
@@ -39,6 +40,9 @@ func prepareDataflow(ctx context.Context, plan *Plan, o *Options) error {
 	if len(missing) > 0 {
 		return usageErrorf("--runner=dataflow needs --project, --region and --staging_location (gs://BUCKET/PATH); missing: %s", strings.Join(missing, ", "))
 	}
+	if err := checkWorkerDestinations(plan); err != nil {
+		return err
+	}
 	if err := defaultWorkerBinary(); err != nil {
 		return err
 	}
@@ -51,6 +55,25 @@ func prepareDataflow(ctx context.Context, plan *Plan, o *Options) error {
 			raw := pubsubio.Read(s, project, pubsubio.ReadOptions{Subscription: id, WithAttributes: true})
 			return beam.ParDo(s.Scope("ToMessage"), messageFromPubsub, raw)
 		}
+	}
+	return nil
+}
+
+// checkWorkerDestinations refuses outputs that name a place on one machine:
+// on Dataflow they would land on some worker's disk, where nobody looks.
+func checkWorkerDestinations(plan *Plan) error {
+	var errs []string
+	if plan.DeadLetter != "" && !deadletter.IsTopic(plan.DeadLetter) {
+		errs = append(errs, fmt.Sprintf("--dead-letter %s: on Dataflow give a Pub/Sub topic (projects/P/topics/T); a file would be on a worker", plan.DeadLetter))
+	}
+	if plan.Exporters.PrometheusListen != "" {
+		errs = append(errs, "prometheus_listen / --prometheus-listen: each Dataflow worker would serve only its own share of the series; use export type prometheus (remote write)")
+	}
+	if p := plan.Exporters.Local.Path; p != "" && p != "-" {
+		errs = append(errs, fmt.Sprintf("local.path / --local-output %s: a file on a worker; on Dataflow the local exporter writes to the worker logs (leave it empty)", p))
+	}
+	if len(errs) > 0 {
+		return usageErrorf("--runner=dataflow: %s", strings.Join(errs, "; "))
 	}
 	return nil
 }

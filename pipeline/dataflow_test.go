@@ -26,6 +26,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/beametrics/beametrics/exporters"
 	"github.com/beametrics/beametrics/transforms/pubsubread"
 )
 
@@ -336,6 +337,29 @@ func TestPrepareDataflowListsMissingFlags(t *testing.T) {
 	}
 	if plan.ReadRecords != nil {
 		t.Error("the plan was changed although the flags are missing")
+	}
+}
+
+func TestPrepareDataflowRefusesWorkerLocalOutputs(t *testing.T) {
+	setFlags(t, map[string]string{"project": fakeProject, "region": "europe-west1", "staging_location": "gs://b/s"})
+	for _, tc := range []struct {
+		name string
+		plan Plan
+		want string
+	}{
+		{"dead letter file", Plan{DeadLetter: "/tmp/dead.jsonl"}, "--dead-letter /tmp/dead.jsonl"},
+		{"scrape endpoint", Plan{Exporters: exporters.Settings{PrometheusListen: ":9464"}}, "--prometheus-listen"},
+		{"local file", Plan{Exporters: exporters.Settings{Local: exporters.LocalSettings{Path: "/tmp/points.jsonl"}}}, "--local-output /tmp/points.jsonl"},
+	} {
+		err := prepareDataflow(context.Background(), &tc.plan, &Options{})
+		var exit *ExitError
+		if !errors.As(err, &exit) || exit.Code != 2 || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: got %v, want a usage error naming %q", tc.name, err, tc.want)
+		}
+	}
+	ok := Plan{DeadLetter: "projects/p/topics/dead", Exporters: exporters.Settings{Local: exporters.LocalSettings{Path: "-"}}}
+	if err := prepareDataflow(context.Background(), &ok, &Options{}); err != nil {
+		t.Errorf("a topic and standard output: %v", err)
 	}
 }
 
