@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/valyala/fastjson"
+	"github.com/valyala/fastjson/fastfloat"
 )
 
 // MaxSize is the largest event body accepted, in bytes. Larger records are
@@ -277,7 +278,9 @@ func (v Value) Num() (f float64, ok bool) {
 // parseFinite parses a JSON number; numbers beyond float64's range are
 // not usable values.
 func parseFinite(b []byte) (float64, int8) {
-	f, err := strconv.ParseFloat(unsafeString(b), 64)
+	// fastfloat is several times faster than strconv on log-sized
+	// numbers; the scanner has already checked the JSON number syntax.
+	f, err := fastfloat.Parse(unsafeString(b))
 	if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
 		return 0, -1
 	}

@@ -226,11 +226,21 @@ func Run(ctx context.Context, o *Options, stderr io.Writer) error {
 	}()
 
 	start := time.Now()
-	stopProgress := startProgress(stderr, o.ProgressInterval, start)
+	progressEvery := o.ProgressInterval
+	if !local {
+		// On a remote runner the work happens elsewhere: the counters of
+		// this process stay at zero, so print nothing rather than zeros.
+		progressEvery = 0
+	}
+	stopProgress := startProgress(stderr, progressEvery, start)
 	err = beamx.Run(runCtx, p)
 	stopProgress()
 	closeErr := errors.Join(exportsink.CloseAll(), absence.CloseAll(), deadletter.CloseFiles())
-	printSummary(stderr, start)
+	if local {
+		printSummary(stderr, start)
+	} else if err == nil {
+		fmt.Fprintf(stderr, "beametrics: job submitted to %s\n", runnerName)
+	}
 	if err != nil && !errors.Is(err, context.Canceled) {
 		return runError(err)
 	}
