@@ -110,6 +110,10 @@ func dryRun(t *testing.T, o *Options) (*df.Job, *pipepb.Pipeline) {
 		"dry_run":          "true",
 		"job_name":         "beametrics-dry-run",
 		"worker_binary":    "",
+		// A prism run earlier in this test binary leaves its loopback
+		// environment in Beam's global flags; Dataflow needs the default.
+		"environment_type":   "",
+		"environment_config": "",
 	})
 	logs := &captureLogger{}
 	log.SetLogger(logs)
