@@ -21,6 +21,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/window"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/state"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/timers"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/log"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
 	"github.com/beametrics/beametrics/aggregate"
@@ -85,25 +86,42 @@ func decodeTotal(b []byte) (Total, error) {
 // global window, one per series and input window.
 func Apply(s beam.Scope, metrics []int, combined beam.PCollection) (rest, totals beam.PCollection) {
 	s = s.Scope("cumulative")
+	// Late panes need the combine's windowing: with accumulating panes a
+	// late pane repeats the window's earlier values.
+	ws := combined.WindowingStrategy()
+	panes := Panes{Accumulating: ws.AccumulationMode == window.Accumulating,
+		AllowedLateness: time.Duration(ws.AllowedLateness) * time.Millisecond}
 	rest, windows := beam.ParDo2(s, &splitFn{Metrics: metrics}, combined)
 	// State is per key and window: the running total must outlive the
 	// fixed windows, so it lives in the global window. Each element
 	// carries its window in its value.
 	global := beam.WindowInto(s, window.NewGlobalWindows(), windows)
-	return rest, RunningTotals(s, global)
+	return rest, RunningTotals(s, global, panes)
+}
+
+// Panes describes the panes of the windows given to RunningTotals.
+type Panes struct {
+	// Accumulating: each pane of a window holds the window's whole value
+	// so far (beam.PanesAccumulate); otherwise only what is new.
+	Accumulating bool
+	// AllowedLateness is how long after a window's end late panes come.
+	AllowedLateness time.Duration
 }
 
 // RunningTotals turns a PCollection<KV<string, Total>> of windows in the
 // global window, each stamped with its window's last instant, into running
 // totals (Apply's second step).
-func RunningTotals(s beam.Scope, windows beam.PCollection) beam.PCollection {
+func RunningTotals(s beam.Scope, windows beam.PCollection, panes Panes) beam.PCollection {
 	return beam.ParDo(s, &runningTotalFn{
-		Total:     state.MakeValueState[aggregate.Acc]("total"),
-		Start:     state.MakeValueState[int64]("start"),
-		LastEnd:   state.MakeValueState[int64]("lastEnd"),
-		Pending:   state.MakeBagState[Total]("pending"),
-		NextFlush: state.MakeValueState[int64]("nextFlush"),
-		Flush:     timers.InEventTime("flush"),
+		Accumulating:    panes.Accumulating,
+		AllowedLateness: int64(panes.AllowedLateness),
+		Total:           state.MakeValueState[aggregate.Acc]("total"),
+		Start:           state.MakeValueState[int64]("start"),
+		LastEnd:         state.MakeValueState[int64]("lastEnd"),
+		Pending:         state.MakeBagState[Total]("pending"),
+		NextFlush:       state.MakeValueState[int64]("nextFlush"),
+		Added:           state.MakeMapState[int64, aggregate.Acc]("added"),
+		Flush:           timers.InEventTime("flush"),
 	}, windows)
 }
 
@@ -139,14 +157,22 @@ func (fn *splitFn) ProcessElement(w beam.Window, key string, acc aggregate.Acc, 
 //
 // A late pane (allowed lateness) of a window already emitted is added to
 // the total and shows in the series' next point; it cannot be written for
-// its own window, as points of a series must move forward in time.
+// its own window, as points of a series must move forward in time. With
+// accumulating panes only its difference from the window's earlier pane
+// is added, so Added remembers what each recent window added.
 type runningTotalFn struct {
+	Accumulating    bool
+	AllowedLateness int64 // nanoseconds
+
 	Total     state.Value[aggregate.Acc]
 	Start     state.Value[int64] // the total's fixed start, Unix nanos
 	LastEnd   state.Value[int64] // end of the newest window emitted
 	Pending   state.Bag[Total]   // windows waiting for the watermark
 	NextFlush state.Value[int64] // when Flush is set to fire, Unix nanos
-	Flush     timers.EventTime
+	// Added holds, by window end, the pane last added for each window
+	// that may still get late panes (accumulating panes only).
+	Added state.Map[int64, aggregate.Acc]
+	Flush timers.EventTime
 }
 
 func (fn *runningTotalFn) ProcessElement(ctx context.Context, sp state.Provider, tp timers.Provider, key string, w Total, _ func(string, Total)) error {
@@ -181,8 +207,47 @@ func (fn *runningTotalFn) addLate(ctx context.Context, sp state.Provider, w Tota
 	if err != nil {
 		return err
 	}
-	total.Merge(&w.Acc)
+	add := w.Acc
+	if fn.Accumulating {
+		prev, ok, err := fn.Added.Get(sp, w.WindowEnd)
+		if err != nil {
+			return err
+		}
+		d, valid := minus(w.Acc, prev)
+		if !ok || !valid {
+			// Nothing known of the window's earlier pane (or a pane that
+			// shrank): adding it could count values twice.
+			beam.NewCounter("beametrics", "cumulative_late_panes_unmatched").Inc(ctx, 1)
+			log.Errorf(ctx, "cumulative: late pane of the window ending %v not added to the running total: no earlier pane of it is known",
+				time.Unix(0, w.WindowEnd).UTC())
+			return nil
+		}
+		if err := fn.Added.Put(sp, w.WindowEnd, w.Acc); err != nil {
+			return err
+		}
+		add = d
+	}
+	total.Merge(&add)
 	return fn.Total.Write(sp, total)
+}
+
+// minus returns what an accumulating pane a holds beyond the window's
+// earlier pane b: counts, sums and buckets subtract; the range is a's
+// (merging it again changes nothing). It reports false if a holds less
+// than b, which accumulating panes never do.
+func minus(a, b aggregate.Acc) (aggregate.Acc, bool) {
+	d := *a.Clone()
+	d.Count -= b.Count
+	d.Sum -= b.Sum
+	if d.Count < 0 || len(b.Buckets) > len(d.Buckets) {
+		return aggregate.Acc{}, false
+	}
+	for i, n := range b.Buckets {
+		if d.Buckets[i] -= n; d.Buckets[i] < 0 {
+			return aggregate.Acc{}, false
+		}
+	}
+	return d, true
 }
 
 func (fn *runningTotalFn) OnTimer(ctx context.Context, ts beam.EventTime, sp state.Provider, tp timers.Provider, key string, timer timers.Context, emit func(string, Total)) error {
@@ -232,6 +297,9 @@ func (fn *runningTotalFn) emitTotals(sp state.Provider, key string, windows []To
 	if err != nil {
 		return err
 	}
+	if fn.Accumulating {
+		windows = lastPanes(windows)
+	}
 	for _, w := range windows {
 		if !started || w.WindowEnd-start > int64(MaxAge) {
 			start, started, total = w.WindowStart, true, aggregate.Acc{}
@@ -241,6 +309,11 @@ func (fn *runningTotalFn) emitTotals(sp state.Provider, key string, windows []To
 		// total, which the next window changes.
 		emit(key, Total{Start: start, WindowStart: w.WindowStart, WindowEnd: w.WindowEnd, Acc: *total.Clone()})
 	}
+	if fn.Accumulating && fn.AllowedLateness > 0 {
+		if err := fn.rememberAdded(sp, windows); err != nil {
+			return err
+		}
+	}
 	if err := fn.Total.Write(sp, total); err != nil {
 		return err
 	}
@@ -248,4 +321,45 @@ func (fn *runningTotalFn) emitTotals(sp state.Provider, key string, windows []To
 		return err
 	}
 	return fn.LastEnd.Write(sp, windows[len(windows)-1].WindowEnd)
+}
+
+// lastPanes keeps, of several accumulating panes of one window waiting
+// together, the latest: the one with the most values.
+func lastPanes(sorted []Total) []Total {
+	out := sorted[:0:0]
+	for _, w := range sorted {
+		if n := len(out); n > 0 && out[n-1].WindowEnd == w.WindowEnd {
+			if w.Acc.Count > out[n-1].Acc.Count {
+				out[n-1] = w
+			}
+			continue
+		}
+		out = append(out, w)
+	}
+	return out
+}
+
+// rememberAdded records the panes just added, for late panes to come, and
+// forgets windows past their allowed lateness.
+func (fn *runningTotalFn) rememberAdded(sp state.Provider, windows []Total) error {
+	for _, w := range windows {
+		if err := fn.Added.Put(sp, w.WindowEnd, w.Acc); err != nil {
+			return err
+		}
+	}
+	newest := windows[len(windows)-1].WindowEnd
+	ends, _, err := fn.Added.Keys(sp)
+	if err != nil {
+		return err
+	}
+	for _, end := range ends {
+		// A window gets late panes until the watermark passes its end
+		// plus the allowed lateness; newest trails the watermark.
+		if end+fn.AllowedLateness < newest-fn.AllowedLateness {
+			if err := fn.Added.Remove(sp, end); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }

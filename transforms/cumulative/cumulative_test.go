@@ -27,6 +27,7 @@ func init() {
 	register.Function3x0(parseEvent)
 	register.Function3x1(formatTotal)
 	register.Function3x1(formatRest)
+	register.Function2x0(lastWindowOnly)
 }
 
 // base is the test's epoch: midnight, so that windows are easy to read.
@@ -183,7 +184,7 @@ func init() {
 	register.Function3x1(parseWindow)
 }
 
-// parseWindow reads "label/window index/value" of one-minute windows
+// parseWindow reads "label/window index/value,value..." of one-minute windows
 // into a Total. Every element keeps the test stream's timestamp, so that
 // the runner cannot put them in window order by timestamp: only the
 // transform's own ordering can.
@@ -193,14 +194,16 @@ func parseWindow(t beam.EventTime, line string, emit func(beam.EventTime, string
 	if err != nil {
 		return err
 	}
-	v, err := strconv.ParseFloat(f[2], 64)
-	if err != nil {
-		return err
-	}
 	start := base.Add(time.Duration(i) * time.Minute)
 	end := start.Add(time.Minute)
 	var acc aggregate.Acc
-	acc.AddValue(v, start.UnixNano(), nil)
+	for _, field := range strings.Split(f[2], ",") {
+		v, err := strconv.ParseFloat(field, 64)
+		if err != nil {
+			return err
+		}
+		acc.AddValue(v, start.UnixNano(), nil)
+	}
 	emit(t, metricagg.SeriesKey(0, f[0]),
 		cumulative.Total{Start: start.UnixNano(), WindowStart: start.UnixNano(), WindowEnd: end.UnixNano(), Acc: acc})
 	return nil
@@ -218,7 +221,7 @@ func TestRunningTotalsOutOfOrderArrival(t *testing.T) {
 	}
 	p, s := beam.NewPipelineWithRoot()
 	windows := beam.ParDo(s, parseWindow, teststream.Create(s, con))
-	totals := cumulative.RunningTotals(s, windows)
+	totals := cumulative.RunningTotals(s, windows, cumulative.Panes{})
 	passert.Equals(s, beam.ParDo(s, formatTotal, totals),
 		"0/a since 00:00 window 00:00-00:01: count=1 sum=1",
 		"0/a since 00:00 window 00:01-00:02: count=2 sum=11",
@@ -232,6 +235,18 @@ func TestRunningTotalsOutOfOrderArrival(t *testing.T) {
 // window (points must move forward) but joins the total: the series' next
 // point shows it.
 func TestLatePaneJoinsNextPoint(t *testing.T) {
+	// Discarding panes: the late pane holds only the late value.
+	testLatePane(t, cumulative.Panes{AllowedLateness: time.Hour}, "a/0/1000")
+}
+
+// With accumulating panes the late pane repeats the window's earlier
+// value: only the difference joins the total.
+func TestAccumulatingLatePaneAddsOnlyItsNews(t *testing.T) {
+	testLatePane(t, cumulative.Panes{Accumulating: true, AllowedLateness: time.Hour}, "a/0/1,1000")
+}
+
+func testLatePane(t *testing.T, panes cumulative.Panes, latePane string) {
+	t.Helper()
 	con := teststream.NewConfig()
 	if err := con.AddElements(base.UnixMilli(), "a/0/1", "a/1/10"); err != nil {
 		t.Fatal(err)
@@ -239,7 +254,7 @@ func TestLatePaneJoinsNextPoint(t *testing.T) {
 	if err := con.AdvanceWatermark(base.Add(2 * time.Minute).UnixMilli()); err != nil {
 		t.Fatal(err)
 	}
-	if err := con.AddElements(base.UnixMilli(), "a/0/1000", "a/2/100"); err != nil {
+	if err := con.AddElements(base.UnixMilli(), latePane, "a/2/100"); err != nil {
 		t.Fatal(err)
 	}
 	if err := con.AdvanceWatermarkToInfinity(); err != nil {
@@ -247,7 +262,7 @@ func TestLatePaneJoinsNextPoint(t *testing.T) {
 	}
 	p, s := beam.NewPipelineWithRoot()
 	windows := beam.ParDo(s, parseWindow, teststream.Create(s, con))
-	totals := cumulative.RunningTotals(s, windows)
+	totals := cumulative.RunningTotals(s, windows, panes)
 	passert.Equals(s, beam.ParDo(s, formatTotal, totals),
 		"0/a since 00:00 window 00:00-00:01: count=1 sum=1",
 		"0/a since 00:00 window 00:01-00:02: count=2 sum=11",
@@ -262,5 +277,48 @@ func TestLatePaneJoinsNextPoint(t *testing.T) {
 	}
 	if late != 1 {
 		t.Errorf("cumulative_late_panes counter = %d, want 1", late)
+	}
+}
+
+// Apply reads the pane mode from the combine's windowing: with accumulating
+// panes and allowed lateness, prism fires a window again for late data
+// (and once more when it expires), each pane with the window's whole
+// value; the total counts every value once.
+func TestApplyAccumulatingPanesFromWindowing(t *testing.T) {
+	con := teststream.NewConfig()
+	add := func(at time.Duration, line string) {
+		if err := con.AddElements(base.Add(at).UnixMilli(), line); err != nil {
+			t.Fatal(err)
+		}
+	}
+	add(10*time.Second, "0/a/1")
+	add(70*time.Second, "0/a/10")
+	if err := con.AdvanceWatermark(base.Add(150 * time.Second).UnixMilli()); err != nil {
+		t.Fatal(err)
+	}
+	add(20*time.Second, "0/a/1000") // late for 00:00-00:01
+	add(130*time.Second, "0/a/100")
+	if err := con.AdvanceWatermarkToInfinity(); err != nil {
+		t.Fatal(err)
+	}
+	p, s := beam.NewPipelineWithRoot()
+	accs := beam.ParDo(s, parseEvent, teststream.Create(s, con))
+	windowed := beam.WindowInto(s, window.NewFixedWindows(time.Minute), accs,
+		beam.AllowedLateness(time.Hour), beam.PanesAccumulate())
+	combined := beam.CombinePerKey(s, &metricagg.CombineFn{}, windowed)
+	_, totals := cumulative.Apply(s, []int{0}, combined)
+	// Whether prism fires 00:00-00:01 before or after the late value
+	// arrives varies; either way the last point counts every value once
+	// (counting a repeated pane again would give count=5 sum=2111).
+	formatted := beam.ParDo(s, formatTotal, totals)
+	passert.Count(s, formatted, "points", 3)
+	passert.Equals(s, beam.ParDo(s, lastWindowOnly, formatted),
+		"0/a since 00:00 window 00:02-00:03: count=4 sum=1111")
+	ptest.RunAndValidate(t, p)
+}
+
+func lastWindowOnly(line string, emit func(string)) {
+	if strings.Contains(line, "window 00:02-00:03") {
+		emit(line)
 	}
 }
