@@ -83,8 +83,9 @@ type windowKey struct {
 // connection pool (and one stdout) rather than open their own.
 var shared = struct {
 	sync.Mutex
-	m map[string]exporters.Exporter
-}{m: map[string]exporters.Exporter{}}
+	m             map[string]exporters.Exporter
+	scrapeStarted map[string]bool // by listen address
+}{m: map[string]exporters.Exporter{}, scrapeStarted: map[string]bool{}}
 
 func (fn *WriteFn) Setup(ctx context.Context) error       { return fn.setup(ctx) }
 func (fn *WriteTotalsFn) Setup(ctx context.Context) error { return fn.setup(ctx) }
@@ -114,14 +115,16 @@ func (fn *sink) setup(ctx context.Context) error {
 	if fn.scrape, err = all.Scrape(fn.Settings); err != nil {
 		return fmt.Errorf("prometheus scrape endpoint: %v", err)
 	}
-	if fn.scrape != nil {
+	shared.Lock()
+	defer shared.Unlock()
+	if fn.scrape != nil && !shared.scrapeStarted[fn.Settings.PrometheusListen] {
 		// The endpoint refuses points of metrics it was not told about.
+		// Once per process: defining a metric again empties its series.
 		if err := fn.scrape.Start(ctx, every); err != nil {
 			return fmt.Errorf("prometheus scrape endpoint: %v", err)
 		}
+		shared.scrapeStarted[fn.Settings.PrometheusListen] = true
 	}
-	shared.Lock()
-	defer shared.Unlock()
 	for typ, descs := range byType {
 		if e, ok := shared.m[typ]; ok {
 			fn.exporters[typ] = e
@@ -258,5 +261,6 @@ func CloseAll() error {
 		}
 		delete(shared.m, typ)
 	}
+	clear(shared.scrapeStarted)
 	return errors.Join(errs...)
 }

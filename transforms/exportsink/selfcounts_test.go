@@ -82,13 +82,20 @@ func TestWriteFeedsScrapeEndpoint(t *testing.T) {
 	src := config.Source{Name: "sink.yaml", Text: []byte(sinkConfig)}
 	const listen = "127.0.0.1:0"
 	failsBefore := progress.FailuresByExporter.Snapshot()
-	p, s := beam.NewPipelineWithRoot()
-	combined := beam.ParDo(s, decodeSeries, beam.Create(s, partials(t, src, sinkEvents)...))
-	windowed := beam.WindowInto(s, window.NewFixedWindows(time.Minute), combined)
-	exportsink.Write(s, src, exporters.Settings{PrometheusListen: listen}, windowed)
-	if err := ptest.Run(p); err != nil {
-		t.Fatalf("pipeline failed: %v", err)
+	run := func(events []string) {
+		p, s := beam.NewPipelineWithRoot()
+		combined := beam.ParDo(s, decodeSeries, beam.Create(s, partials(t, src, events)...))
+		windowed := beam.WindowInto(s, window.NewFixedWindows(time.Minute), combined)
+		exportsink.Write(s, src, exporters.Settings{PrometheusListen: listen}, windowed)
+		if err := ptest.Run(p); err != nil {
+			t.Fatalf("pipeline failed: %v", err)
+		}
 	}
+	run(sinkEvents)
+	// New DoFn instances of the same process must not empty the endpoint:
+	// a second run with an older point (which never replaces a newer one)
+	// leaves the first run's values on /metrics.
+	run([]string{`{"time":"2025-11-24T15:00:00Z","bytes":3}`})
 	if fails := diff(failsBefore, progress.FailuresByExporter.Snapshot()); len(fails) != 0 {
 		t.Errorf("points lost: %v", fails)
 	}
