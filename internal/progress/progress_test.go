@@ -37,3 +37,12 @@ func TestCountsZeroAddCreatesKey(t *testing.T) {
 		t.Fatalf("after Add(k, 0): %v, %v; want 0, present", n, ok)
 	}
 }
+
+// One Add per bundle and label: this is what a bundle pays per label.
+func BenchmarkCountsAdd(b *testing.B) {
+	var c Counts[string]
+	b.ReportAllocs()
+	for b.Loop() {
+		c.Add("invalid_json", 1)
+	}
+}
