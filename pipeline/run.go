@@ -233,8 +233,13 @@ func Run(ctx context.Context, o *Options, stderr io.Writer) error {
 		progressEvery = 0
 	}
 	stopProgress := startProgress(stderr, progressEvery, start)
+	stopSelfMetrics := func() {}
+	if local {
+		stopSelfMetrics = startSelfMetrics(runCtx, plan)
+	}
 	err = beamx.Run(runCtx, p)
 	stopProgress()
+	stopSelfMetrics()
 	closeErr := errors.Join(exportsink.CloseAll(), absence.CloseAll(), deadletter.CloseFiles())
 	if local {
 		printSummary(stderr, start)
