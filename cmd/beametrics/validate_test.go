@@ -24,13 +24,15 @@ func TestValidateExample(t *testing.T) {
 		t.Fatalf("exit %d, stderr:\n%s", code, errOut)
 	}
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if len(lines) != 7 || lines[0] != "event time: field time (auto)" {
-		t.Errorf("want the event time and 6 metric lines, got:\n%s", out)
+	// Seven declared metrics; the freshness one is three series.
+	if len(lines) != 10 || lines[0] != "event time: field time (auto)" {
+		t.Errorf("want the event time and 9 metric lines, got:\n%s", out)
 	}
 	for _, want := range []string{
 		"requests: count of events (all events), by service=service, status=http.status (at most 10000 series), per 10s window, gauge, to local",
 		`server-errors: count of events where (http.status >= 500 && service != "healthz"), per 10s window`,
 		"api-latency: distribution of http.latency_ms over buckets [5 10 25 50 100 250 500] where http.path regex \"^/api/\"",
+		"log-freshness/stale_events: count of events older than 1h0m0s when processed",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output does not say %q:\n%s", want, out)
