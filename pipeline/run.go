@@ -234,7 +234,9 @@ func Run(ctx context.Context, o *Options, stderr io.Writer) error {
 	}
 	stopProgress := startProgress(stderr, progressEvery, start)
 	stopSelfMetrics := func() {}
-	if local {
+	if local && plan.Files == nil {
+		// Self-metrics follow the processing clock: they describe a
+		// streaming job's health. A replay's summary line says the same.
 		stopSelfMetrics = startSelfMetrics(runCtx, plan)
 	}
 	err = beamx.Run(runCtx, p)
