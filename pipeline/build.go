@@ -98,9 +98,9 @@ func Build(s beam.Scope, plan *Plan) error {
 		if len(cumulativeMetrics) > 0 {
 			var totals beam.PCollection
 			combined, totals = cumulative.Apply(ws.Scope("Cumulative"), cumulativeMetrics, combined)
-			exportsink.WriteTotals(ws.Scope("ExportCumulative"), plan.Source, plan.Exporters, totals)
+			exportsink.WriteTotals(ws.Scope("ExportCumulative"), plan.Source, plan.Exporters, plan.DeadLetter, totals)
 		}
-		exportsink.Write(ws.Scope("Export"), plan.Source, plan.Exporters, combined)
+		exportsink.Write(ws.Scope("Export"), plan.Source, plan.Exporters, plan.DeadLetter, combined)
 	}
 	return nil
 }

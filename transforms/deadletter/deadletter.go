@@ -84,12 +84,31 @@ func Line(d metricagg.DeadLetter) []byte {
 type writeFn struct {
 	Dest string
 
+	w *Writer
+}
+
+func (fn *writeFn) Setup(ctx context.Context) error {
+	var err error
+	fn.w, err = NewWriter(ctx, fn.Dest)
+	return err
+}
+
+func (fn *writeFn) ProcessElement(ctx context.Context, d metricagg.DeadLetter) error {
+	return fn.w.Write(ctx, d)
+}
+
+func (fn *writeFn) Teardown() error { return fn.w.Close() }
+
+// Writer writes dead letters to one destination. Other transforms use it
+// too: the export sink sends the points it could not write.
+type Writer struct {
+	dest   string
 	topic  *pubsub.Publisher
 	client *pubsub.Client
 	logged int
 }
 
-// files are shared per process: prism runs many instances of the DoFn.
+// files are shared per process: prism runs many instances of the DoFns.
 var files = struct {
 	sync.Mutex
 	m map[string]*os.File
@@ -97,57 +116,60 @@ var files = struct {
 
 const logLimit = 20
 
-func (fn *writeFn) Setup(ctx context.Context) error {
-	if !IsTopic(fn.Dest) {
-		return nil
+// NewWriter prepares writing to dest (see Check); "" only logs.
+func NewWriter(ctx context.Context, dest string) (*Writer, error) {
+	w := &Writer{dest: dest}
+	if !IsTopic(dest) {
+		return w, nil
 	}
-	parts := strings.Split(fn.Dest, "/")
+	parts := strings.Split(dest, "/")
 	c, err := pubsub.NewClient(ctx, parts[1])
 	if err != nil {
-		return err
+		return nil, err
 	}
-	fn.client, fn.topic = c, c.Publisher(fn.Dest)
-	return nil
+	w.client, w.topic = c, c.Publisher(dest)
+	return w, nil
 }
 
-func (fn *writeFn) ProcessElement(ctx context.Context, d metricagg.DeadLetter) error {
+// Write writes one dead letter. An error means it was not written; callers
+// in DoFns return it so that the runner retries the bundle.
+func (w *Writer) Write(ctx context.Context, d metricagg.DeadLetter) error {
 	switch {
-	case fn.Dest == "":
-		if fn.logged < logLimit {
-			fn.logged++
+	case w.dest == "":
+		if w.logged < logLimit {
+			w.logged++
 			log.Warnf(ctx, "dead letter (%s) from %s: %s; give --dead-letter to keep them", d.Reason, d.Source, d.Detail)
 		}
 		return nil
-	case fn.topic != nil:
-		res := fn.topic.Publish(ctx, &pubsub.Message{Data: d.Data, Attributes: map[string]string{
+	case w.topic != nil:
+		res := w.topic.Publish(ctx, &pubsub.Message{Data: d.Data, Attributes: map[string]string{
 			"beametrics-reason": d.Reason, "beametrics-detail": d.Detail, "beametrics-source": d.Source}})
 		if _, err := res.Get(ctx); err != nil {
-			// Failing the bundle makes the runner retry it: the letter is
-			// not lost.
-			return fmt.Errorf("dead letter to %s: %v", fn.Dest, err)
+			return fmt.Errorf("dead letter to %s: %v", w.dest, err)
 		}
 		return nil
 	}
 	files.Lock()
 	defer files.Unlock()
-	f := files.m[fn.Dest]
+	f := files.m[w.dest]
 	if f == nil {
 		var err error
-		if f, err = os.OpenFile(fn.Dest, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644); err != nil {
+		if f, err = os.OpenFile(w.dest, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644); err != nil {
 			return err
 		}
-		files.m[fn.Dest] = f
+		files.m[w.dest] = f
 	}
 	_, err := f.Write(Line(d))
 	return err
 }
 
-func (fn *writeFn) Teardown() error {
-	if fn.topic != nil {
-		fn.topic.Stop()
-		return fn.client.Close()
+// Close releases the Pub/Sub client; files stay open until CloseFiles.
+func (w *Writer) Close() error {
+	if w == nil || w.topic == nil {
+		return nil
 	}
-	return nil
+	w.topic.Stop()
+	return w.client.Close()
 }
 
 // CloseFiles closes the dead-letter files of this process.

@@ -5,6 +5,7 @@
 package exportsink
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -22,9 +23,11 @@ import (
 	"github.com/beametrics/beametrics/engine"
 	"github.com/beametrics/beametrics/exporters"
 	"github.com/beametrics/beametrics/exporters/all"
+	"github.com/beametrics/beametrics/exporters/local"
 	"github.com/beametrics/beametrics/exporters/promscrape"
 	"github.com/beametrics/beametrics/internal/progress"
 	"github.com/beametrics/beametrics/transforms/cumulative"
+	"github.com/beametrics/beametrics/transforms/deadletter"
 	"github.com/beametrics/beametrics/transforms/metricagg"
 )
 
@@ -35,15 +38,17 @@ func init() {
 
 // Write exports a PCollection<KV<string, aggregate.Acc>> of combined series,
 // keyed as metricagg.SeriesKey, in fixed windows.
-func Write(s beam.Scope, cfg config.Source, settings exporters.Settings, combined beam.PCollection) {
-	beam.ParDo0(s.Scope("exportsink.Write"), &WriteFn{sink{Config: cfg, Settings: settings}}, combined)
+// Points lost after the exporters' retries go to deadLetter ("" for none)
+// as local JSON lines, with the exporter and code as the reason.
+func Write(s beam.Scope, cfg config.Source, settings exporters.Settings, deadLetter string, combined beam.PCollection) {
+	beam.ParDo0(s.Scope("exportsink.Write"), &WriteFn{sink{Config: cfg, Settings: settings, DeadLetter: deadLetter}}, combined)
 }
 
 // WriteTotals exports the running totals of cumulative metrics, a
 // PCollection<KV<string, cumulative.Total>> from cumulative.Apply: each
 // point's Start is its total's fixed start, its End the window end.
-func WriteTotals(s beam.Scope, cfg config.Source, settings exporters.Settings, totals beam.PCollection) {
-	beam.ParDo0(s.Scope("exportsink.WriteTotals"), &WriteTotalsFn{sink{Config: cfg, Settings: settings}}, totals)
+func WriteTotals(s beam.Scope, cfg config.Source, settings exporters.Settings, deadLetter string, totals beam.PCollection) {
+	beam.ParDo0(s.Scope("exportsink.WriteTotals"), &WriteTotalsFn{sink{Config: cfg, Settings: settings, DeadLetter: deadLetter}}, totals)
 }
 
 // NewExporter makes the exporter of one export type. It is a variable so
@@ -63,9 +68,11 @@ type WriteTotalsFn struct {
 // sink is what both sink DoFns share: the engine, the exporters and the
 // bundle's batches.
 type sink struct {
-	Config   config.Source
-	Settings exporters.Settings
+	Config     config.Source
+	Settings   exporters.Settings
+	DeadLetter string // where lost points go; "" for nowhere but the log
 
+	dead      *deadletter.Writer
 	eng       *engine.Engine
 	exporters map[string]exporters.Exporter
 	scrape    exporters.Exporter // every point, when --prometheus-listen is set
@@ -97,6 +104,13 @@ func (fn *WriteFn) FinishBundle(ctx context.Context) error       { return fn.fin
 func (fn *WriteTotalsFn) FinishBundle(ctx context.Context) error { return fn.finishBundle(ctx) }
 
 func (fn *sink) setup(ctx context.Context) error {
+	if fn.DeadLetter != "" {
+		w, err := deadletter.NewWriter(ctx, fn.DeadLetter)
+		if err != nil {
+			return err
+		}
+		fn.dead = w
+	}
 	cfg, err := fn.Config.Load()
 	if err != nil {
 		return err
@@ -202,6 +216,7 @@ func (fn *sink) finishBundle(ctx context.Context) error {
 		lost := 0
 		if err != nil {
 			lost = fn.countFailures(ctx, typ, len(points), err)
+			fn.deadLetter(ctx, typ, points, err)
 			// The exporter has retried already; losing points must be
 			// loud, but must not stop the pipeline.
 			log.Errorf(ctx, "export %s: %d of %d points lost: %v", typ, lost, len(points), err)
@@ -222,6 +237,35 @@ func (fn *sink) finishBundle(ctx context.Context) error {
 	}
 	beam.NewCounter("beametrics", "windows_exported").Inc(ctx, int64(len(fn.windows)))
 	return nil
+}
+
+// deadLetter writes the points an Export call lost to the dead-letter
+// output, as local JSON lines, so that they can be looked at and replayed.
+func (fn *sink) deadLetter(ctx context.Context, exporter string, points []exporters.Point, err error) {
+	if fn.dead == nil {
+		return
+	}
+	var lost []exporters.PointFailure
+	var exportErr *exporters.ExportError
+	if errors.As(err, &exportErr) {
+		lost = exportErr.Failed
+	} else {
+		for _, p := range points {
+			lost = append(lost, exporters.PointFailure{Point: p, Code: "unknown", Reason: err.Error()})
+		}
+	}
+	for _, f := range lost {
+		line, encErr := local.AppendLine(nil, f.Point)
+		if encErr != nil {
+			line = []byte(fmt.Sprintf("%+v", f.Point))
+		}
+		d := metricagg.DeadLetter{Reason: "export_failed/" + exporter + "/" + f.Code, Detail: f.Reason,
+			Data: bytes.TrimSuffix(line, []byte("\n")), Source: "exporter " + exporter, Time: time.Now().UTC()}
+		if werr := fn.dead.Write(ctx, d); werr != nil {
+			// Counted as lost already; the log keeps the point itself.
+			log.Errorf(ctx, "dead letter of a lost point: %v; the point: %s", werr, line)
+		}
+	}
 }
 
 // countFailures counts the points an Export call lost, by code, into Beam

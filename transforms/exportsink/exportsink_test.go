@@ -3,8 +3,11 @@ package exportsink_test
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -22,6 +25,7 @@ import (
 	"github.com/beametrics/beametrics/engine"
 	"github.com/beametrics/beametrics/exporters"
 	"github.com/beametrics/beametrics/internal/progress"
+	"github.com/beametrics/beametrics/transforms/deadletter"
 	"github.com/beametrics/beametrics/transforms/exportsink"
 	"github.com/beametrics/beametrics/transforms/metricagg"
 )
@@ -175,11 +179,15 @@ var sinkEvents = []string{
 }
 
 func runSink(t *testing.T, src config.Source, elems []any) error {
+	return runSinkTo(t, src, elems, "")
+}
+
+func runSinkTo(t *testing.T, src config.Source, elems []any, deadLetter string) error {
 	t.Helper()
 	p, s := beam.NewPipelineWithRoot()
 	combined := beam.ParDo(s, decodeSeries, beam.Create(s, elems...))
 	windowed := beam.WindowInto(s, window.NewFixedWindows(time.Minute), combined)
-	exportsink.Write(s, src, exporters.Settings{}, windowed)
+	exportsink.Write(s, src, exporters.Settings{}, deadLetter, windowed)
 	return ptest.Run(p)
 }
 
@@ -260,6 +268,40 @@ func TestWriteCountsLostPoints(t *testing.T) {
 				t.Errorf("the local exporter lost one point per call: counted %d, want 1 to 3", lost)
 			}
 		})
+	}
+}
+
+// TestWriteDeadLettersLostPoints: with a dead-letter destination, every
+// point lost after the exporter's retries is written there as a local JSON
+// line, with the exporter and code in the reason.
+func TestWriteDeadLettersLostPoints(t *testing.T) {
+	src := config.Source{Name: "sink.yaml", Text: []byte(sinkConfig)}
+	r := &recorder{failAll: errors.New("destination down")}
+	install(t, r)
+	dest := filepath.Join(t.TempDir(), "dead.jsonl")
+	if err := runSinkTo(t, src, partials(t, src, sinkEvents), dest); err != nil {
+		t.Fatalf("a lost point failed the pipeline: %v", err)
+	}
+	if err := deadletter.CloseFiles(); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(dest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if len(lines) != 5 {
+		t.Fatalf("%d dead letters, want the 5 lost points:\n%s", len(lines), b)
+	}
+	for _, l := range lines {
+		var rec struct{ Reason, Detail, Data string }
+		if err := json.Unmarshal([]byte(l), &rec); err != nil {
+			t.Fatalf("dead letter %s: %v", l, err)
+		}
+		if !strings.HasPrefix(rec.Reason, "export_failed/") || !strings.HasSuffix(rec.Reason, "/unknown") ||
+			!strings.Contains(rec.Detail, "destination down") || !strings.Contains(rec.Data, `"metric_name":`) {
+			t.Errorf("dead letter %s: want reason export_failed/<exporter>/unknown, the error and the point as a JSON line", l)
+		}
 	}
 }
 

@@ -86,7 +86,7 @@ func TestWriteFeedsScrapeEndpoint(t *testing.T) {
 		p, s := beam.NewPipelineWithRoot()
 		combined := beam.ParDo(s, decodeSeries, beam.Create(s, partials(t, src, events)...))
 		windowed := beam.WindowInto(s, window.NewFixedWindows(time.Minute), combined)
-		exportsink.Write(s, src, exporters.Settings{PrometheusListen: listen}, windowed)
+		exportsink.Write(s, src, exporters.Settings{PrometheusListen: listen}, "", windowed)
 		if err := ptest.Run(p); err != nil {
 			t.Fatalf("pipeline failed: %v", err)
 		}
