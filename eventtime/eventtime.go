@@ -78,6 +78,9 @@ func parseString(b []byte, f Format) (int64, error) {
 		}
 		return fromNumber(n, f)
 	case RFC3339:
+		if ns, ok := parseRFC3339(b); ok {
+			return ns, nil
+		}
 		t, err := time.Parse(time.RFC3339Nano, s)
 		if err != nil {
 			return 0, fmt.Errorf("event time %q is not RFC 3339", s)
@@ -89,6 +92,9 @@ func parseString(b []byte, f Format) (int64, error) {
 			return 0, fmt.Errorf("event time %q is not like %q", s, utcSpaceLayout)
 		}
 		return nanos(t)
+	}
+	if ns, ok := parseRFC3339(b); ok {
+		return ns, nil
 	}
 	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
 		return nanos(t)
