@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"sync"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/window"
@@ -16,6 +15,7 @@ import (
 	"github.com/beametrics/beametrics/engine"
 	"github.com/beametrics/beametrics/exporters"
 	"github.com/beametrics/beametrics/exporters/all"
+	"github.com/beametrics/beametrics/transforms/exportsink"
 	"github.com/beametrics/beametrics/transforms/metricagg"
 )
 
@@ -43,27 +43,13 @@ func ExportSince(s beam.Scope, cfg config.Source, settings exporters.Settings, s
 	beam.ParDo0(s.Scope("absence.ExportSince"), &sinceSinkFn{Config: cfg, Settings: settings}, since)
 }
 
-// sinceShared holds this package's exporters per process and export
-// type; CloseAll closes them.
-var sinceShared = struct {
-	sync.Mutex
-	m map[string]exporters.Exporter
-}{m: map[string]exporters.Exporter{}}
+// sinceExporters holds this package's exporters per process and export
+// type: they are started with the derived gauges' descriptors.
+var sinceExporters exportsink.Registry
 
 // CloseAll flushes and closes the exporters of the derived gauges. Call it
 // after the pipeline has finished, next to exportsink.CloseAll.
-func CloseAll() error {
-	sinceShared.Lock()
-	defer sinceShared.Unlock()
-	var errs []error
-	for typ, e := range sinceShared.m {
-		if err := e.Close(); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %v", typ, err))
-		}
-		delete(sinceShared.m, typ)
-	}
-	return errors.Join(errs...)
-}
+func CloseAll() error { return sinceExporters.CloseAll() }
 
 type sinceSinkFn struct {
 	Config   config.Source
@@ -104,21 +90,11 @@ func (fn *sinceSinkFn) Setup(ctx context.Context) error {
 		}
 	}
 	fn.exporters = map[string]exporters.Exporter{}
-	sinceShared.Lock()
-	defer sinceShared.Unlock()
 	for typ, descs := range byType {
-		if e, ok := sinceShared.m[typ]; ok {
-			fn.exporters[typ] = e
-			continue
-		}
-		e, err := all.New(ctx, typ, fn.Settings)
+		e, err := sinceExporters.Get(ctx, typ, fn.Settings, descs)
 		if err != nil {
-			return fmt.Errorf("exporter %s: %v", typ, err)
+			return err
 		}
-		if err := e.Start(ctx, descs); err != nil {
-			return fmt.Errorf("exporter %s: %v", typ, err)
-		}
-		sinceShared.m[typ] = e
 		fn.exporters[typ] = e
 	}
 	return nil

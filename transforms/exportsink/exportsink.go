@@ -88,11 +88,11 @@ type windowKey struct {
 // shared holds exporters per process and export type: prism runs many
 // instances of the DoFn in one process, and they should share one
 // connection pool (and one stdout) rather than open their own.
-var shared = struct {
-	sync.Mutex
-	m             map[string]exporters.Exporter
-	scrapeStarted map[string]bool // by listen address
-}{m: map[string]exporters.Exporter{}, scrapeStarted: map[string]bool{}}
+var (
+	shared        Registry
+	scrapeMu      sync.Mutex
+	scrapeStarted = map[string]bool{} // by listen address
+)
 
 func (fn *WriteFn) Setup(ctx context.Context) error       { return fn.setup(ctx) }
 func (fn *WriteTotalsFn) Setup(ctx context.Context) error { return fn.setup(ctx) }
@@ -129,29 +129,22 @@ func (fn *sink) setup(ctx context.Context) error {
 	if fn.scrape, err = all.Scrape(fn.Settings); err != nil {
 		return fmt.Errorf("prometheus scrape endpoint: %v", err)
 	}
-	shared.Lock()
-	defer shared.Unlock()
-	if fn.scrape != nil && !shared.scrapeStarted[fn.Settings.PrometheusListen] {
+	scrapeMu.Lock()
+	if fn.scrape != nil && !scrapeStarted[fn.Settings.PrometheusListen] {
 		// The endpoint refuses points of metrics it was not told about.
 		// Once per process: defining a metric again empties its series.
 		if err := fn.scrape.Start(ctx, every); err != nil {
+			scrapeMu.Unlock()
 			return fmt.Errorf("prometheus scrape endpoint: %v", err)
 		}
-		shared.scrapeStarted[fn.Settings.PrometheusListen] = true
+		scrapeStarted[fn.Settings.PrometheusListen] = true
 	}
+	scrapeMu.Unlock()
 	for typ, descs := range byType {
-		if e, ok := shared.m[typ]; ok {
-			fn.exporters[typ] = e
-			continue
-		}
-		e, err := NewExporter(ctx, typ, fn.Settings)
+		e, err := shared.Get(ctx, typ, fn.Settings, descs)
 		if err != nil {
-			return fmt.Errorf("exporter %s: %v", typ, err)
+			return err
 		}
-		if err := e.Start(ctx, descs); err != nil {
-			return fmt.Errorf("exporter %s: %v", typ, err)
-		}
-		shared.m[typ] = e
 		fn.exporters[typ] = e
 	}
 	return nil
@@ -295,16 +288,4 @@ func (fn *sink) countFailures(ctx context.Context, exporter string, total int, e
 
 // CloseAll flushes and closes the process's exporters. Call it after the
 // pipeline has finished.
-func CloseAll() error {
-	shared.Lock()
-	defer shared.Unlock()
-	var errs []error
-	for typ, e := range shared.m {
-		if err := e.Close(); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %v", typ, err))
-		}
-		delete(shared.m, typ)
-	}
-	clear(shared.scrapeStarted)
-	return errors.Join(errs...)
-}
+func CloseAll() error { return shared.CloseAll() }
