@@ -27,12 +27,19 @@ const (
 	WatermarkLag     = Prefix + "watermark_lag"     // seconds, DOUBLE, no labels
 )
 
+// WorkerLabel names the process that counted, on runners with many
+// worker processes (Dataflow): each worker writes its own series, which
+// would otherwise collide, and readers sum over it.
+const WorkerLabel = "worker"
+
 // Descriptors returns the self-metrics' descriptors for the given window
 // and export type, to pass to Settings.Validate and Exporter.Start.
-func Descriptors(window time.Duration, exportType string) []exporters.Descriptor {
+// extraLabels are labels every self-metric carries besides its own (such
+// as WorkerLabel); Points must then be given values for them.
+func Descriptors(window time.Duration, exportType string, extraLabels ...string) []exporters.Descriptor {
 	count := func(name, desc string, labels ...string) exporters.Descriptor {
 		return exporters.Descriptor{Name: name, Aggregation: "count", ValueType: exporters.Int64, Kind: exporters.Gauge,
-			Unit: "1", Description: desc, LabelNames: labels, ExportType: exportType, Window: window}
+			Unit: "1", Description: desc, LabelNames: withNames(labels, extraLabels), ExportType: exportType, Window: window}
 	}
 	return []exporters.Descriptor{
 		count(EventsRead, "beametrics: events read from the source in the window"),
@@ -43,8 +50,31 @@ func Descriptors(window time.Duration, exportType string) []exporters.Descriptor
 		count(PointsExported, "beametrics: points exported in the window, by exporter", "exporter"),
 		count(ExportFailures, "beametrics: points lost after retries in the window, by exporter and code", "code", "exporter"),
 		{Name: WatermarkLag, Aggregation: "latest", ValueType: exporters.Double, Kind: exporters.Gauge, Unit: "s",
-			Description: "beametrics: wall clock minus the output watermark at the window end", ExportType: exportType, Window: window},
+			Description: "beametrics: wall clock minus the output watermark at the window end", LabelNames: withNames(nil, extraLabels),
+			ExportType: exportType, Window: window},
 	}
+}
+
+// withNames returns own and extra label names together, sorted (as
+// descriptors want them); nil when there are none.
+func withNames(own, extra []string) []string {
+	if len(own)+len(extra) == 0 {
+		return nil
+	}
+	out := append(append([]string(nil), own...), extra...)
+	sort.Strings(out)
+	return out
+}
+
+// withLabels returns own and extra labels together, sorted by name (as
+// points want them).
+func withLabels(own, extra []exporters.Label) []exporters.Label {
+	if len(extra) == 0 {
+		return own
+	}
+	out := append(append([]exporters.Label(nil), own...), extra...)
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
 }
 
 // Snapshot is what happened in one window. Map entries become one series
@@ -60,11 +90,13 @@ type Snapshot struct {
 	WatermarkLag     time.Duration
 }
 
-// Points returns the snapshot's points for the window [start, end).
-func (s Snapshot) Points(start, end time.Time) []exporters.Point {
+// Points returns the snapshot's points for the window [start, end). extra
+// labels (such as the WorkerLabel) go on every point; they must have been
+// declared to Descriptors.
+func (s Snapshot) Points(start, end time.Time, extra ...exporters.Label) []exporters.Point {
 	var pts []exporters.Point
 	add := func(name string, v int64, labels ...exporters.Label) {
-		pts = append(pts, exporters.Point{Metric: name, Labels: labels, Start: start, End: end, Type: exporters.Int64, Int: v})
+		pts = append(pts, exporters.Point{Metric: name, Labels: withLabels(labels, extra), Start: start, End: end, Type: exporters.Int64, Int: v})
 	}
 	byLabel := func(name, label string, m map[string]int64) {
 		keys := make([]string, 0, len(m))
@@ -95,7 +127,8 @@ func (s Snapshot) Points(start, end time.Time) []exporters.Point {
 	for _, k := range keys {
 		add(ExportFailures, s.ExportFailures[k], exporters.Label{Name: "code", Value: k.Code}, exporters.Label{Name: "exporter", Value: k.Exporter})
 	}
-	pts = append(pts, exporters.Point{Metric: WatermarkLag, Start: start, End: end, Type: exporters.Double, Double: s.WatermarkLag.Seconds()})
+	pts = append(pts, exporters.Point{Metric: WatermarkLag, Labels: withLabels(nil, extra), Start: start, End: end,
+		Type: exporters.Double, Double: s.WatermarkLag.Seconds()})
 	return pts
 }
 

@@ -3,6 +3,8 @@ package selfmetrics
 import (
 	"bytes"
 	"context"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -51,3 +53,55 @@ func TestDescriptorsAreValidForEveryExporter(t *testing.T) {
 		}
 	}
 }
+
+// A worker label goes on every descriptor and every point, in sorted
+// place, and the result is still valid for every exporter.
+func TestWorkerLabel(t *testing.T) {
+	for _, typ := range []string{exporters.TypeCloudMonitoring, exporters.TypeRemoteWrite, exporters.TypeLocal} {
+		descs := Descriptors(time.Minute, typ, WorkerLabel)
+		s := exporters.Settings{
+			CloudMonitoring: exporters.CloudMonitoringSettings{Project: "p"},
+			RemoteWrite:     exporters.RemoteWriteSettings{URL: "http://127.0.0.1:9090/api/v1/write"},
+		}
+		if err := s.Validate(descs); err != nil {
+			t.Errorf("%s: %v", typ, err)
+		}
+		for _, d := range descs {
+			if !slices.Contains(d.LabelNames, WorkerLabel) {
+				t.Errorf("%s: %s declares labels %v, without %q", typ, d.Name, d.LabelNames, WorkerLabel)
+			}
+		}
+	}
+	declared := map[string][]string{}
+	for _, d := range Descriptors(time.Minute, exporters.TypeLocal, WorkerLabel) {
+		declared[d.Name] = d.LabelNames
+	}
+	start := time.Date(2025, 11, 24, 16, 0, 0, 0, time.UTC)
+	snap := Snapshot{EventsRead: 4, DeadLetters: map[string]int64{"invalid_json": 1},
+		ExportFailures: map[exporters.FailureKey]int64{{Exporter: "prometheus", Code: "HTTP_503"}: 2}}
+	pts := snap.Points(start, start.Add(time.Minute), exporters.Label{Name: WorkerLabel, Value: "host-7"})
+	if len(pts) != 4 {
+		t.Fatalf("%d points, want 4: %+v", len(pts), pts)
+	}
+	for _, p := range pts {
+		var names []string
+		for _, l := range p.Labels {
+			names = append(names, l.Name)
+		}
+		if strings.Join(names, ",") != strings.Join(declared[p.Metric], ",") {
+			t.Errorf("%s has labels %v, its descriptor declares %v", p.Metric, names, declared[p.Metric])
+		}
+		if got := p.Labels[len(p.Labels)-1]; got != (exporters.Label{Name: WorkerLabel, Value: "host-7"}) {
+			t.Errorf("%s: last label %+v, want worker=host-7", p.Metric, got)
+		}
+	}
+	// Without extra labels, nothing changes: local runs keep their series.
+	for _, p := range snap.Points(start, start.Add(time.Minute)) {
+		for _, l := range p.Labels {
+			if l.Name == WorkerLabel {
+				t.Errorf("%s carries a worker label without being given one", p.Metric)
+			}
+		}
+	}
+}
+
