@@ -104,4 +104,3 @@ func TestWorkerLabel(t *testing.T) {
 		}
 	}
 }
-
