@@ -97,7 +97,7 @@ func TestSelfMetricsWindowCounts(t *testing.T) {
 	if err != nil {
 		t.Fatalf("newSelfMetrics: %v", err)
 	}
-	defer sm.close()
+	defer sm.Close()
 
 	progress.Events.Add(7)
 	progress.DeadLettersByReason.Add("invalid_json", 2)
@@ -108,11 +108,11 @@ func TestSelfMetricsWindowCounts(t *testing.T) {
 	progress.FailuresByExporter.Add(progress.Failure{Exporter: exporters.TypeLocal, Code: "write"}, 3)
 	progress.ObserveWindowEnd(t0.Add(-3 * time.Second)) // 10:00:00
 	clock = t0.Add(7 * time.Second)
-	sm.export(context.Background(), clock)
+	sm.Export(context.Background(), clock)
 
 	progress.Events.Add(3)
 	clock = t0.Add(17 * time.Second)
-	sm.export(context.Background(), clock)
+	sm.Export(context.Background(), clock)
 
 	got := readLines(t, out)
 	for _, want := range []string{
