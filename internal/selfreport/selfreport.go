@@ -74,7 +74,7 @@ type Reporter struct {
 	logf    func(string, ...any)
 	labels  []exporters.Label // on every point: the worker, if any
 	targets []target
-	minGap  time.Duration // between two exports: Cloud Monitoring's, if it is a target
+	minGap  time.Duration        // between two exports: Cloud Monitoring's, if it is a target
 	prev    selfmetrics.Snapshot // running totals at the last export
 	lastEnd time.Time            // end of the last exported window
 	started time.Time
