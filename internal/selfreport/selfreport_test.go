@@ -1,0 +1,250 @@
+package selfreport
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"cloud.google.com/go/monitoring/apiv3/v2/monitoringpb"
+
+	"github.com/beametrics/beametrics/config"
+	"github.com/beametrics/beametrics/exporters"
+	"github.com/beametrics/beametrics/exporters/cloudmonitoring"
+	"github.com/beametrics/beametrics/exporters/cloudmonitoring/fakemonitoring"
+	"github.com/beametrics/beametrics/exporters/selfmetrics"
+	"github.com/beametrics/beametrics/internal/progress"
+)
+
+const monitoringConfig = `
+window: 10s
+metrics:
+  - name: requests
+    type: count
+    export_type: google-cloud-monitoring
+`
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// monitoringOptions returns reporter options whose exporters are the real
+// Cloud Monitoring exporter talking to the strict fake server.
+func monitoringOptions(t *testing.T, srv *fakemonitoring.Server, worker string, now func() time.Time) Options {
+	t.Helper()
+	cfg, err := config.Source{Name: "self.yaml", Text: []byte(monitoringConfig)}.Load()
+	if err != nil {
+		t.Fatalf("config: %v", err)
+	}
+	return Options{
+		Config:   cfg,
+		Settings: exporters.Settings{CloudMonitoring: exporters.CloudMonitoringSettings{Project: "p"}},
+		Worker:   worker,
+		NewExporter: func(ctx context.Context, typ string, s exporters.Settings) (exporters.Exporter, error) {
+			if typ != exporters.TypeCloudMonitoring {
+				t.Errorf("exporter of type %q asked for", typ)
+			}
+			return cloudmonitoring.New(ctx, s.CloudMonitoring, cloudmonitoring.WithClientOptions(srv.ClientOptions()...),
+				cloudmonitoring.WithBackoff(time.Millisecond, 5*time.Millisecond), cloudmonitoring.WithLogger(quiet))
+		},
+		Now:  now,
+		Logf: func(f string, a ...any) { t.Logf(f, a...) },
+	}
+}
+
+func startFake(t *testing.T) *fakemonitoring.Server {
+	t.Helper()
+	srv, err := fakemonitoring.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// seriesOf returns the fake's series of a self-metric as
+// "worker=W value value ...", sorted.
+func seriesOf(srv *fakemonitoring.Server, metric string) []string {
+	var out []string
+	for _, se := range srv.Series() {
+		if se.MetricType != exporters.DefaultMetricPrefix+metric {
+			continue
+		}
+		s := "worker=" + se.Labels[selfmetrics.WorkerLabel]
+		for _, p := range se.Points {
+			if _, ok := p.Value.GetValue().(*monitoringpb.TypedValue_Int64Value); ok {
+				s += " " + strconv.FormatInt(p.Value.GetInt64Value(), 10)
+			} else {
+				s += " " + strconv.FormatFloat(p.Value.GetDoubleValue(), 'g', -1, 64)
+			}
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// Two workers writing the same window to Cloud Monitoring: each has its
+// own series (the worker label is declared in every descriptor), and
+// both are accepted with their own counts.
+func TestTwoWorkersSameWindow(t *testing.T) {
+	srv := startFake(t)
+	t0 := time.Now().UTC().Truncate(10 * time.Second)
+	clock := t0.Add(time.Second)
+	now := func() time.Time { return clock }
+	a, err := New(context.Background(), monitoringOptions(t, srv, "vm-a-7", now))
+	if err != nil {
+		t.Fatalf("worker a: %v", err)
+	}
+	defer a.Close()
+	b, err := New(context.Background(), monitoringOptions(t, srv, "vm-b-7", now))
+	if err != nil {
+		t.Fatalf("worker b: %v", err)
+	}
+	defer b.Close()
+
+	failsBefore := progress.FailuresByExporter.Snapshot()
+	// Both reporters read this process's counters; what matters is that
+	// the same window from two workers does not collide.
+	progress.Events.Add(5)
+	a.Export(context.Background(), t0.Add(10*time.Second))
+	progress.Events.Add(2)
+	b.Export(context.Background(), t0.Add(10*time.Second))
+	if d := diffFailures(failsBefore); len(d) > 0 {
+		t.Fatalf("points lost: %v", d)
+	}
+
+	for _, metric := range []string{selfmetrics.EventsRead, selfmetrics.WatermarkLag} {
+		got := seriesOf(srv, metric)
+		if len(got) != 2 || !strings.HasPrefix(got[0], "worker=vm-a-7 ") || !strings.HasPrefix(got[1], "worker=vm-b-7 ") {
+			t.Errorf("%s series %q, want one per worker", metric, got)
+		}
+	}
+	got := seriesOf(srv, selfmetrics.EventsRead)
+	if len(got) == 2 && (got[0] != "worker=vm-a-7 5" || got[1] != "worker=vm-b-7 7") {
+		t.Errorf("events_read %q, want 5 from vm-a-7 and 7 (counted since b started) from vm-b-7", got)
+	}
+	for _, d := range selfmetrics.Descriptors(10*time.Second, exporters.TypeCloudMonitoring) {
+		md := srv.Descriptor(exporters.DefaultMetricPrefix + d.Name)
+		if md == nil {
+			t.Errorf("no descriptor for %s", d.Name)
+			continue
+		}
+		var keys []string
+		for _, l := range md.Labels {
+			keys = append(keys, l.Key)
+		}
+		if !slices.Contains(keys, selfmetrics.WorkerLabel) {
+			t.Errorf("descriptor of %s declares %v, without %q", d.Name, keys, selfmetrics.WorkerLabel)
+		}
+	}
+}
+
+// Without the worker label two processes write the same series for the
+// same window, and Cloud Monitoring refuses the second: that is what the
+// label is for. The loss is counted, never silent.
+func TestWithoutWorkerLabelWorkersCollide(t *testing.T) {
+	srv := startFake(t)
+	t0 := time.Now().UTC().Truncate(10 * time.Second)
+	now := func() time.Time { return t0.Add(time.Second) }
+	a, err := New(context.Background(), monitoringOptions(t, srv, "", now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := New(context.Background(), monitoringOptions(t, srv, "", now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	failsBefore := progress.FailuresByExporter.Snapshot()
+	a.Export(context.Background(), t0.Add(10*time.Second))
+	b.Export(context.Background(), t0.Add(10*time.Second))
+	// b's points are the same series as a's, for the same window: every
+	// one of them is refused.
+	lost := diffFailures(failsBefore)[progress.Failure{Exporter: exporters.TypeCloudMonitoring, Code: "INVALID_ARGUMENT"}]
+	if want := int64(len(srv.Series())); lost != want {
+		t.Errorf("%d points of the second process refused, want all %d (each collides with the first's)", lost, want)
+	}
+	if got := seriesOf(srv, selfmetrics.EventsRead); len(got) != 1 || !strings.HasPrefix(got[0], "worker= ") || strings.Count(got[0], " ") != 1 {
+		t.Errorf("events_read series %q, want exactly one point on one series, without a worker", got)
+	}
+}
+
+// A worker counts from the process's start: events read before its first
+// sink was set up (and so before the reporter existed) are its own.
+func TestSinceProcessStart(t *testing.T) {
+	srv := startFake(t)
+	progress.Events.Add(3)
+	total := progress.Events.Load()
+	t0 := time.Now().UTC().Truncate(10 * time.Second)
+	o := monitoringOptions(t, srv, "vm-c-1", func() time.Time { return t0.Add(time.Second) })
+	o.SinceProcessStart = true
+	r, err := New(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	r.Export(context.Background(), t0.Add(10*time.Second))
+	want := "worker=vm-c-1 " + strconv.FormatInt(total, 10)
+	if got := seriesOf(srv, selfmetrics.EventsRead); len(got) != 1 || got[0] != want {
+		t.Errorf("events_read %q, want %q (every event this process read)", got, want)
+	}
+}
+
+// After a last, partial window the next export waits for a boundary at
+// least Cloud Monitoring's 5 s later, so that its point is not refused.
+func TestNextEndKeepsCloudMonitoringGap(t *testing.T) {
+	srv := startFake(t)
+	t0 := time.Now().UTC().Truncate(10 * time.Second)
+	clock := t0.Add(time.Second)
+	r, err := New(context.Background(), monitoringOptions(t, srv, "vm-d-1", func() time.Time { return clock }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if got := r.nextEnd(); !got.Equal(t0.Add(10 * time.Second)) {
+		t.Errorf("first end %v, want the boundary %v", got, t0.Add(10*time.Second))
+	}
+	r.Export(context.Background(), t0.Add(7*time.Second)) // a partial window
+	if got := r.nextEnd(); !got.Equal(t0.Add(20 * time.Second)) {
+		t.Errorf("after a partial window ending 3 s before a boundary: next end %v, want %v", got, t0.Add(20*time.Second))
+	}
+	failsBefore := progress.FailuresByExporter.Snapshot()
+	r.Export(context.Background(), r.nextEnd())
+	if d := diffFailures(failsBefore); len(d) > 0 {
+		t.Errorf("points lost: %v", d)
+	}
+	if got := seriesOf(srv, selfmetrics.EventsRead); len(got) != 1 || strings.Count(got[0], " ") != 2 {
+		t.Errorf("events_read %q, want two points of one series", got)
+	}
+}
+
+// A config whose metric takes a self-metric's name is refused by Check.
+func TestCheckRefusesCollidingName(t *testing.T) {
+	cfg, err := config.Source{Name: "x.yaml", Text: []byte("window: 10s\nmetrics:\n  - name: beametrics/dead_letters\n    type: count\n    export_type: local\n")}.Load()
+	if err != nil {
+		t.Skipf("the config refuses the name itself: %v", err)
+	}
+	if _, err := Check(Options{Config: cfg, Worker: "w"}); err == nil || !strings.Contains(err.Error(), "beametrics/dead_letters") {
+		t.Errorf("got %v, want the collision named", err)
+	}
+}
+
+func TestWorkerID(t *testing.T) {
+	id := WorkerID()
+	if id == "" || !strings.Contains(id, "-") || id != WorkerID() {
+		t.Errorf("WorkerID() = %q, want a stable host-pid", id)
+	}
+}
+
+func diffFailures(before map[progress.Failure]int64) map[progress.Failure]int64 {
+	out := map[progress.Failure]int64{}
+	for k, v := range progress.FailuresByExporter.Snapshot() {
+		if d := v - before[k]; d != 0 {
+			out[k] = d
+		}
+	}
+	return out
+}
