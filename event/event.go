@@ -293,8 +293,8 @@ func isJSONNumber(b []byte) bool {
 	if len(b) == 0 {
 		return false
 	}
-	sc := scanner{b: b}
-	return sc.number() == nil && sc.i == len(b)
+	i, err := scanNumber(b, 0)
+	return err == nil && i == len(b)
 }
 
 // Numeric returns the value as a number, accepting numbers and strings that
