@@ -37,6 +37,10 @@ type Plan struct {
 	// PCollection<pubsubread.Message> to aggregate (the Dataflow runner
 	// reads with its native Pub/Sub source this way).
 	ReadRecords func(s beam.Scope) beam.PCollection
+	// WorkerSelfMetrics makes every worker process export its own
+	// self-metrics, labelled with the worker (set for Dataflow, where the
+	// launcher cannot see the workers' counts).
+	WorkerSelfMetrics bool
 }
 
 // Build adds the beametrics transforms to s. Transform names are stable,
@@ -98,9 +102,11 @@ func Build(s beam.Scope, plan *Plan) error {
 		if len(cumulativeMetrics) > 0 {
 			var totals beam.PCollection
 			combined, totals = cumulative.Apply(ws.Scope("Cumulative"), cumulativeMetrics, combined)
-			exportsink.WriteTotals(ws.Scope("ExportCumulative"), plan.Source, plan.Exporters, plan.DeadLetter, totals)
+			exportsink.WriteTotals(ws.Scope("ExportCumulative"), plan.Source, plan.Exporters, plan.DeadLetter, totals,
+				exportsink.WithWorkerSelfMetrics(plan.WorkerSelfMetrics))
 		}
-		exportsink.Write(ws.Scope("Export"), plan.Source, plan.Exporters, plan.DeadLetter, combined)
+		exportsink.Write(ws.Scope("Export"), plan.Source, plan.Exporters, plan.DeadLetter, combined,
+			exportsink.WithWorkerSelfMetrics(plan.WorkerSelfMetrics))
 	}
 	return nil
 }

@@ -14,6 +14,8 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 	pb "google.golang.org/genproto/googleapis/pubsub/v1"
 
+	"github.com/beametrics/beametrics/config"
+	"github.com/beametrics/beametrics/internal/selfreport"
 	"github.com/beametrics/beametrics/transforms/deadletter"
 	"github.com/beametrics/beametrics/transforms/pubsubread"
 )
@@ -46,6 +48,7 @@ func prepareDataflow(ctx context.Context, plan *Plan, o *Options) error {
 	if err := defaultWorkerBinary(); err != nil {
 		return err
 	}
+	enableWorkerSelfMetrics(plan)
 	if plan.PubSub != nil {
 		project, id, err := splitSubscription(plan.PubSub.Subscription)
 		if err != nil {
@@ -57,6 +60,24 @@ func prepareDataflow(ctx context.Context, plan *Plan, o *Options) error {
 		}
 	}
 	return nil
+}
+
+// enableWorkerSelfMetrics makes each worker export its own self-metrics,
+// after checking here, before launch, what the workers would check: a
+// problem (a metric named like a self-metric, say) is a warning and turns
+// them off, as on a local run, rather than a message in every worker's log.
+func enableWorkerSelfMetrics(plan *Plan) {
+	if plan.Config == nil {
+		return
+	}
+	_, err := selfreport.Check(selfreport.Options{Config: plan.Config, Settings: plan.Exporters, Worker: "check"})
+	if err != nil {
+		plan.Config.Warnings = append(plan.Config.Warnings, config.Error{File: plan.Config.File,
+			Msg: fmt.Sprintf("self-metrics off on the workers: %v", err)})
+		plan.WorkerSelfMetrics = false
+		return
+	}
+	plan.WorkerSelfMetrics = true
 }
 
 // checkWorkerDestinations refuses outputs that name a place on one machine:

@@ -40,15 +40,23 @@ func init() {
 // keyed as metricagg.SeriesKey, in fixed windows.
 // Points lost after the exporters' retries go to deadLetter ("" for none)
 // as local JSON lines, with the exporter and code as the reason.
-func Write(s beam.Scope, cfg config.Source, settings exporters.Settings, deadLetter string, combined beam.PCollection) {
-	beam.ParDo0(s.Scope("exportsink.Write"), &WriteFn{sink{Config: cfg, Settings: settings, DeadLetter: deadLetter}}, combined)
+func Write(s beam.Scope, cfg config.Source, settings exporters.Settings, deadLetter string, combined beam.PCollection, opts ...Option) {
+	beam.ParDo0(s.Scope("exportsink.Write"), &WriteFn{newSink(cfg, settings, deadLetter, opts)}, combined)
 }
 
 // WriteTotals exports the running totals of cumulative metrics, a
 // PCollection<KV<string, cumulative.Total>> from cumulative.Apply: each
 // point's Start is its total's fixed start, its End the window end.
-func WriteTotals(s beam.Scope, cfg config.Source, settings exporters.Settings, deadLetter string, totals beam.PCollection) {
-	beam.ParDo0(s.Scope("exportsink.WriteTotals"), &WriteTotalsFn{sink{Config: cfg, Settings: settings, DeadLetter: deadLetter}}, totals)
+func WriteTotals(s beam.Scope, cfg config.Source, settings exporters.Settings, deadLetter string, totals beam.PCollection, opts ...Option) {
+	beam.ParDo0(s.Scope("exportsink.WriteTotals"), &WriteTotalsFn{newSink(cfg, settings, deadLetter, opts)}, totals)
+}
+
+func newSink(cfg config.Source, settings exporters.Settings, deadLetter string, opts []Option) sink {
+	s := sink{Config: cfg, Settings: settings, DeadLetter: deadLetter}
+	for _, o := range opts {
+		o(&s)
+	}
+	return s
 }
 
 // NewExporter makes the exporter of one export type. It is a variable so
@@ -71,6 +79,9 @@ type sink struct {
 	Config     config.Source
 	Settings   exporters.Settings
 	DeadLetter string // where lost points go; "" for nowhere but the log
+	// WorkerSelfMetrics starts the process's worker self-metrics at Setup
+	// (see selfmetrics.go); set for Dataflow jobs.
+	WorkerSelfMetrics bool
 
 	dead      *deadletter.Writer
 	eng       *engine.Engine
@@ -146,6 +157,9 @@ func (fn *sink) setup(ctx context.Context) error {
 			return err
 		}
 		fn.exporters[typ] = e
+	}
+	if fn.WorkerSelfMetrics {
+		startWorkerSelfMetrics(cfg, fn.Settings)
 	}
 	return nil
 }
@@ -286,6 +300,9 @@ func (fn *sink) countFailures(ctx context.Context, exporter string, total int, e
 	return int(lost)
 }
 
-// CloseAll flushes and closes the process's exporters. Call it after the
-// pipeline has finished.
-func CloseAll() error { return shared.CloseAll() }
+// CloseAll flushes and closes the process's exporters, the worker
+// self-metrics' too. Call it after the pipeline has finished.
+func CloseAll() error {
+	StopSelfMetrics()
+	return shared.CloseAll()
+}

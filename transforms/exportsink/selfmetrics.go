@@ -1,0 +1,80 @@
+package exportsink
+
+import (
+	"context"
+	"sync"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/log"
+
+	"github.com/beametrics/beametrics/config"
+	"github.com/beametrics/beametrics/exporters"
+	"github.com/beametrics/beametrics/internal/selfreport"
+)
+
+// Self-metrics of a worker. On Dataflow the counts of internal/progress
+// live in the worker processes, which the launcher cannot read: so each
+// worker process reports its own, once per process, from the first export
+// sink set up in it, labelled with selfreport.WorkerID(). Cloud Monitoring
+// and remote write would refuse two workers writing the same series.
+//
+// Nothing flushes the last, partial window when a worker stops: the Go SDK
+// harness (Beam 2.77) never calls a DoFn's Teardown, and gives no other
+// hook before the process ends. A worker's counts since its last window
+// boundary are lost from the self-metrics at drain, cancel or scale-down
+// (the job's Beam counters keep them).
+
+// Option changes what Write and WriteTotals build.
+type Option func(*sink)
+
+// WithWorkerSelfMetrics(true) makes the sink start this process's
+// self-metrics reporter when it is set up (for jobs on many worker
+// processes, such as Dataflow's).
+func WithWorkerSelfMetrics(on bool) Option {
+	return func(s *sink) { s.WorkerSelfMetrics = on }
+}
+
+var worker struct {
+	mu      sync.Mutex
+	started bool
+	stop    func()
+}
+
+// startWorkerSelfMetrics starts the process's reporter unless one was
+// started (or failed to start) already. A problem is logged and leaves the
+// pipeline running.
+func startWorkerSelfMetrics(cfg *config.Config, settings exporters.Settings) {
+	worker.mu.Lock()
+	defer worker.mu.Unlock()
+	if worker.started {
+		return
+	}
+	worker.started = true
+	// The reporter outlives the Setup call that starts it.
+	ctx := context.Background()
+	id := selfreport.WorkerID()
+	stop, err := selfreport.Start(ctx, selfreport.Options{
+		Config: cfg, Settings: settings, Worker: id, SinceProcessStart: true,
+		NewExporter: NewExporter,
+		Logf:        func(f string, a ...any) { log.Errorf(ctx, "beametrics: worker %s: "+f, append([]any{id}, a...)...) },
+	})
+	if err != nil {
+		log.Errorf(ctx, "beametrics: self-metrics of worker %s off: %v", id, err)
+		return
+	}
+	log.Infof(ctx, "beametrics: worker %s exports its self-metrics every %v", id, cfg.Window)
+	worker.stop = stop
+}
+
+// StopSelfMetrics exports the process's worker self-metrics for the last,
+// partial window, closes their exporters, and lets the next sink set up
+// start a new reporter. CloseAll calls it; on a Dataflow worker nothing
+// does (see above).
+func StopSelfMetrics() {
+	worker.mu.Lock()
+	stop := worker.stop
+	worker.stop, worker.started = nil, false
+	worker.mu.Unlock()
+	if stop != nil {
+		stop()
+	}
+}
