@@ -23,6 +23,9 @@ type schemaNode struct {
 	// children is a slice, not a map: a config reads a handful of keys
 	// per object, and comparing a few strings beats hashing each key.
 	children []schemaChild
+	// lengths has bit len(key)%64 set for every child key, so that most
+	// keys the config does not read are passed over without a compare.
+	lengths uint64
 }
 
 type schemaChild struct {
@@ -31,6 +34,9 @@ type schemaChild struct {
 }
 
 func (n *schemaNode) child(key []byte) *schemaNode {
+	if n.lengths&(1<<(len(key)%64)) == 0 {
+		return nil
+	}
 	for i := range n.children {
 		if n.children[i].key == string(key) {
 			return n.children[i].node
@@ -53,6 +59,7 @@ func (s *Schema) Add(p *Path) {
 		if c == nil {
 			c = &schemaNode{slot: -1}
 			n.children = append(n.children, schemaChild{key: k, node: c})
+			n.lengths |= 1 << (len(k) % 64)
 		}
 		n = c
 	}
@@ -159,7 +166,9 @@ const maxScanDepth = 200
 // depth counts the objects and arrays around the value.
 func (sc *scanner) value(i int, node *schemaNode, depth int) (int, error) {
 	b := sc.b
-	i = skipWS(b, i)
+	if i < len(b) && b[i] <= ' ' {
+		i = skipWS(b, i)
+	}
 	if i >= len(b) {
 		return i, failAt("unexpected end", i)
 	}
@@ -205,7 +214,9 @@ func (sc *scanner) value(i int, node *schemaNode, depth int) (int, error) {
 	if node != nil && node.slot >= 0 {
 		s := &sc.slots[node.slot]
 		if s.gen != sc.gen { // the first of duplicate keys wins
-			*s = slotValue{gen: sc.gen, kind: kind, escaped: escaped, raw: b[rawStart:rawEnd], str: s.str[:0]}
+			s.gen, s.kind, s.escaped, s.numOK = sc.gen, kind, escaped, 0
+			s.raw = b[rawStart:rawEnd]
+			s.str = s.str[:0]
 		}
 	}
 	return i, nil
@@ -223,7 +234,9 @@ func (sc *scanner) object(i int, node *schemaNode, depth int) (int, error) {
 	}
 	lookup := node != nil && len(node.children) > 0
 	for {
-		i = skipWS(b, i)
+		if i < len(b) && b[i] != '"' {
+			i = skipWS(b, i)
+		}
 		if i >= len(b) || b[i] != '"' {
 			return i, failAt("expected a key", i)
 		}
@@ -240,15 +253,21 @@ func (sc *scanner) object(i int, node *schemaNode, depth int) (int, error) {
 			}
 			child = node.child(key)
 		}
-		i = skipWS(b, i)
+		// Log lines are mostly compact: look for the separator before
+		// skipping spaces.
 		if i >= len(b) || b[i] != ':' {
-			return i, failAt("expected ':'", i)
+			if i = skipWS(b, i); i >= len(b) || b[i] != ':' {
+				return i, failAt("expected ':'", i)
+			}
 		}
 		if i, err = sc.value(i+1, child, depth); err != nil {
 			return i, err
 		}
-		i = skipWS(b, i)
-		if i >= len(b) {
+		if i < len(b) && b[i] == ',' {
+			i++
+			continue
+		}
+		if i = skipWS(b, i); i >= len(b) {
 			return i, failAt("unexpected end in object", i)
 		}
 		switch b[i] {
