@@ -105,21 +105,28 @@ func Check(o Options) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	var descs []exporters.Descriptor
+	var metrics []exporters.Descriptor
 	typeSet := map[string]bool{}
 	for i := 0; i < eng.NumMetrics(); i++ {
 		d := eng.Descriptor(i)
 		d.Window = o.Config.Metrics[i].Window
-		descs = append(descs, d)
+		metrics = append(metrics, d)
 		typeSet[d.ExportType] = true
 	}
 	types := make([]string, 0, len(typeSet))
 	for t := range typeSet {
 		types = append(types, t)
-		descs = append(descs, o.descriptors(t)...)
 	}
 	sort.Strings(types)
-	if err := o.Settings.Validate(descs); err != nil {
+	// One export type at a time: each type has its own copy of the
+	// self-metrics, which would otherwise count as declared twice.
+	var errs []error
+	for _, t := range types {
+		if err := o.Settings.Validate(append(append([]exporters.Descriptor(nil), metrics...), o.descriptors(t)...)); err != nil {
+			errs = append(errs, fmt.Errorf("with export type %s: %w", t, err))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
 	return types, nil

@@ -248,3 +248,19 @@ func diffFailures(before map[progress.Failure]int64) map[progress.Failure]int64 
 	}
 	return out
 }
+
+// Metrics of two export types give each type its own self-metrics: that
+// is no name declared twice.
+func TestCheckTwoExportTypes(t *testing.T) {
+	cfg, err := config.Source{Name: "x.yaml", Text: []byte("window: 10s\nmetrics:\n  - {name: a, type: count, export_type: local}\n  - {name: b, type: count, export_type: prometheus}\n")}.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := exporters.Settings{RemoteWrite: exporters.RemoteWriteSettings{URL: "http://127.0.0.1:9/api/v1/write"}}
+	for _, worker := range []string{"", "w"} {
+		types, err := Check(Options{Config: cfg, Settings: s, Worker: worker})
+		if err != nil || strings.Join(types, ",") != "local,prometheus" {
+			t.Errorf("worker %q: types %v, error %v; want local,prometheus and no error", worker, types, err)
+		}
+	}
+}
