@@ -7,7 +7,6 @@ package filters
 import (
 	"bytes"
 	"fmt"
-	"regexp"
 	"sort"
 	"strings"
 
@@ -143,7 +142,7 @@ func Condition(field, operator string, value any, hasValue bool) (Predicate, err
 		if !ok {
 			return nil, fmt.Errorf("operator regex needs a string value, not %s", describe(value))
 		}
-		re, err := regexp.Compile(s)
+		re, err := compileRegex(s)
 		if err != nil {
 			return nil, fmt.Errorf("bad regex: %v", err)
 		}
@@ -239,7 +238,7 @@ func (o *orderCond) Match(r *event.Reader) bool {
 
 type regexCond struct {
 	path event.Path
-	re   *regexp.Regexp
+	re   matcher
 }
 
 func (c *regexCond) Match(r *event.Reader) bool {

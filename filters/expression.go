@@ -3,7 +3,6 @@ package filters
 import (
 	"bytes"
 	"fmt"
-	"regexp"
 	"strings"
 
 	"github.com/expr-lang/expr"
@@ -194,7 +193,7 @@ func compileBinary(n *ast.BinaryNode) (exprNode, bool) {
 		if !isStr {
 			return nil, false
 		}
-		re, err := regexp.Compile(s.Value)
+		re, err := compileRegex(s.Value)
 		if err != nil {
 			return nil, false
 		}
@@ -405,7 +404,7 @@ func (n inNode) eval(r *event.Reader) operand {
 
 type matchesNode struct {
 	left exprNode
-	re   *regexp.Regexp
+	re   matcher
 }
 
 func (n matchesNode) eval(r *event.Reader) operand {
