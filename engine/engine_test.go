@@ -754,3 +754,22 @@ metrics:
 		t.Errorf("matched %d dropped %d, want 4 and 1", p.Stats.Matched[0], p.Stats.Dropped[0])
 	}
 }
+
+// A metric without labels keeps its current series at hand; a Flush, or
+// events going back and forth between windows, must never send a value to
+// a series that was already handed out or belongs to another window.
+func TestSeriesWithoutLabelsAcrossFlushesAndWindows(t *testing.T) {
+	e := compile(t, `
+metrics:
+  - {name: c, type: count}
+  - {name: s, type: sum, field: v}
+`)
+	p := e.NewProcessor()
+	feed(t, p, recAt(`{"v":1}`, t0), recAt(`{"v":2}`, t0.Add(time.Minute)), recAt(`{"v":4}`, t0))
+	checkSeries(t, flush(t, e, p), map[string]string{
+		"c{}@16:00:00.000": "2", "c{}@16:01:00.000": "1",
+		"s{}@16:00:00.000": "5", "s{}@16:01:00.000": "2",
+	})
+	feed(t, p, recAt(`{"v":8}`, t0))
+	checkSeries(t, flush(t, e, p), map[string]string{"c{}@16:00:00.000": "1", "s{}@16:00:00.000": "8"})
+}

@@ -43,6 +43,10 @@ type Processor struct {
 	// that max_series holds across bundles, not just within one.
 	admitted map[metricWindow]map[string]struct{}
 	newest   []int64 // per metric: the newest window start seen
+	// last is, per metric without labels, the series written last: such a
+	// metric has one series per window, and events come in time order, so
+	// this skips the map for most of them. Flush clears it.
+	last []lastSeries
 	// Now is the processing clock of freshness metrics, Unix nanoseconds.
 	Now func() int64
 	// RequireEventTime makes a bad event-time field a dead letter instead
@@ -54,6 +58,11 @@ type Processor struct {
 type entry struct {
 	series Series
 	acc    aggregate.Acc
+}
+
+type lastSeries struct {
+	start int64
+	ent   *entry
 }
 
 type metricWindow struct {
@@ -71,6 +80,7 @@ func (e *Engine) NewProcessor() *Processor {
 		series:   map[string]*entry{},
 		admitted: map[metricWindow]map[string]struct{}{},
 		newest:   make([]int64, n),
+		last:     make([]lastSeries, n),
 		Stats: Stats{DeadLetters: map[string]int64{}, Matched: make([]int64, n),
 			Dropped: make([]int64, n), Overflowed: make([]int64, n)},
 	}
@@ -159,6 +169,20 @@ func (p *Processor) add(m *metric, t int64) {
 	}
 
 	start := WindowStart(t, m.window)
+	if len(m.dynPaths) == 0 {
+		last := &p.last[m.index]
+		if last.ent == nil || last.start != start {
+			last.start, last.ent = start, p.entry(m, start)
+		}
+		addTo(m, last.ent, v, t, p.scratch)
+		return
+	}
+	addTo(m, p.entry(m, start), v, t, p.scratch)
+}
+
+// entry returns the series of metric m for the window at start and the
+// current event's labels, making it if needed.
+func (p *Processor) entry(m *metric, start int64) *entry {
 	key := p.key[:0]
 	key = binary.LittleEndian.AppendUint16(key, uint16(m.index))
 	key = binary.LittleEndian.AppendUint64(key, uint64(start))
@@ -185,11 +209,16 @@ func (p *Processor) add(m *metric, t int64) {
 			p.series[string(key)] = ent
 		}
 	}
+	return ent
+}
+
+// addTo adds the event's value v (or, for distinct, its label text) to ent.
+func addTo(m *metric, ent *entry, v float64, t int64, text []byte) {
 	switch m.typ {
 	case aggregate.Count:
 		ent.acc.AddCount()
 	case aggregate.Distinct:
-		ent.acc.AddDistinct(p.scratch)
+		ent.acc.AddDistinct(text)
 	default:
 		ent.acc.AddValue(v, t, m.bounds)
 	}
@@ -260,6 +289,7 @@ func (p *Processor) Flush(emit func(s Series, acc *aggregate.Acc)) {
 		emit(ent.series, &ent.acc)
 		delete(p.series, k)
 	}
+	clear(p.last)
 }
 
 // Pending returns the number of series held since the last Flush.

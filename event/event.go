@@ -278,6 +278,9 @@ func (v Value) Num() (f float64, ok bool) {
 // parseFinite parses a JSON number; numbers beyond float64's range are
 // not usable values.
 func parseFinite(b []byte) (float64, int8) {
+	if f, ok := parseShortDecimal(b); ok {
+		return f, 1
+	}
 	// fastfloat is several times faster than strconv on log-sized
 	// numbers; the scanner has already checked the JSON number syntax.
 	f, err := fastfloat.Parse(unsafeString(b))
@@ -285,6 +288,48 @@ func parseFinite(b []byte) (float64, int8) {
 		return 0, -1
 	}
 	return f, 1
+}
+
+// exactPow10 holds the powers of ten that float64 represents exactly.
+var exactPow10 = [...]float64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15}
+
+// parseShortDecimal reads the numbers logs are mostly made of, -?D+(.D+)?
+// with at most 15 digits, exactly: the digits fit float64's mantissa and
+// the power of ten is exact, so one division rounds correctly (Clinger's
+// fast path). Anything else (exponents, longer numbers) is left to the
+// general parser.
+func parseShortDecimal(b []byte) (float64, bool) {
+	neg := len(b) > 0 && b[0] == '-'
+	if neg {
+		b = b[1:]
+	}
+	if len(b) == 0 || len(b) > 16 {
+		return 0, false
+	}
+	var mant uint64
+	digits, fraction, dot := 0, 0, false
+	for _, c := range b {
+		switch {
+		case c >= '0' && c <= '9':
+			mant = mant*10 + uint64(c-'0')
+			digits++
+			if dot {
+				fraction++
+			}
+		case c == '.' && !dot:
+			dot = true
+		default:
+			return 0, false
+		}
+	}
+	if digits == 0 || digits > 15 || (dot && fraction == 0) {
+		return 0, false
+	}
+	f := float64(mant) / exactPow10[fraction]
+	if neg {
+		f = -f
+	}
+	return f, true
 }
 
 // isJSONNumber reports whether b is exactly one number in JSON's grammar,

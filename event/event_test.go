@@ -3,6 +3,9 @@ package event_test
 import (
 	"bytes"
 	"errors"
+	"math"
+	"math/rand/v2"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -365,4 +368,36 @@ func TestParseRefusesLenientJSON(t *testing.T) {
 			t.Errorf("Parse(%s) = %v, want invalid_json", body, err)
 		}
 	}
+}
+
+// The short-decimal fast path must give exactly what strconv gives.
+func TestShortDecimalsExact(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for n := 0; n < 200000; n++ {
+		intDigits, fracDigits := rng.IntN(10)+1, rng.IntN(8)
+		s := strconv.FormatUint(rng.Uint64N(pow10u(intDigits)), 10)
+		if fracDigits > 0 {
+			f := strconv.FormatUint(rng.Uint64N(pow10u(fracDigits)), 10)
+			s += "." + strings.Repeat("0", fracDigits-len(f)) + f
+		}
+		if rng.IntN(2) == 0 {
+			s = "-" + s
+		}
+		want, _ := strconv.ParseFloat(s, 64)
+		r := parse(t, `{"v":`+s+`,"w":"`+s+`"}`, nil)
+		pv, pw := event.MustParsePath("v"), event.MustParsePath("w")
+		got, ok := r.Lookup(&pv).Num()
+		gotStr, okStr := r.Lookup(&pw).Numeric()
+		if !ok || !okStr || math.Float64bits(got) != math.Float64bits(want) || math.Float64bits(gotStr) != math.Float64bits(want) {
+			t.Fatalf("%s: read %v (%v) and %v (%v), strconv %v", s, got, ok, gotStr, okStr, want)
+		}
+	}
+}
+
+func pow10u(n int) uint64 {
+	p := uint64(1)
+	for ; n > 0; n-- {
+		p *= 10
+	}
+	return p
 }
