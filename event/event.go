@@ -11,7 +11,6 @@ import (
 	"math"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/valyala/fastjson"
 	"github.com/valyala/fastjson/fastfloat"
@@ -74,9 +73,6 @@ func (r *Reader) Parse(body []byte, attrs map[string]string) error {
 	r.root, r.attrs, r.body, r.tree = nil, nil, nil, false
 	if len(body) > MaxSize {
 		return &RefusedError{Reason: ReasonOversize, Detail: fmt.Sprintf("%d bytes, limit %d", len(body), MaxSize)}
-	}
-	if !utf8.Valid(body) {
-		return &RefusedError{Reason: ReasonInvalidUTF8}
 	}
 	if r.schema == nil {
 		// A Reader without a schema still validates in one pass, then

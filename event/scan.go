@@ -117,6 +117,11 @@ func (r *Reader) project(body []byte) error {
 		return &RefusedError{Reason: ReasonInvalidJSON, Detail: "empty record"}
 	}
 	refused := func(err error) error {
+		// Invalid UTF-8 anywhere is that, whatever else is wrong; where
+		// the scan found no other error it checked every non-ASCII byte.
+		if err == errInvalidUTF8 || !utf8.Valid(body) {
+			return &RefusedError{Reason: ReasonInvalidUTF8}
+		}
 		if errors.Is(err, errTooDeep) {
 			return &RefusedError{Reason: ReasonTooDeep, Detail: err.Error()}
 		}
@@ -127,6 +132,9 @@ func (r *Reader) project(body []byte) error {
 		if _, err := sc.value(i, nil, 0); err != nil {
 			return refused(err)
 		}
+		if !utf8.Valid(body) {
+			return &RefusedError{Reason: ReasonInvalidUTF8}
+		}
 		return &RefusedError{Reason: ReasonNotObject, Detail: "a JSON " + kindOf(body[start]).String()}
 	}
 	i, err := sc.value(i, r.schema.root, 0)
@@ -134,7 +142,7 @@ func (r *Reader) project(body []byte) error {
 		return refused(err)
 	}
 	if i = skipWS(body, i); i != len(body) {
-		return &RefusedError{Reason: ReasonInvalidJSON, Detail: failAt("text after the object", i).Error()}
+		return refused(failAt("text after the object", i))
 	}
 	return nil
 }
@@ -155,7 +163,10 @@ func kindOf(c byte) Kind {
 	return Number
 }
 
-var errTooDeep = errors.New("nesting too deep")
+var (
+	errTooDeep     = errors.New("nesting too deep")
+	errInvalidUTF8 = errors.New("invalid UTF-8")
+)
 
 // maxScanDepth bounds recursion on hostile input.
 const maxScanDepth = 200
@@ -328,7 +339,7 @@ func scanString(b []byte, i int) (int, bool, error) {
 			}
 			i += bits.TrailingZeros64(m) >> 3
 		} else {
-			for i < len(b) && b[i] >= 0x20 && b[i] != '"' && b[i] != '\\' {
+			for i < len(b) && b[i] >= 0x20 && b[i] < utf8.RuneSelf && b[i] != '"' && b[i] != '\\' {
 				i++
 			}
 			if i >= len(b) {
@@ -338,6 +349,17 @@ func scanString(b []byte, i int) (int, bool, error) {
 		switch b[i] {
 		case '"':
 			return i + 1, escaped, nil
+		default:
+			if b[i] < utf8.RuneSelf {
+				return i, false, failAt("control character in string", i)
+			}
+			// Only strings may hold non-ASCII text, so checking it here
+			// spares a separate pass over the whole record.
+			r, size := utf8.DecodeRune(b[i:])
+			if r == utf8.RuneError && size == 1 {
+				return i, false, errInvalidUTF8
+			}
+			i += size
 		case '\\':
 			escaped = true
 			if i+1 >= len(b) {
@@ -354,8 +376,6 @@ func scanString(b []byte, i int) (int, bool, error) {
 			default:
 				return i, false, failAt("bad escape", i)
 			}
-		default:
-			return i, false, failAt("control character in string", i)
 		}
 	}
 }
@@ -366,7 +386,7 @@ const (
 )
 
 // special8 flags (in the high bit of each byte) the bytes of w that are
-// '"', '\\' or a control character (< 0x20), with the classic bit tricks
+// '"', '\\', a control character (< 0x20) or not ASCII, with the classic bit tricks
 // for finding a zero byte and a byte below a bound in a word. A borrow can
 // flag a byte above a flagged one, never below, so the lowest flag is
 // exact.
@@ -375,7 +395,7 @@ func special8(w uint64) uint64 {
 	quote := hasZero(w ^ (ones * '"'))
 	slash := hasZero(w ^ (ones * '\\'))
 	control := (w - ones*0x20) &^ w & highs
-	return quote | slash | control
+	return quote | slash | control | w&highs
 }
 
 func isHex4(b []byte) bool {

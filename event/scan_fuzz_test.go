@@ -41,7 +41,7 @@ func FuzzScanAgreesWithEncodingJSON(f *testing.F) {
 		`{"a":"tab\there"}`, `{"a":"esc\"aped\\"}`, `{"a\u0062":1,"a":2}`,
 		`{"a":01}`, `{"a":1.}`, `{"a":-}`, `{"a":1e+}`, `{"a":tru}`, `{"a":nul}`,
 		`{"b":{"c":"` + strings.Repeat("long string ", 10) + `"}}`,
-		`{"a":"\ud83d\ude00"}`, `{"a":"\x"}`, `{"a":"\u12"}`, `{"a":1}x`, `{"a":1,}`, `{,}`,
+		`{"a":"\ud83d\ude00"}`, "{\"a\":\"\xff\"}", "{\"a\":1}\xff", "[\"\xed\xa0\x80\"]", "{\"\xc3\":1}", "{\"a\":\"é日本\"}", `{"a":"\x"}`, `{"a":"\u12"}`, `{"a":1}x`, `{"a":1,}`, `{,}`,
 		`[1]`, `"s"`, `7`, ``, ` `, "{\"a\":\"\x01\"}", `{"a":"12345678"}`, `{"a":"1234567"}`,
 		strings.Repeat(`{"a":`, 199) + "1" + strings.Repeat("}", 199),
 		strings.Repeat(`{"a":`, 201) + "1" + strings.Repeat("}", 201),
@@ -63,6 +63,9 @@ func FuzzScanAgreesWithEncodingJSON(f *testing.F) {
 			t.Fatalf("Parse(%q) = %v; encoding/json says acceptable = %v", body, err, want)
 		}
 		if err != nil {
+			if !utf8.Valid(body) && event.Reason(err) != event.ReasonInvalidUTF8 {
+				t.Fatalf("Parse(%q) = %v; want reason %s", body, err, event.ReasonInvalidUTF8)
+			}
 			return
 		}
 		if err := full.Parse(body, nil); err != nil {
