@@ -206,6 +206,9 @@ type Value struct {
 	slot *slotValue // a projected value
 }
 
+// raw returns the text of a projected value.
+func (v Value) raw() []byte { return v.slot.reader.body[v.slot.start:v.slot.end] }
+
 func fromJSON(v *fastjson.Value) Value {
 	var k Kind
 	switch v.Type() {
@@ -239,10 +242,10 @@ func (v Value) Str() []byte {
 	}
 	if s := v.slot; s != nil {
 		if !s.escaped {
-			return s.raw
+			return v.raw()
 		}
-		if len(s.str) == 0 && len(s.raw) > 0 {
-			s.str = unescape(s.str[:0], s.raw)
+		if !s.unescaped {
+			s.str, s.unescaped = unescape(s.str[:0], v.raw()), true
 		}
 		return s.str
 	}
@@ -260,7 +263,7 @@ func (v Value) Num() (f float64, ok bool) {
 	}
 	if s := v.slot; s != nil {
 		if s.numOK == 0 {
-			s.num, s.numOK = parseFinite(s.raw)
+			s.num, s.numOK = parseFinite(v.raw())
 		}
 		return s.num, s.numOK > 0
 	}
@@ -362,7 +365,7 @@ func (v Value) Bool() (b bool, ok bool) {
 		return false, false
 	}
 	if v.slot != nil {
-		return v.slot.raw[0] == 't', true
+		return v.raw()[0] == 't', true
 	}
 	return v.json.Type() == fastjson.TypeTrue, true
 }
@@ -414,7 +417,7 @@ func (v Value) tree() *fastjson.Value {
 	if v.slot == nil {
 		return v.json
 	}
-	j, err := fastjson.ParseBytes(v.slot.raw)
+	j, err := fastjson.ParseBytes(v.raw())
 	if err != nil {
 		return nil
 	}

@@ -72,18 +72,27 @@ func (s *Schema) Add(p *Path) {
 
 // NewReader makes a Reader that projects events onto s.
 func (s *Schema) NewReader() *Reader {
-	return &Reader{schema: s, slots: make([]slotValue, s.slots)}
+	r := &Reader{schema: s, slots: make([]slotValue, s.slots)}
+	for i := range r.slots {
+		r.slots[i].reader = r
+	}
+	return r
 }
 
-// slotValue is one projected value: its kind and raw text.
+// slotValue is one projected value: its kind and where its text is in the
+// body. It holds offsets rather than a slice of the body: storing a pointer
+// into the heap on every event costs a write barrier while the collector
+// runs.
 type slotValue struct {
-	gen     uint32 // equals Reader.gen when set for the current event
-	kind    Kind
-	escaped bool   // a string with escapes: raw needs unescaping
-	raw     []byte // string contents without quotes, or the value's text
-	num     float64
-	numOK   int8 // 0 unknown, 1 parsed, -1 not a finite number
-	str     []byte
+	gen        uint32 // equals Reader.gen when set for the current event
+	kind       Kind
+	escaped    bool  // a string with escapes: the text needs unescaping
+	unescaped  bool  // str holds the unescaped text of this event's value
+	start, end int32 // string contents without quotes, or the value's text
+	num        float64
+	numOK      int8 // 0 unknown, 1 parsed, -1 not a finite number
+	str        []byte
+	reader     *Reader // whose body the offsets are in; set once
 }
 
 var errSyntax = errors.New("invalid JSON")
@@ -225,9 +234,8 @@ func (sc *scanner) value(i int, node *schemaNode, depth int) (int, error) {
 	if node != nil && node.slot >= 0 {
 		s := &sc.slots[node.slot]
 		if s.gen != sc.gen { // the first of duplicate keys wins
-			s.gen, s.kind, s.escaped, s.numOK = sc.gen, kind, escaped, 0
-			s.raw = b[rawStart:rawEnd]
-			s.str = s.str[:0]
+			s.gen, s.kind, s.escaped, s.unescaped, s.numOK = sc.gen, kind, escaped, false, 0
+			s.start, s.end = int32(rawStart), int32(rawEnd)
 		}
 	}
 	return i, nil

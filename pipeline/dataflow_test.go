@@ -3,9 +3,11 @@ package pipeline
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -20,6 +22,9 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/log"
 	pipepb "github.com/apache/beam/sdks/v2/go/pkg/beam/model/pipeline_v1"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/teststream"
 	df "google.golang.org/api/dataflow/v1b3"
 	pb "google.golang.org/genproto/googleapis/pubsub/v1"
 	"google.golang.org/protobuf/encoding/prototext"
@@ -27,6 +32,10 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/beametrics/beametrics/exporters"
+	"github.com/beametrics/beametrics/exporters/selfmetrics"
+	"github.com/beametrics/beametrics/internal/progress"
+	"github.com/beametrics/beametrics/internal/selfreport"
+	"github.com/beametrics/beametrics/transforms/exportsink"
 	"github.com/beametrics/beametrics/transforms/pubsubread"
 )
 
@@ -270,6 +279,29 @@ func TestDataflowDryRun(t *testing.T) {
 				t.Errorf("the job's steps changed; a running job then needs --transform_name_mapping or a new job (docs/dataflow.md).\ngot:\n%s\nwant:\n%s",
 					strings.Join(names, "\n"), strings.Join(tc.steps, "\n"))
 			}
+			// The workers get the sink with their self-metrics on: the
+			// Go SDK puts the DoFn, as JSON, base64-encoded in the payload.
+			sinks := 0
+			for _, tr := range model.GetComponents().GetTransforms() {
+				if !strings.HasSuffix(tr.GetUniqueName(), "/exportsink.WriteFn") {
+					continue
+				}
+				sinks++
+				var pardo pipepb.ParDoPayload
+				if err := proto.Unmarshal(tr.GetSpec().GetPayload(), &pardo); err != nil {
+					t.Fatalf("%s: %v", tr.GetUniqueName(), err)
+				}
+				fn, err := base64.StdEncoding.DecodeString(string(pardo.GetDoFn().GetPayload()))
+				if err != nil {
+					t.Fatalf("%s: DoFn payload: %v", tr.GetUniqueName(), err)
+				}
+				if !bytes.Contains(fn, []byte(`"WorkerSelfMetrics":true`)) {
+					t.Errorf("step %s: the serialized sink lacks WorkerSelfMetrics:true", tr.GetUniqueName())
+				}
+			}
+			if sinks == 0 {
+				t.Errorf("no exportsink.WriteFn step")
+			}
 			for _, n := range names {
 				if strings.Contains(n, "prism") || strings.Contains(n, "pubsubread.Read") {
 					t.Errorf("step %q belongs to the local source, not Dataflow", n)
@@ -405,5 +437,275 @@ func TestMessageFromPubsub(t *testing.T) {
 	}
 	if m := messageFromPubsub(&pb.PubsubMessage{MessageId: "1"}); !m.PublishTime.IsZero() {
 		t.Errorf("a message without publish time got %v, want the zero time", m.PublishTime)
+	}
+}
+
+func init() {
+	register.Function2x1(publishedMessage)
+}
+
+// publishedMessage stands in for Dataflow's Pub/Sub source: the test
+// stream carries record bodies, published at their element time.
+func publishedMessage(t beam.EventTime, body string) pubsubread.Message {
+	return pubsubread.Message{ID: body, Data: []byte(body), PublishTime: t.ToTime()}
+}
+
+// strictSink is a strict fake of every exporter for the worker
+// self-metrics test. Like Cloud Monitoring it refuses (notes as a
+// problem) a point of a metric not given to Start or with a label its
+// descriptor does not declare, and an Export before Start or after Close.
+type strictSink struct {
+	mu       sync.Mutex
+	points   map[string][]exporters.Point // by export type
+	starts   map[string]int               // Start calls by export type
+	problems []string
+}
+
+type strictExporter struct {
+	s       *strictSink
+	typ     string
+	descs   map[string]exporters.Descriptor
+	started bool
+	closed  bool
+}
+
+func (e *strictExporter) Start(_ context.Context, descs []exporters.Descriptor) error {
+	e.s.mu.Lock()
+	defer e.s.mu.Unlock()
+	if e.started {
+		e.s.problems = append(e.s.problems, e.typ+": Start twice")
+	}
+	e.started = true
+	e.s.starts[e.typ]++
+	for _, d := range descs {
+		e.descs[d.Name] = d
+	}
+	return nil
+}
+
+func (e *strictExporter) Export(_ context.Context, points []exporters.Point) error {
+	e.s.mu.Lock()
+	defer e.s.mu.Unlock()
+	if !e.started || e.closed {
+		e.s.problems = append(e.s.problems, fmt.Sprintf("%s: Export with started=%v closed=%v", e.typ, e.started, e.closed))
+	}
+	for _, p := range points {
+		d, ok := e.descs[p.Metric]
+		if !ok {
+			e.s.problems = append(e.s.problems, e.typ+": point of undeclared metric "+p.Metric)
+			continue
+		}
+		for _, l := range p.Labels {
+			if !slices.Contains(d.LabelNames, l.Name) {
+				e.s.problems = append(e.s.problems, fmt.Sprintf("%s: %s has label %q, its descriptor declares %v", e.typ, p.Metric, l.Name, d.LabelNames))
+			}
+		}
+		e.s.points[e.typ] = append(e.s.points[e.typ], p)
+	}
+	return nil
+}
+
+func (e *strictExporter) Close() error {
+	e.s.mu.Lock()
+	defer e.s.mu.Unlock()
+	e.closed = true
+	return nil
+}
+
+const workerSelfMetricsConfig = `
+event_time_field: time
+window: 10s
+exporters:
+  prometheus_remote_write: {url: "http://127.0.0.1:9/api/v1/write"}
+metrics:
+  - {name: requests, type: count, dynamic_labels: {service: service}, export_type: local}
+  - {name: bytes, type: sum, field: bytes, export_type: prometheus}
+`
+
+// A plan prepared for Dataflow (worker self-metrics on, the source
+// replaced by a test stream) runs on prism in this process, which then
+// plays a Dataflow worker: its self-metrics reach both export types with
+// the worker label, and over all windows they add up to what was published
+// (events read, dead letters by reason) and exported (points, windows).
+func TestDataflowWorkerSelfMetricsOnPrism(t *testing.T) {
+	setFlags(t, map[string]string{"runner": "", "environment_type": "", "environment_config": ""})
+	fake := &strictSink{points: map[string][]exporters.Point{}, starts: map[string]int{}}
+	if err := exportsink.CloseAll(); err != nil {
+		t.Fatal(err)
+	}
+	oldNew := exportsink.NewExporter
+	exportsink.NewExporter = func(_ context.Context, typ string, _ exporters.Settings) (exporters.Exporter, error) {
+		return &strictExporter{s: fake, typ: typ, descs: map[string]exporters.Descriptor{}}, nil
+	}
+	t.Cleanup(func() { _ = exportsink.CloseAll(); exportsink.NewExporter = oldNew })
+
+	o := flagDefaults(t)
+	o.Config = t.TempDir() + "/metrics.yaml"
+	if err := os.WriteFile(o.Config, []byte(workerSelfMetricsConfig), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	o.Subscription = fakeSubscription
+	plan, err := Prepare(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enableWorkerSelfMetrics(plan) // as prepareDataflow does
+	if !plan.WorkerSelfMetrics {
+		t.Fatalf("worker self-metrics not enabled; warnings: %v", plan.Config.Warnings)
+	}
+
+	t0 := time.Date(2025, 11, 24, 16, 0, 0, 0, time.UTC)
+	bodies := []string{
+		`{"time":"2025-11-24T16:00:01Z","service":"auth","bytes":3}`,
+		`{"time":"2025-11-24T16:00:02Z","service":"auth","bytes":4}`,
+		`not json`,
+		`{"time":"2025-11-24T16:00:12Z","service":"checkout","bytes":5}`,
+		`[1, 2]`,
+		`{"time":"2025-11-24T16:00:13Z","service":"auth","bytes":6}`,
+		`{"time":"2025-11-24T16:00:25Z","service":"checkout","bytes":7}`,
+		`{"oops"`,
+	}
+	const published, invalidJSON, notObject = 5, 2, 1
+	ts := teststream.NewConfig()
+	for i, b := range bodies {
+		if err := ts.AddElements(t0.Add(time.Duration(i)*4*time.Second).UnixMilli(), b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := ts.AdvanceWatermarkToInfinity(); err != nil {
+		t.Fatal(err)
+	}
+	plan.ReadRecords = func(s beam.Scope) beam.PCollection {
+		return beam.ParDo(s, publishedMessage, teststream.Create(s, ts))
+	}
+
+	eventsBefore := progress.Events.Load()
+	deadBefore := progress.DeadLettersByReason.Snapshot()
+	p, s := beam.NewPipelineWithRoot()
+	if err := Build(s, plan); err != nil {
+		t.Fatal(err)
+	}
+	if err := ptest.Run(p); err != nil {
+		t.Fatalf("pipeline failed: %v", err)
+	}
+	// A worker's reporter runs until its process ends; here the last,
+	// partial window is exported by stopping it.
+	exportsink.StopSelfMetrics()
+	pointsTotal := progress.PointsByExporter.Snapshot()
+	windowsTotal := progress.WindowsByExporter.Snapshot()
+
+	fake.mu.Lock()
+	defer fake.mu.Unlock()
+	for _, pr := range fake.problems {
+		t.Errorf("exporter misuse: %s", pr)
+	}
+	worker := exporters.Label{Name: selfmetrics.WorkerLabel, Value: selfreport.WorkerID()}
+	metricPoints := map[string]int64{}
+	for _, typ := range []string{exporters.TypeLocal, exporters.TypeRemoteWrite} {
+		// The sink's exporter and the reporter's, one each.
+		if fake.starts[typ] != 2 {
+			t.Errorf("%s: Start called %d times, want 2 (the sink's exporter and one reporter's)", typ, fake.starts[typ])
+		}
+		// sums: self-metric series (labels without the worker) -> total
+		// over windows; windows: their [start, end) in order.
+		sums := map[string]int64{}
+		var windows []exporters.Point
+		for _, pt := range fake.points[typ] {
+			if !strings.HasPrefix(pt.Metric, selfmetrics.Prefix) {
+				metricPoints[typ]++
+				if slices.Contains(pt.Labels, worker) {
+					t.Errorf("%s: metric point %s carries the worker label", typ, pt.Metric)
+				}
+				continue
+			}
+			if !slices.Contains(pt.Labels, worker) {
+				t.Errorf("%s: self-metric point %s %v without %v", typ, pt.Metric, pt.Labels, worker)
+			}
+			var ls []string
+			for _, l := range pt.Labels {
+				if l.Name != selfmetrics.WorkerLabel {
+					ls = append(ls, l.Name+"="+l.Value)
+				}
+			}
+			sums[pt.Metric+"{"+strings.Join(ls, ",")+"}"] += pt.Int
+			if pt.Metric == selfmetrics.EventsRead {
+				windows = append(windows, pt)
+			}
+		}
+		for i := 1; i < len(windows); i++ {
+			if !windows[i].Start.Equal(windows[i-1].End) {
+				t.Errorf("%s: self-metric windows %v-%v and %v-%v are not back to back", typ,
+					windows[i-1].Start, windows[i-1].End, windows[i].Start, windows[i].End)
+			}
+		}
+		checks := []struct {
+			series string
+			got    int64
+			want   int64
+		}{
+			{"beametrics/events_read{}", sums["beametrics/events_read{}"] - eventsBefore, published},
+			{"beametrics/dead_letters{reason=invalid_json}", sums["beametrics/dead_letters{reason=invalid_json}"] - deadBefore["invalid_json"], invalidJSON},
+			{"beametrics/dead_letters{reason=not_an_object}", sums["beametrics/dead_letters{reason=not_an_object}"] - deadBefore["not_an_object"], notObject},
+			{"beametrics/points_exported{exporter=local}", sums["beametrics/points_exported{exporter=local}"], pointsTotal["local"]},
+			{"beametrics/points_exported{exporter=prometheus}", sums["beametrics/points_exported{exporter=prometheus}"], pointsTotal["prometheus"]},
+			{"beametrics/windows_exported{exporter=local}", sums["beametrics/windows_exported{exporter=local}"], windowsTotal["local"]},
+			{"beametrics/windows_exported{exporter=prometheus}", sums["beametrics/windows_exported{exporter=prometheus}"], windowsTotal["prometheus"]},
+		}
+		for _, c := range checks {
+			if c.got != c.want {
+				t.Errorf("%s: %s adds up to %d (this run), want %d", typ, c.series, c.got, c.want)
+			}
+		}
+		if len(windows) == 0 {
+			t.Errorf("%s: no self-metric window exported", typ)
+		}
+		if t.Failed() {
+			t.Logf("%s self-metric sums: %v", typ, sums)
+		}
+	}
+	// This run's metric points are counted in the process totals the
+	// self-metrics carried: requests 3 series-windows, bytes 3 windows.
+	if metricPoints["local"] != 4 || metricPoints["prometheus"] != 3 {
+		t.Errorf("metric points: %v, want local 4 (auth and checkout over 16:00:00-16:00:30) and prometheus 3", metricPoints)
+	}
+}
+
+// prepareDataflow turns worker self-metrics on, or, when they cannot be
+// exported next to the metrics, off with a warning the launch prints.
+func TestPrepareDataflowWorkerSelfMetrics(t *testing.T) {
+	setFlags(t, map[string]string{
+		"project": fakeProject, "region": "europe-west1", "staging_location": "gs://b/s",
+		"worker_binary": "/opt/beametrics-linux-amd64",
+	})
+	for _, tc := range []struct {
+		name, yaml string
+		on         bool
+	}{
+		{"quick start", "", true},
+		{"colliding name", "window: 10s\nmetrics:\n  - {name: beametrics/events_read, type: count, export_type: local}\n", false},
+	} {
+		o := flagDefaults(t)
+		o.Subscription = fakeSubscription
+		o.Config = "../examples/quickstart.yaml"
+		if tc.yaml != "" {
+			o.Config = t.TempDir() + "/c.yaml"
+			if err := os.WriteFile(o.Config, []byte(tc.yaml), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		plan, err := Prepare(context.Background(), o)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if err := prepareDataflow(context.Background(), plan, o); err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if plan.WorkerSelfMetrics != tc.on {
+			t.Errorf("%s: WorkerSelfMetrics = %v, want %v", tc.name, plan.WorkerSelfMetrics, tc.on)
+		}
+		warned := strings.Contains(plan.Config.Warnings.Error(), "self-metrics off on the workers")
+		if warned == tc.on {
+			t.Errorf("%s: warnings %q; want a self-metrics warning exactly when they are off", tc.name, plan.Config.Warnings.Error())
+		}
 	}
 }
