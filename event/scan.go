@@ -232,13 +232,18 @@ func (sc *scanner) value(i int, node *schemaNode, depth int) (int, error) {
 		rawEnd = i
 	}
 	if node != nil && node.slot >= 0 {
-		s := &sc.slots[node.slot]
-		if s.gen != sc.gen { // the first of duplicate keys wins
-			s.gen, s.kind, s.escaped, s.unescaped, s.numOK = sc.gen, kind, escaped, false, 0
-			s.start, s.end = int32(rawStart), int32(rawEnd)
-		}
+		sc.record(node.slot, kind, escaped, rawStart, rawEnd)
 	}
 	return i, nil
+}
+
+// record sets a slot to the value whose text is b[start:end].
+func (sc *scanner) record(slot int, kind Kind, escaped bool, start, end int) {
+	s := &sc.slots[slot]
+	if s.gen != sc.gen { // the first of duplicate keys wins
+		s.gen, s.kind, s.escaped, s.unescaped, s.numOK = sc.gen, kind, escaped, false, 0
+		s.start, s.end = int32(start), int32(end)
+	}
 }
 
 // object scans the object whose '{' is at offset i.
@@ -279,7 +284,18 @@ func (sc *scanner) object(i int, node *schemaNode, depth int) (int, error) {
 				return i, failAt("expected ':'", i)
 			}
 		}
-		if i, err = sc.value(i+1, child, depth); err != nil {
+		i++
+		if i < len(b) && b[i] == '"' {
+			// Most values in logs are strings: scan them here rather
+			// than through value.
+			start := i
+			if i, escaped, err = scanString(b, i+1); err != nil {
+				return i, err
+			}
+			if child != nil && child.slot >= 0 {
+				sc.record(child.slot, String, escaped, start+1, i-1)
+			}
+		} else if i, err = sc.value(i, child, depth); err != nil {
 			return i, err
 		}
 		if i < len(b) && b[i] == ',' {
