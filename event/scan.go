@@ -418,8 +418,10 @@ func special8(w uint64) uint64 {
 	hasZero := func(x uint64) uint64 { return (x - ones) &^ x & highs }
 	quote := hasZero(w ^ (ones * '"'))
 	slash := hasZero(w ^ (ones * '\\'))
-	control := (w - ones*0x20) &^ w & highs
-	return quote | slash | control | w&highs
+	// A byte below 0x20 has its high bit set after the subtraction, a
+	// byte of 0x80 or more before it.
+	controlOrHigh := ((w - ones*0x20) | w) & highs
+	return quote | slash | controlOrHigh
 }
 
 func isHex4(b []byte) bool {
