@@ -528,7 +528,6 @@ metrics:
 // the worker label, and over all windows they add up to what was published
 // (events read, dead letters by reason) and exported (points, windows).
 func TestDataflowWorkerSelfMetricsOnPrism(t *testing.T) {
-	setFlags(t, map[string]string{"runner": "", "environment_type": "", "environment_config": ""})
 	fake := &strictSink{points: map[string][]exporters.Point{}, starts: map[string]int{}}
 	if err := exportsink.CloseAll(); err != nil {
 		t.Fatal(err)
