@@ -38,6 +38,7 @@ type Processor struct {
 	reader  *event.Reader
 	key     []byte
 	scratch []byte
+	times   eventtime.Parser
 	series  map[string]*entry
 	// admitted remembers the label sets admitted per metric and window, so
 	// that max_series holds across bundles, not just within one.
@@ -97,7 +98,7 @@ func (p *Processor) Process(body []byte, attrs map[string]string, sourceTime int
 	}
 	t := sourceTime
 	if p.e.timeField != nil {
-		et, err := eventtime.Parse(p.reader.Lookup(p.e.timeField), p.e.timeFormat)
+		et, err := p.times.Parse(p.reader.Lookup(p.e.timeField), p.e.timeFormat)
 		switch {
 		case err == nil:
 			t = et
@@ -125,7 +126,7 @@ func (p *Processor) EventTime(sourceTime int64) (int64, bool) {
 	if p.e.timeField == nil {
 		return sourceTime, true
 	}
-	t, err := eventtime.Parse(p.reader.Lookup(p.e.timeField), p.e.timeFormat)
+	t, err := p.times.Parse(p.reader.Lookup(p.e.timeField), p.e.timeFormat)
 	if err != nil {
 		return sourceTime, false
 	}

@@ -56,6 +56,22 @@ var (
 
 // Parse returns the time in v as Unix nanoseconds.
 func Parse(v event.Value, f Format) (int64, error) {
+	return parse(v, f, nil)
+}
+
+// Parser parses event times like Parse, remembering the date and minute of
+// the last one: records mostly come in time order, so most share them. It
+// is not safe for concurrent use.
+type Parser struct {
+	minute minuteCache
+}
+
+// Parse returns the time in v as Unix nanoseconds.
+func (p *Parser) Parse(v event.Value, f Format) (int64, error) {
+	return parse(v, f, &p.minute)
+}
+
+func parse(v event.Value, f Format, m *minuteCache) (int64, error) {
 	switch v.Kind() {
 	case event.Missing, event.Null:
 		return 0, errMissing
@@ -63,12 +79,12 @@ func Parse(v event.Value, f Format) (int64, error) {
 		n, _ := v.Num()
 		return fromNumber(n, f)
 	case event.String:
-		return parseString(v.Str(), f)
+		return parseString(v.Str(), f, m)
 	}
 	return 0, errType
 }
 
-func parseString(b []byte, f Format) (int64, error) {
+func parseString(b []byte, f Format, m *minuteCache) (int64, error) {
 	s := unsafe.String(unsafe.SliceData(b), len(b))
 	switch f {
 	case UnixSeconds, UnixMillis:
@@ -78,7 +94,7 @@ func parseString(b []byte, f Format) (int64, error) {
 		}
 		return fromNumber(n, f)
 	case RFC3339:
-		if ns, ok := parseRFC3339(b); ok {
+		if ns, ok := parseRFC3339(b, m); ok {
 			return ns, nil
 		}
 		t, err := time.Parse(time.RFC3339Nano, s)
@@ -93,7 +109,7 @@ func parseString(b []byte, f Format) (int64, error) {
 		}
 		return nanos(t)
 	}
-	if ns, ok := parseRFC3339(b); ok {
+	if ns, ok := parseRFC3339(b, m); ok {
 		return ns, nil
 	}
 	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
