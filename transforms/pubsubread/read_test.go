@@ -34,8 +34,9 @@ func init() {
 // Prism runs in this process, so a DoFn can write here.
 var seen = struct {
 	sync.Mutex
-	ids map[string]map[string]int
-}{ids: map[string]map[string]int{}}
+	ids         map[string]map[string]int
+	first, last map[string]time.Time // when the first and last message arrived
+}{ids: map[string]map[string]int{}, first: map[string]time.Time{}, last: map[string]time.Time{}}
 
 type recordFn struct{ Key string }
 
@@ -46,6 +47,19 @@ func (f *recordFn) ProcessElement(m pubsubread.Message) {
 		seen.ids[f.Key] = map[string]int{}
 	}
 	seen.ids[f.Key][m.ID]++
+	now := time.Now()
+	if _, ok := seen.first[f.Key]; !ok {
+		seen.first[f.Key] = now
+	}
+	seen.last[f.Key] = now
+}
+
+// seenSpan returns the time from the first message to the last one of key:
+// the pipeline's steady reading time, without its start and its end.
+func seenSpan(key string) time.Duration {
+	seen.Lock()
+	defer seen.Unlock()
+	return seen.last[key].Sub(seen.first[key])
 }
 
 func seenIDs(key string) map[string]int {
