@@ -123,15 +123,15 @@ type exprNode interface {
 func compileNode(n ast.Node) (exprNode, bool) {
 	switch n := n.(type) {
 	case *ast.NilNode:
-		return constNode{kind: kNil}, true
+		return &constNode{kind: kNil}, true
 	case *ast.BoolNode:
-		return constNode{kind: kBool, b: n.Value}, true
+		return &constNode{kind: kBool, b: n.Value}, true
 	case *ast.IntegerNode:
-		return constNode{kind: kNumber, f: float64(n.Value)}, true
+		return &constNode{kind: kNumber, f: float64(n.Value)}, true
 	case *ast.FloatNode:
-		return constNode{kind: kNumber, f: n.Value}, true
+		return &constNode{kind: kNumber, f: n.Value}, true
 	case *ast.StringNode:
-		return constNode{kind: kString, s: []byte(n.Value)}, true
+		return &constNode{kind: kString, s: []byte(n.Value)}, true
 	case *ast.IdentifierNode, *ast.MemberNode, *ast.ChainNode:
 		keys, ok := memberPath(n)
 		if !ok {
@@ -145,11 +145,12 @@ func compileNode(n ast.Node) (exprNode, bool) {
 		}
 		switch n.Operator {
 		case "!", "not":
-			return notNode{inner}, true
+			return &notNode{inner}, true
 		case "-":
-			if c, isConst := inner.(constNode); isConst && c.kind == kNumber {
-				c.f = -c.f
-				return c, true
+			if c, isConst := inner.(*constNode); isConst && c.kind == kNumber {
+				neg := *c
+				neg.f = -neg.f
+				return &neg, true
 			}
 		}
 		return nil, false
@@ -197,7 +198,7 @@ func compileBinary(n *ast.BinaryNode) (exprNode, bool) {
 		if err != nil {
 			return nil, false
 		}
-		return matchesNode{left: left, re: re}, true
+		return &matchesNode{left: left, re: re}, true
 	case "in", "not in":
 		arr, isArr := n.Right.(*ast.ArrayNode)
 		if !isArr {
@@ -206,15 +207,15 @@ func compileBinary(n *ast.BinaryNode) (exprNode, bool) {
 		var set []constNode
 		for _, e := range arr.Nodes {
 			c, ok := compileNode(e)
-			cn, isConst := c.(constNode)
+			cn, isConst := c.(*constNode)
 			if !ok || !isConst {
 				return nil, false
 			}
-			set = append(set, cn)
+			set = append(set, *cn)
 		}
-		var node exprNode = inNode{left: left, set: set}
+		var node exprNode = &inNode{left: left, set: set}
 		if n.Operator == "not in" {
-			node = notNode{node}
+			node = &notNode{node}
 		}
 		return node, true
 	}
@@ -224,24 +225,24 @@ func compileBinary(n *ast.BinaryNode) (exprNode, bool) {
 	}
 	switch n.Operator {
 	case "&&", "and":
-		return andNode{left, right}, true
+		return &andNode{left, right}, true
 	case "||", "or":
-		return orNode{left, right}, true
+		return &orNode{left, right}, true
 	case "==":
-		return eqNode{left, right}, true
+		return &eqNode{left, right}, true
 	case "!=":
-		return notNode{eqNode{left, right}}, true
+		return &notNode{&eqNode{left, right}}, true
 	case "<", "<=", ">", ">=":
-		return cmpNode{op: n.Operator, left: left, right: right}, true
+		return &cmpNode{op: n.Operator, left: left, right: right}, true
 	case "contains", "startsWith", "endsWith":
-		return stringOpNode{op: n.Operator, left: left, right: right}, true
+		return &stringOpNode{op: n.Operator, left: left, right: right}, true
 	}
 	return nil, false
 }
 
 type constNode operand
 
-func (c constNode) eval(*event.Reader) operand { return operand(c) }
+func (c *constNode) eval(*event.Reader) operand { return operand(*c) }
 
 // fieldNode reads a field. Like expr, it fails (rather than giving nil)
 // when a path goes through something that is not an object: `http.status`
@@ -251,15 +252,15 @@ type fieldNode struct {
 	parents []event.Path // the proper prefixes of path
 }
 
-func newFieldNode(keys []string) fieldNode {
-	f := fieldNode{path: event.PathFromKeys(keys)}
+func newFieldNode(keys []string) *fieldNode {
+	f := &fieldNode{path: event.PathFromKeys(keys)}
 	for i := 1; i < len(keys); i++ {
 		f.parents = append(f.parents, event.PathFromKeys(keys[:i]))
 	}
 	return f
 }
 
-func (f fieldNode) eval(r *event.Reader) operand {
+func (f *fieldNode) eval(r *event.Reader) operand {
 	v := r.Lookup(&f.path)
 	if v.Kind() == event.Missing {
 		for i := range f.parents {
@@ -276,7 +277,7 @@ func (f fieldNode) eval(r *event.Reader) operand {
 
 type notNode struct{ inner exprNode }
 
-func (n notNode) eval(r *event.Reader) operand {
+func (n *notNode) eval(r *event.Reader) operand {
 	v := n.inner.eval(r)
 	if v.kind != kBool {
 		return operand{}
@@ -286,7 +287,7 @@ func (n notNode) eval(r *event.Reader) operand {
 
 type andNode struct{ left, right exprNode }
 
-func (n andNode) eval(r *event.Reader) operand {
+func (n *andNode) eval(r *event.Reader) operand {
 	l := n.left.eval(r)
 	if l.kind != kBool {
 		return operand{}
@@ -303,7 +304,7 @@ func (n andNode) eval(r *event.Reader) operand {
 
 type orNode struct{ left, right exprNode }
 
-func (n orNode) eval(r *event.Reader) operand {
+func (n *orNode) eval(r *event.Reader) operand {
 	l := n.left.eval(r)
 	if l.kind != kBool {
 		return operand{}
@@ -339,7 +340,7 @@ func equalOperands(a, b operand) bool {
 
 type eqNode struct{ left, right exprNode }
 
-func (n eqNode) eval(r *event.Reader) operand {
+func (n *eqNode) eval(r *event.Reader) operand {
 	l, rv := n.left.eval(r), n.right.eval(r)
 	if l.kind == kInvalid || rv.kind == kInvalid {
 		return operand{}
@@ -352,7 +353,7 @@ type cmpNode struct {
 	left, right exprNode
 }
 
-func (n cmpNode) eval(r *event.Reader) operand {
+func (n *cmpNode) eval(r *event.Reader) operand {
 	l, rv := n.left.eval(r), n.right.eval(r)
 	var c int
 	switch {
@@ -389,7 +390,7 @@ type inNode struct {
 	set  []constNode
 }
 
-func (n inNode) eval(r *event.Reader) operand {
+func (n *inNode) eval(r *event.Reader) operand {
 	l := n.left.eval(r)
 	if l.kind == kInvalid {
 		return operand{}
@@ -407,7 +408,7 @@ type matchesNode struct {
 	re   matcher
 }
 
-func (n matchesNode) eval(r *event.Reader) operand {
+func (n *matchesNode) eval(r *event.Reader) operand {
 	l := n.left.eval(r)
 	if l.kind == kNil { // expr: nil matches anything is false
 		return operand{kind: kBool}
@@ -423,7 +424,7 @@ type stringOpNode struct {
 	left, right exprNode
 }
 
-func (n stringOpNode) eval(r *event.Reader) operand {
+func (n *stringOpNode) eval(r *event.Reader) operand {
 	l, rv := n.left.eval(r), n.right.eval(r)
 	if (l.kind == kNil && (rv.kind == kString || rv.kind == kNil)) || (rv.kind == kNil && l.kind == kString) {
 		return operand{kind: kBool} // expr: string operators on nil are false
@@ -443,32 +444,35 @@ func (n stringOpNode) eval(r *event.Reader) operand {
 	return operand{kind: kBool, b: b}
 }
 
-// bindNode registers the paths of an expression tree. Nodes are values, so
-// it rebuilds the tree with the bound paths.
+// bindNode registers the paths of an expression tree. It builds a new tree
+// rather than changing the nodes: a compiled tree may be bound to more than
+// one schema.
 func bindNode(n exprNode, schema *event.Schema) exprNode {
 	switch n := n.(type) {
-	case fieldNode:
-		schema.Add(&n.path)
-		for i := range n.parents {
-			schema.Add(&n.parents[i])
+	case *fieldNode:
+		// A copy: the compiled tree may be bound to other schemas too.
+		c := &fieldNode{path: n.path, parents: append([]event.Path(nil), n.parents...)}
+		schema.Add(&c.path)
+		for i := range c.parents {
+			schema.Add(&c.parents[i])
 		}
-		return n
-	case notNode:
-		return notNode{bindNode(n.inner, schema)}
-	case andNode:
-		return andNode{bindNode(n.left, schema), bindNode(n.right, schema)}
-	case orNode:
-		return orNode{bindNode(n.left, schema), bindNode(n.right, schema)}
-	case eqNode:
-		return eqNode{bindNode(n.left, schema), bindNode(n.right, schema)}
-	case cmpNode:
-		return cmpNode{op: n.op, left: bindNode(n.left, schema), right: bindNode(n.right, schema)}
-	case inNode:
-		return inNode{left: bindNode(n.left, schema), set: n.set}
-	case matchesNode:
-		return matchesNode{left: bindNode(n.left, schema), re: n.re}
-	case stringOpNode:
-		return stringOpNode{op: n.op, left: bindNode(n.left, schema), right: bindNode(n.right, schema)}
+		return c
+	case *notNode:
+		return &notNode{bindNode(n.inner, schema)}
+	case *andNode:
+		return &andNode{bindNode(n.left, schema), bindNode(n.right, schema)}
+	case *orNode:
+		return &orNode{bindNode(n.left, schema), bindNode(n.right, schema)}
+	case *eqNode:
+		return &eqNode{bindNode(n.left, schema), bindNode(n.right, schema)}
+	case *cmpNode:
+		return &cmpNode{op: n.op, left: bindNode(n.left, schema), right: bindNode(n.right, schema)}
+	case *inNode:
+		return &inNode{left: bindNode(n.left, schema), set: n.set}
+	case *matchesNode:
+		return &matchesNode{left: bindNode(n.left, schema), re: n.re}
+	case *stringOpNode:
+		return &stringOpNode{op: n.op, left: bindNode(n.left, schema), right: bindNode(n.right, schema)}
 	}
 	return n
 }

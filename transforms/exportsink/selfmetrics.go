@@ -34,35 +34,43 @@ func WithWorkerSelfMetrics(on bool) Option {
 }
 
 var worker struct {
-	mu      sync.Mutex
-	started bool
-	stop    func()
+	mu    sync.Mutex
+	ready chan struct{} // closed once the reporter has started, or failed to; nil before a start
+	stop  func()        // set before ready is closed; nil if the start failed
 }
 
 // startWorkerSelfMetrics starts the process's reporter unless one was
-// started (or failed to start) already. A problem is logged and leaves the
+// started (or failed to start) already. It does not wait: starting makes
+// the exporters, which for Cloud Monitoring means calls to the API, and the
+// sink's Setup should not wait on them. A problem is logged and leaves the
 // pipeline running.
 func startWorkerSelfMetrics(cfg *config.Config, settings exporters.Settings) {
 	worker.mu.Lock()
 	defer worker.mu.Unlock()
-	if worker.started {
+	if worker.ready != nil {
 		return
 	}
-	worker.started = true
-	// The reporter outlives the Setup call that starts it.
-	ctx := context.Background()
-	id := selfreport.WorkerID()
-	stop, err := selfreport.Start(ctx, selfreport.Options{
-		Config: cfg, Settings: settings, Worker: id, SinceProcessStart: true,
-		NewExporter: NewExporter,
-		Logf:        func(f string, a ...any) { log.Errorf(ctx, "beametrics: worker %s: "+f, append([]any{id}, a...)...) },
-	})
-	if err != nil {
-		log.Errorf(ctx, "beametrics: self-metrics of worker %s off: %v", id, err)
-		return
-	}
-	log.Infof(ctx, "beametrics: worker %s exports its self-metrics every %v", id, cfg.Window)
-	worker.stop = stop
+	ready := make(chan struct{})
+	worker.ready = ready
+	go func() {
+		defer close(ready)
+		// The reporter outlives the Setup call that starts it.
+		ctx := context.Background()
+		id := selfreport.WorkerID()
+		stop, err := selfreport.Start(ctx, selfreport.Options{
+			Config: cfg, Settings: settings, Worker: id, SinceProcessStart: true,
+			NewExporter: NewExporter,
+			Logf:        func(f string, a ...any) { log.Errorf(ctx, "beametrics: worker %s: "+f, append([]any{id}, a...)...) },
+		})
+		if err != nil {
+			log.Errorf(ctx, "beametrics: self-metrics of worker %s off: %v", id, err)
+			return
+		}
+		log.Infof(ctx, "beametrics: worker %s exports its self-metrics every %v", id, cfg.Window)
+		worker.mu.Lock()
+		worker.stop = stop
+		worker.mu.Unlock()
+	}()
 }
 
 // StopSelfMetrics exports the process's worker self-metrics for the last,
@@ -71,8 +79,15 @@ func startWorkerSelfMetrics(cfg *config.Config, settings exporters.Settings) {
 // does (see above).
 func StopSelfMetrics() {
 	worker.mu.Lock()
+	ready := worker.ready
+	worker.mu.Unlock()
+	if ready == nil {
+		return
+	}
+	<-ready
+	worker.mu.Lock()
 	stop := worker.stop
-	worker.stop, worker.started = nil, false
+	worker.stop, worker.ready = nil, nil
 	worker.mu.Unlock()
 	if stop != nil {
 		stop()
