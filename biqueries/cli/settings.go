@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -24,9 +25,13 @@ const (
 )
 
 // Defaults of the bulk-safety and speed flags, also named in docs/bi.md.
+// The --rate defaults allow the same 500 query writes per second on both
+// tools: a Metabase write is two requests, the conflict-check re-read and
+// the write, because Metabase has no version lock.
 const (
-	DefaultRate        = 500.0
-	DefaultConcurrency = 8
+	DefaultRateRedash   = 500.0
+	DefaultRateMetabase = 1000.0
+	DefaultConcurrency  = 8
 	DefaultTimeout     = 30 * time.Second
 	DefaultMaxChanges  = 100
 )
@@ -35,8 +40,46 @@ const (
 type connFlags struct {
 	provider, url, profile string
 	timeout                time.Duration
-	rate                   float64
+	rate                   rateFlag
 	concurrency            int
+}
+
+// rateFlag is --rate; when not given, the provider's default applies.
+type rateFlag struct {
+	perSecond float64
+	set       bool
+}
+
+func (r *rateFlag) String() string {
+	if r == nil || !r.set {
+		return ""
+	}
+	return strconv.FormatFloat(r.perSecond, 'g', -1, 64)
+}
+
+func (r *rateFlag) Set(s string) error {
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return errors.New("not a number")
+	}
+	r.perSecond, r.set = v, true
+	return nil
+}
+
+// DefaultRate is the --rate used with provider when the flag is not given.
+func DefaultRate(provider string) float64 {
+	if provider == "metabase" {
+		return DefaultRateMetabase
+	}
+	return DefaultRateRedash
+}
+
+// rateFor is the request ceiling per second for provider.
+func (c *connFlags) rateFor(provider string) float64 {
+	if c.rate.set {
+		return c.rate.perSecond
+	}
+	return DefaultRate(provider)
 }
 
 func (c *connFlags) register(fs *flag.FlagSet) {
@@ -44,7 +87,7 @@ func (c *connFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.url, "url", "", "server base URL (else $"+envURL+", else the profile)")
 	fs.StringVar(&c.profile, "profile", "", "profile file (JSON, mode 0600) with provider, url, api_key; default $XDG_CONFIG_HOME/beametrics/bi.json or ~/.config/beametrics/bi.json when it exists")
 	fs.DurationVar(&c.timeout, "timeout", DefaultTimeout, "timeout of each HTTP request")
-	fs.Float64Var(&c.rate, "rate", DefaultRate, "at most this many requests per second, all requests counted; 0 for no limit")
+	fs.Var(&c.rate, "rate", fmt.Sprintf("at most this many requests per second, all requests counted; 0 for no limit (default %g for redash, %g for metabase, whose writes are two requests each)", DefaultRateRedash, DefaultRateMetabase))
 	fs.IntVar(&c.concurrency, "concurrency", DefaultConcurrency, "requests in flight at once")
 }
 
@@ -162,8 +205,8 @@ func (c *connFlags) validate(s settings) error {
 	if c.concurrency < 1 {
 		return configErrorf("--concurrency must be at least 1, not %d", c.concurrency)
 	}
-	if c.rate < 0 {
-		return configErrorf("--rate must be 0 (no limit) or positive, not %v", c.rate)
+	if c.rate.perSecond < 0 {
+		return configErrorf("--rate must be 0 (no limit) or positive, not %v", c.rate.perSecond)
 	}
 	if c.timeout <= 0 {
 		return configErrorf("--timeout must be positive, not %v", c.timeout)
@@ -174,7 +217,7 @@ func (c *connFlags) validate(s settings) error {
 // connect builds the provider client.
 func (c *connFlags) connect(s settings) (biqueries.Provider, error) {
 	opts := httpapi.Options{
-		BaseURL: s.url, Timeout: c.timeout, Rate: c.rate, Burst: c.concurrency,
+		BaseURL: s.url, Timeout: c.timeout, Rate: c.rateFor(s.provider), Burst: c.concurrency,
 		MaxConns: c.concurrency, ReadAttempts: 3,
 	}
 	var (
