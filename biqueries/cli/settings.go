@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -32,8 +33,8 @@ const (
 	DefaultRateRedash   = 500.0
 	DefaultRateMetabase = 1000.0
 	DefaultConcurrency  = 8
-	DefaultTimeout     = 30 * time.Second
-	DefaultMaxChanges  = 100
+	DefaultTimeout      = 30 * time.Second
+	DefaultMaxChanges   = 100
 )
 
 // connFlags are the connection flags every subcommand takes.
@@ -59,7 +60,7 @@ func (r *rateFlag) String() string {
 
 func (r *rateFlag) Set(s string) error {
 	v, err := strconv.ParseFloat(s, 64)
-	if err != nil {
+	if err != nil || math.IsNaN(v) {
 		return errors.New("not a number")
 	}
 	r.perSecond, r.set = v, true
