@@ -2,6 +2,7 @@ package event_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"math"
 	"math/rand/v2"
@@ -400,4 +401,39 @@ func pow10u(n int) uint64 {
 		p *= 10
 	}
 	return p
+}
+
+// Keys are matched as words when short: every length up to and past eight
+// bytes, near misses, and keys too close to the end of the record to load
+// a word, must read as a plain map would.
+func TestKeyLookupByWord(t *testing.T) {
+	keys := []string{"", "a", "ab", "abc", "abcdefg", "abcdefgh", "abcdefgi", "abcdefghi", "abcdefghij", "é", "a\"b"}
+	schema := event.NewSchema()
+	paths := make([]event.Path, len(keys))
+	for i, k := range keys {
+		paths[i] = event.PathFromKeys([]string{k})
+		schema.Add(&paths[i])
+	}
+	bodies := []string{
+		`{"":0,"a":1,"ab":2,"abc":3,"abcdefg":4,"abcdefgh":5,"abcdefgi":6,"abcdefghi":7,"abcdefghij":8,"é":9,"a\"b":10}`,
+		`{"abcdefgj":1,"abcdefghk":2,"b":3,"abd":4,"abcdefgH":5,"A":6}`,
+		`{"ab":2}`, `{"a":1}`, `{"abcdefgh":5}`, `{"x":0,"abc":3}`, `{"\u0061b":2,"a\u0062c":3}`,
+	}
+	for _, body := range bodies {
+		r := schema.NewReader()
+		if err := r.Parse([]byte(body), nil); err != nil {
+			t.Fatalf("Parse(%s): %v", body, err)
+		}
+		var want map[string]float64
+		if err := json.Unmarshal([]byte(body), &want); err != nil {
+			t.Fatal(err)
+		}
+		for i, k := range keys {
+			got, ok := r.Lookup(&paths[i]).Num()
+			w, has := want[k]
+			if ok != has || got != w {
+				t.Errorf("%s: key %q reads %v (%v), want %v (%v)", body, k, got, ok, w, has)
+			}
+		}
+	}
 }

@@ -30,7 +30,37 @@ type schemaNode struct {
 
 type schemaChild struct {
 	key  string
+	word uint64 // a key of up to eight bytes, as a little-endian word
 	node *schemaNode
+}
+
+// childAt is child for the unescaped key b[start:end] of an event: a key
+// of up to eight bytes is compared as one word, without a call.
+func (n *schemaNode) childAt(b []byte, start, end int) *schemaNode {
+	size := end - start
+	if n.lengths&(1<<(size%64)) == 0 {
+		return nil
+	}
+	if size > 8 || start+8 > len(b) {
+		return n.child(b[start:end])
+	}
+	w := binary.LittleEndian.Uint64(b[start:]) & (^uint64(0) >> (64 - 8*size))
+	for i := range n.children {
+		if c := &n.children[i]; c.word == w && len(c.key) == size {
+			return c.node
+		}
+	}
+	return nil
+}
+
+// keyWord returns a key of up to eight bytes as childAt compares it.
+func keyWord(key string) uint64 {
+	if len(key) > 8 {
+		return 0
+	}
+	var buf [8]byte
+	copy(buf[:], key)
+	return binary.LittleEndian.Uint64(buf[:])
 }
 
 func (n *schemaNode) child(key []byte) *schemaNode {
@@ -58,7 +88,7 @@ func (s *Schema) Add(p *Path) {
 		c := n.child([]byte(k))
 		if c == nil {
 			c = &schemaNode{slot: -1}
-			n.children = append(n.children, schemaChild{key: k, node: c})
+			n.children = append(n.children, schemaChild{key: k, word: keyWord(k), node: c})
 			n.lengths |= 1 << (len(k) % 64)
 		}
 		n = c
@@ -258,11 +288,10 @@ func (sc *scanner) object(i int, node *schemaNode, depth int) (int, error) {
 	}
 	lookup := node != nil && len(node.children) > 0
 	for {
-		if i < len(b) && b[i] != '"' {
-			i = skipWS(b, i)
-		}
 		if i >= len(b) || b[i] != '"' {
-			return i, failAt("expected a key", i)
+			if i = skipWS(b, i); i >= len(b) || b[i] != '"' {
+				return i, failAt("expected a key", i)
+			}
 		}
 		keyStart := i + 1
 		escaped, err := false, error(nil)
@@ -273,11 +302,11 @@ func (sc *scanner) object(i int, node *schemaNode, depth int) (int, error) {
 		}
 		var child *schemaNode
 		if lookup {
-			key := b[keyStart : i-1]
 			if escaped {
-				key = unescape(nil, key)
+				child = node.child(unescape(nil, b[keyStart:i-1]))
+			} else {
+				child = node.childAt(b, keyStart, i-1)
 			}
-			child = node.child(key)
 		}
 		// Log lines are mostly compact: look for the separator before
 		// skipping spaces.
