@@ -53,6 +53,32 @@ func (n *schemaNode) childAt(b []byte, start, end int) *schemaNode {
 	return nil
 }
 
+// shortKey scans a key at start (just after its opening quote) that ends
+// within eight plain bytes, and looks it up. ok is false for other keys,
+// which the caller scans and looks up the long way.
+func (n *schemaNode) shortKey(b []byte, start int) (end int, child *schemaNode, ok bool) {
+	if start+8 > len(b) {
+		return 0, nil, false
+	}
+	w := binary.LittleEndian.Uint64(b[start:])
+	m := special8(w)
+	size := bits.TrailingZeros64(m) >> 3
+	if m == 0 || b[start+size] != '"' {
+		return 0, nil, false
+	}
+	end = start + size + 1
+	if n.lengths&(1<<size) == 0 {
+		return end, nil, true
+	}
+	w &= ^uint64(0) >> (64 - 8*size)
+	for i := range n.children {
+		if c := &n.children[i]; c.word == w && len(c.key) == size {
+			return end, c.node, true
+		}
+	}
+	return end, nil, true
+}
+
 // keyWord returns a key of up to eight bytes as childAt compares it.
 func keyWord(key string) uint64 {
 	if len(key) > 8 {
@@ -295,18 +321,22 @@ func (sc *scanner) object(i int, node *schemaNode, depth int) (int, error) {
 		}
 		keyStart := i + 1
 		escaped, err := false, error(nil)
-		if end, ok := shortString(b, keyStart); ok {
-			i = end
-		} else if i, escaped, err = scanString(b, keyStart); err != nil {
-			return i, err
-		}
 		var child *schemaNode
 		if lookup {
-			if escaped {
+			// A short key is scanned and looked up from one word.
+			if end, c, ok := node.shortKey(b, keyStart); ok {
+				i, child = end, c
+			} else if i, escaped, err = scanString(b, keyStart); err != nil {
+				return i, err
+			} else if escaped {
 				child = node.child(unescape(nil, b[keyStart:i-1]))
 			} else {
 				child = node.childAt(b, keyStart, i-1)
 			}
+		} else if end, ok := shortString(b, keyStart); ok {
+			i = end
+		} else if i, escaped, err = scanString(b, keyStart); err != nil {
+			return i, err
 		}
 		// Log lines are mostly compact: look for the separator before
 		// skipping spaces.
