@@ -111,17 +111,32 @@ func (w *BackupWriter) write(l backupLine) error {
 // RecordChange saves q's original SQL to its own file and appends the
 // before and after states. It returns the original's file path.
 func (w *BackupWriter) RecordChange(q Query, ch Change) (string, error) {
+	file, err := w.SaveOriginal(q)
+	if err != nil {
+		return "", err
+	}
+	return file, w.AppendChange(q, ch, file)
+}
+
+// SaveOriginal writes q's original SQL to its own file, the one its
+// recovery command reads, and returns the file's path.
+func (w *BackupWriter) SaveOriginal(q Query) (string, error) {
 	file := filepath.Join(w.dir, originalDir, "query-"+strconv.Itoa(q.ID)+".sql")
 	if err := os.WriteFile(file, []byte(q.SQL), 0o600); err != nil {
 		return "", fmt.Errorf("saving original of query %d: %v", q.ID, err)
 	}
-	err := w.write(backupLine{
+	return file, nil
+}
+
+// AppendChange appends the before and after states of q, whose original
+// SaveOriginal saved to file.
+func (w *BackupWriter) AppendChange(q Query, ch Change, file string) error {
+	return w.write(backupLine{
 		Type: "change", ID: q.ID, Name: q.Name, OriginalFile: filepath.Join(originalDir, filepath.Base(file)),
 		Before: &State{SQL: q.SQL, DataSourceID: q.DataSourceID, Version: q.Version, UpdatedAt: q.UpdatedAt},
 		After:  &State{SQL: ch.SQL, DataSourceID: ch.DataSourceID},
 		At:     time.Now().UTC().Format(time.RFC3339Nano),
 	})
-	return file, err
 }
 
 // RecordResult appends the outcome of a write.

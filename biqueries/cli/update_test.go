@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -234,6 +235,21 @@ func TestInterruptedRunLeavesCompleteBackup(t *testing.T) {
 	}
 	if len(recorded) != len(changedOnServer) {
 		t.Errorf("backup has %d entries, server has %d changes", len(recorded), len(changedOnServer))
+	}
+	// Originals are saved ahead of the writes; those of queries not
+	// attempted must be gone, the others there.
+	files, err := os.ReadDir(filepath.Join(filepath.Dir(b.Path), "original"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		var id int
+		if _, err := fmt.Sscanf(f.Name(), "query-%d.sql", &id); err != nil || recorded[id] == "" {
+			t.Errorf("original/%s is not for a query in the backup", f.Name())
+		}
+	}
+	if len(files) != len(recorded) {
+		t.Errorf("%d originals saved for %d queries in the backup", len(files), len(recorded))
 	}
 	if !strings.Contains(r.stdout, "not attempted") {
 		t.Errorf("summary does not list the queries not attempted")
