@@ -38,25 +38,19 @@ type schemaChild struct {
 // of up to eight bytes is compared as one word, without a call.
 func (n *schemaNode) childAt(b []byte, start, end int) *schemaNode {
 	size := end - start
-	if n.lengths&(1<<(size%64)) == 0 {
-		return nil
-	}
 	if size > 8 || start+8 > len(b) {
 		return n.child(b[start:end])
 	}
-	w := binary.LittleEndian.Uint64(b[start:]) & (^uint64(0) >> (64 - 8*size))
-	for i := range n.children {
-		if c := &n.children[i]; c.word == w && len(c.key) == size {
-			return c.node
-		}
-	}
-	return nil
+	return n.wordChild(binary.LittleEndian.Uint64(b[start:]), size)
 }
 
 // shortKey scans a key at start (just after its opening quote) that ends
-// within eight plain bytes, and looks it up. ok is false for other keys,
-// which the caller scans and looks up the long way.
+// within eight plain bytes, and looks it up in the word it was scanned
+// from. ok is false for other keys, which the caller scans and looks up
+// the long way.
 func (n *schemaNode) shortKey(b []byte, start int) (end int, child *schemaNode, ok bool) {
+	// The scan is shortString's, repeated so that the hottest path of all
+	// makes one call, not two.
 	if start+8 > len(b) {
 		return 0, nil, false
 	}
@@ -66,17 +60,22 @@ func (n *schemaNode) shortKey(b []byte, start int) (end int, child *schemaNode, 
 	if m == 0 || b[start+size] != '"' {
 		return 0, nil, false
 	}
-	end = start + size + 1
+	return start + size + 1, n.wordChild(w, size), true
+}
+
+// wordChild returns the child whose key is the first size (at most eight)
+// bytes of the little-endian word w.
+func (n *schemaNode) wordChild(w uint64, size int) *schemaNode {
 	if n.lengths&(1<<size) == 0 {
-		return end, nil, true
+		return nil
 	}
 	w &= ^uint64(0) >> (64 - 8*size)
 	for i := range n.children {
 		if c := &n.children[i]; c.word == w && len(c.key) == size {
-			return end, c.node, true
+			return c.node
 		}
 	}
-	return end, nil, true
+	return nil
 }
 
 // keyWord returns a key of up to eight bytes as childAt compares it.
@@ -409,10 +408,9 @@ func (sc *scanner) array(i int, depth int) (int, error) {
 	}
 }
 
-// shortString is scanString's fast path, small enough to be inlined: a
-// string body at i that ends within eight bytes with nothing to look at
-// before its closing quote, as most keys and many values do. It returns
-// the offset after the quote.
+// shortString is scanString's fast path: a string body at i that ends
+// within eight bytes with nothing to look at before its closing quote, as
+// most keys and many values do. It returns the offset after the quote.
 func shortString(b []byte, i int) (int, bool) {
 	if i+8 > len(b) {
 		return 0, false

@@ -11,7 +11,7 @@ import (
 	"github.com/beametrics/beametrics/event"
 )
 
-var loneSurrogate = regexp.MustCompile(`(?i)\\u[d][89a-f]`)
+var loneSurrogate = regexp.MustCompile(`(?i)\\ud[89a-f]`)
 
 // depthOf returns the deepest nesting of objects and arrays in valid JSON.
 func depthOf(b []byte) int {
