@@ -166,7 +166,7 @@ func (m *literalMatcher) Match(b []byte) bool {
 	if m.anchorStart {
 		return m.matchAt(b, 0, 0)
 	}
-	if len(m.pieces) > 0 && m.pieces[0].lit != nil && len(m.pieces[0].lit) > 0 {
+	if len(m.pieces) > 0 && len(m.pieces[0].lit) > 0 {
 		// Only where the first literal occurs can a match start.
 		lit := m.pieces[0].lit
 		for from := 0; from <= len(b); {
