@@ -1,7 +1,7 @@
 # beametrics flex template image.
 #
 # Stage one builds the linux/amd64 binary with the Go version of go.mod, by
-# running scripts/build-linux-amd64.sh: the same commands CI runs.
+# running deploy/build-linux-amd64.sh: the same commands CI runs.
 # Stage two is Google's Go flex template launcher image with the binary and
 # the example configs added; the launcher's entrypoint is kept.
 #
@@ -18,7 +18,7 @@ WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-RUN scripts/build-linux-amd64.sh /out/beametrics
+RUN deploy/build-linux-amd64.sh /out/beametrics
 
 FROM ${LAUNCHER_IMAGE}
 COPY --from=build /out/beametrics /template/beametrics

@@ -13,13 +13,13 @@ import (
 func TestShellScriptsPassShellcheck(t *testing.T) {
 	sc, err := exec.LookPath("shellcheck")
 	if err != nil {
-		t.Skip("shellcheck is not installed (Debian package shellcheck): deploy/*.sh and scripts/*.sh not checked")
+		t.Skip("shellcheck is not installed (Debian package shellcheck): deploy/*.sh and internal/bench/*.sh not checked")
 	}
 	deploy, _ := filepath.Glob("*.sh")
-	scripts, _ := filepath.Glob("../scripts/*.sh")
-	files := append(deploy, scripts...)
-	if len(deploy) < 2 || len(scripts) < 1 {
-		t.Fatalf("expected deploy/build-template.sh, deploy/run-template.sh and scripts/build-linux-amd64.sh, found %v", files)
+	bench, _ := filepath.Glob("../internal/bench/*.sh")
+	files := append(deploy, bench...)
+	if len(deploy) < 3 || len(bench) < 2 {
+		t.Fatalf("expected deploy/build-template.sh, deploy/run-template.sh, deploy/build-linux-amd64.sh and internal/bench/*.sh, found %v", files)
 	}
 	out, err := exec.Command(sc, files...).CombinedOutput()
 	if err != nil {
@@ -121,8 +121,8 @@ func TestDockerfile(t *testing.T) {
 		t.Error("the build stage must be FROM golang:${GO_VERSION}... AS build")
 	}
 	// The build stage runs the CI script itself: same commands, no drift.
-	if has(`^RUN scripts/build-linux-amd64\.sh /out/beametrics$`) == nil {
-		t.Error("the build stage must RUN scripts/build-linux-amd64.sh /out/beametrics")
+	if has(`^RUN deploy/build-linux-amd64\.sh /out/beametrics$`) == nil {
+		t.Error("the build stage must RUN deploy/build-linux-amd64.sh /out/beametrics")
 	}
 	m := has(`^ARG LAUNCHER_IMAGE=gcr\.io/dataflow-templates-base/go-template-launcher-base:(\S+)$`)
 	if m == nil || m[1] == "latest" {
@@ -145,15 +145,15 @@ func TestDockerfile(t *testing.T) {
 }
 
 func TestBuildScriptBuildsLinuxAmd64WithoutCgo(t *testing.T) {
-	b, err := os.ReadFile("../scripts/build-linux-amd64.sh")
+	b, err := os.ReadFile("build-linux-amd64.sh")
 	if err != nil {
 		t.Fatal(err)
 	}
 	script := strings.ReplaceAll(string(b), "\\\n", " ")
 	if !regexp.MustCompile(`CGO_ENABLED=0 GOOS=linux GOARCH=amd64\s+go build -trimpath `).MatchString(script) {
-		t.Error("scripts/build-linux-amd64.sh must run CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go build -trimpath")
+		t.Error("deploy/build-linux-amd64.sh must run CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go build -trimpath")
 	}
 	if !strings.Contains(script, `PACKAGE="./cmd/beametrics"`) {
-		t.Error("scripts/build-linux-amd64.sh must build ./cmd/beametrics")
+		t.Error("deploy/build-linux-amd64.sh must build ./cmd/beametrics")
 	}
 }

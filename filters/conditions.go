@@ -10,7 +10,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/beametrics/beametrics/event"
+	"github.com/beametrics/beametrics/internal/event"
 )
 
 // Predicate tells whether an event matches.

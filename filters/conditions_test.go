@@ -5,8 +5,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/beametrics/beametrics/event"
 	"github.com/beametrics/beametrics/filters"
+	"github.com/beametrics/beametrics/internal/event"
 )
 
 // kindsEvent holds one field of every JSON kind. The columns of the

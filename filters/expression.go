@@ -11,7 +11,7 @@ import (
 	"github.com/expr-lang/expr/parser"
 	"github.com/expr-lang/expr/vm"
 
-	"github.com/beametrics/beametrics/event"
+	"github.com/beametrics/beametrics/internal/event"
 )
 
 // Expression compiles an expr-lang expression over the event. Fields are

@@ -9,9 +9,9 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/window"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
-	"github.com/beametrics/beametrics/aggregate"
-	"github.com/beametrics/beametrics/config"
 	"github.com/beametrics/beametrics/exporters"
+	"github.com/beametrics/beametrics/internal/aggregate"
+	"github.com/beametrics/beametrics/internal/config"
 	"github.com/beametrics/beametrics/transforms/cumulative"
 	"github.com/beametrics/beametrics/transforms/deadletter"
 	"github.com/beametrics/beametrics/transforms/exportsink"

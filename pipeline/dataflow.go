@@ -14,7 +14,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 	pb "google.golang.org/genproto/googleapis/pubsub/v1"
 
-	"github.com/beametrics/beametrics/config"
+	"github.com/beametrics/beametrics/internal/config"
 	"github.com/beametrics/beametrics/internal/selfreport"
 	"github.com/beametrics/beametrics/transforms/deadletter"
 	"github.com/beametrics/beametrics/transforms/pubsubread"
@@ -113,7 +113,7 @@ func defaultWorkerBinary() error {
 	// Dataflow workers run linux/amd64; another executable would be
 	// staged and then fail on every worker.
 	if runtime.GOOS != "linux" || runtime.GOARCH != "amd64" {
-		return usageErrorf("--runner=dataflow: this beametrics is built for %s/%s but Dataflow workers run linux/amd64: give --worker_binary=PATH to a linux/amd64 build (scripts/build-linux-amd64.sh)", runtime.GOOS, runtime.GOARCH)
+		return usageErrorf("--runner=dataflow: this beametrics is built for %s/%s but Dataflow workers run linux/amd64: give --worker_binary=PATH to a linux/amd64 build (deploy/build-linux-amd64.sh)", runtime.GOOS, runtime.GOARCH)
 	}
 	exe, err := os.Executable()
 	if err != nil {

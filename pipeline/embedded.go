@@ -13,7 +13,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
-	"github.com/beametrics/beametrics/loggen"
+	"github.com/beametrics/beametrics/internal/loggen"
 )
 
 // Embedded is the quick start's stand-in for a real log pipeline: an

@@ -16,9 +16,9 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
 
-	"github.com/beametrics/beametrics/config"
+	"github.com/beametrics/beametrics/internal/config"
 	"github.com/beametrics/beametrics/internal/progress"
-	"github.com/beametrics/beametrics/internal/pubsubtest"
+	"github.com/beametrics/beametrics/internal/testing/pubsubtest"
 	"github.com/beametrics/beametrics/pipeline"
 	"github.com/beametrics/beametrics/transforms/pubsubread"
 )

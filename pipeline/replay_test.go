@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/beametrics/beametrics/internal/loggen"
 	"github.com/beametrics/beametrics/internal/progress"
-	"github.com/beametrics/beametrics/loggen"
 	"github.com/beametrics/beametrics/pipeline"
 )
 

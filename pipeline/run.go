@@ -17,9 +17,9 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/x/beamx"
 	"gopkg.in/yaml.v3"
 
-	"github.com/beametrics/beametrics/config"
-	"github.com/beametrics/beametrics/engine"
 	"github.com/beametrics/beametrics/exporters"
+	"github.com/beametrics/beametrics/internal/config"
+	"github.com/beametrics/beametrics/internal/engine"
 	"github.com/beametrics/beametrics/internal/progress"
 	"github.com/beametrics/beametrics/transforms/absence"
 	"github.com/beametrics/beametrics/transforms/deadletter"

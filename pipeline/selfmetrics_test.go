@@ -13,9 +13,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/beametrics/beametrics/config"
 	"github.com/beametrics/beametrics/exporters"
 	"github.com/beametrics/beametrics/exporters/promscrape"
+	"github.com/beametrics/beametrics/internal/config"
 	"github.com/beametrics/beametrics/internal/progress"
 )
 

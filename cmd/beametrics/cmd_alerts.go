@@ -3,7 +3,7 @@ package main
 import (
 	"os"
 
-	"github.com/beametrics/beametrics/alerts"
+	"github.com/beametrics/beametrics/internal/jobs/alerts"
 )
 
 func init() {

@@ -7,7 +7,7 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/beametrics/beametrics/biqueries/cli"
+	"github.com/beametrics/beametrics/internal/jobs/bi/cli"
 )
 
 func init() {

@@ -4,12 +4,12 @@ import (
 	"context"
 	"os"
 
-	"github.com/beametrics/beametrics/flakytasks"
-	"github.com/beametrics/beametrics/flakytasks/flakybeam"
+	"github.com/beametrics/beametrics/internal/jobs/flaky"
+	"github.com/beametrics/beametrics/internal/jobs/flaky/flakybeam"
 )
 
 func init() {
 	register("flaky", "rank flaky Airflow tasks by time wasted on retries, with failure signatures", func(args []string) int {
-		return flakytasks.Main(context.Background(), args, os.Stdout, os.Stderr, flakybeam.Run)
+		return flaky.Main(context.Background(), args, os.Stdout, os.Stderr, flakybeam.Run)
 	})
 }

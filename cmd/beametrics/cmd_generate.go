@@ -7,7 +7,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/beametrics/beametrics/loggen"
+	"github.com/beametrics/beametrics/internal/loggen"
 )
 
 func init() {

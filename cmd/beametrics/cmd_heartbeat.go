@@ -3,7 +3,7 @@ package main
 import (
 	"os"
 
-	"github.com/beametrics/beametrics/heartbeat"
+	"github.com/beametrics/beametrics/internal/jobs/heartbeat"
 )
 
 func init() {

@@ -11,12 +11,12 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/beametrics/beametrics/slotplan"
-	"github.com/beametrics/beametrics/slotplan/constraints"
-	"github.com/beametrics/beametrics/slotplan/history"
-	"github.com/beametrics/beametrics/slotplan/planner"
-	"github.com/beametrics/beametrics/slotplan/profile"
-	"github.com/beametrics/beametrics/slotplan/report"
+	"github.com/beametrics/beametrics/internal/jobs/slots"
+	"github.com/beametrics/beametrics/internal/jobs/slots/constraints"
+	"github.com/beametrics/beametrics/internal/jobs/slots/history"
+	"github.com/beametrics/beametrics/internal/jobs/slots/planner"
+	"github.com/beametrics/beametrics/internal/jobs/slots/profile"
+	"github.com/beametrics/beametrics/internal/jobs/slots/report"
 )
 
 func init() {
@@ -194,10 +194,10 @@ func slotsPlan(args []string, stdout, stderr io.Writer) int {
 	} else {
 		fmt.Fprintln(stderr, "beametrics slots plan: no --constraints: every DAG with a movable schedule may move anywhere in the day")
 	}
-	pl, err := slotplan.Build(doc, cons, slotplan.Options{CapSlots: *capSlots, Use: *use, Solver: planner.DefaultOptions})
+	pl, err := slots.Build(doc, cons, slots.Options{CapSlots: *capSlots, Use: *use, Solver: planner.DefaultOptions})
 	if err != nil {
 		fmt.Fprintf(stderr, "beametrics slots plan: %v\n", err)
-		if slotplan.IsInfeasible(err) {
+		if slots.IsInfeasible(err) {
 			return 3
 		}
 		return 1
@@ -216,7 +216,7 @@ func slotsPlan(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func writePlanFiles(dir string, pl *slotplan.Plan) error {
+func writePlanFiles(dir string, pl *slots.Plan) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}

@@ -6,8 +6,8 @@ import (
 	"io"
 	"os"
 
-	"github.com/beametrics/beametrics/config"
-	"github.com/beametrics/beametrics/configtest"
+	"github.com/beametrics/beametrics/internal/config"
+	"github.com/beametrics/beametrics/internal/config/configtest"
 )
 
 func init() {

@@ -1,6 +1,6 @@
 package main
 
-import "github.com/beametrics/beametrics/config"
+import "github.com/beametrics/beametrics/internal/config"
 
 // loadConfigFile reads a config from a local path. gs:// paths are read by
 // the pipeline's Beam filesystems; see pipeline_run.go.

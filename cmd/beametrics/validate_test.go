@@ -51,7 +51,7 @@ var positioned = regexp.MustCompile(`^(\S+?):(\d+):(\d+): \S`)
 // TestValidateErrors: a bad config exits 2 and prints every error as
 // FILE:LINE:COL: message, nothing on stdout.
 func TestValidateErrors(t *testing.T) {
-	path := "../../config/testdata/many_errors.yaml"
+	path := "../../internal/config/testdata/many_errors.yaml"
 	code, out, errOut := runCmd(validate, path)
 	if code != 2 {
 		t.Errorf("exit %d, want 2", code)
@@ -69,7 +69,7 @@ func TestValidateErrors(t *testing.T) {
 			t.Errorf("not FILE:LINE:COL: message: %q", l)
 		}
 	}
-	want, err := os.ReadFile("../../config/testdata/many_errors.golden")
+	want, err := os.ReadFile("../../internal/config/testdata/many_errors.golden")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +115,7 @@ func TestConfigTestExamples(t *testing.T) {
 // TestConfigTestFailure: a failing config test exits 1 and prints a
 // readable diff: the case, the series and got/want.
 func TestConfigTestFailure(t *testing.T) {
-	code, out, _ := runCmd(configTest, "../../configtest/testdata/config.yaml", "../../configtest/testdata/failing_test.yaml")
+	code, out, _ := runCmd(configTest, "../../internal/config/configtest/testdata/config.yaml", "../../internal/config/configtest/testdata/failing_test.yaml")
 	if code != 1 {
 		t.Errorf("exit %d, want 1", code)
 	}
@@ -137,9 +137,9 @@ func TestConfigTestErrors(t *testing.T) {
 	}{
 		{nil, "usage: beametrics test CONFIG TESTFILE"},
 		{[]string{"../../examples/quickstart.yaml"}, "usage: beametrics test CONFIG TESTFILE"},
-		{[]string{"../../config/testdata/many_errors.yaml", "../../examples/quickstart_test.yaml"}, "many_errors.yaml:3:9: window 500ms is too short"},
+		{[]string{"../../internal/config/testdata/many_errors.yaml", "../../examples/quickstart_test.yaml"}, "many_errors.yaml:3:9: window 500ms is too short"},
 		{[]string{"../../examples/quickstart.yaml", "no/such/test.yaml"}, "no/such/test.yaml"},
-		{[]string{"../../configtest/testdata/config.yaml", "../../configtest/testdata/unknown_key_test.yaml"}, "field expects not found"},
+		{[]string{"../../internal/config/configtest/testdata/config.yaml", "../../internal/config/configtest/testdata/unknown_key_test.yaml"}, "field expects not found"},
 	} {
 		code, out, errOut := runCmd(configTest, tc.args...)
 		if code != 2 || !strings.Contains(errOut, tc.msg) {

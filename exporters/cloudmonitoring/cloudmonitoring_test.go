@@ -17,7 +17,7 @@ import (
 	"google.golang.org/grpc/codes"
 
 	"github.com/beametrics/beametrics/exporters"
-	"github.com/beametrics/beametrics/exporters/cloudmonitoring/fakemonitoring"
+	"github.com/beametrics/beametrics/internal/testing/fakemonitoring"
 )
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))

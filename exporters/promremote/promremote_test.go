@@ -20,7 +20,7 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/beametrics/beametrics/exporters"
-	"github.com/beametrics/beametrics/internal/promtest"
+	"github.com/beametrics/beametrics/internal/testing/promtest"
 )
 
 func lbl(kv ...string) []exporters.Label {

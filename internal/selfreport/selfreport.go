@@ -15,12 +15,12 @@ import (
 	"sync"
 	"time"
 
-	"github.com/beametrics/beametrics/config"
-	"github.com/beametrics/beametrics/engine"
 	"github.com/beametrics/beametrics/exporters"
 	"github.com/beametrics/beametrics/exporters/all"
 	"github.com/beametrics/beametrics/exporters/promscrape"
 	"github.com/beametrics/beametrics/exporters/selfmetrics"
+	"github.com/beametrics/beametrics/internal/config"
+	"github.com/beametrics/beametrics/internal/engine"
 	"github.com/beametrics/beametrics/internal/progress"
 )
 

@@ -12,12 +12,12 @@ import (
 
 	"cloud.google.com/go/monitoring/apiv3/v2/monitoringpb"
 
-	"github.com/beametrics/beametrics/config"
 	"github.com/beametrics/beametrics/exporters"
 	"github.com/beametrics/beametrics/exporters/cloudmonitoring"
-	"github.com/beametrics/beametrics/exporters/cloudmonitoring/fakemonitoring"
 	"github.com/beametrics/beametrics/exporters/selfmetrics"
+	"github.com/beametrics/beametrics/internal/config"
 	"github.com/beametrics/beametrics/internal/progress"
+	"github.com/beametrics/beametrics/internal/testing/fakemonitoring"
 )
 
 const monitoringConfig = `

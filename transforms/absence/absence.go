@@ -33,8 +33,8 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/timers"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
-	"github.com/beametrics/beametrics/aggregate"
-	"github.com/beametrics/beametrics/config"
+	"github.com/beametrics/beametrics/internal/aggregate"
+	"github.com/beametrics/beametrics/internal/config"
 	"github.com/beametrics/beametrics/transforms/metricagg"
 )
 

@@ -11,10 +11,10 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/log"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
-	"github.com/beametrics/beametrics/config"
-	"github.com/beametrics/beametrics/engine"
 	"github.com/beametrics/beametrics/exporters"
 	"github.com/beametrics/beametrics/exporters/all"
+	"github.com/beametrics/beametrics/internal/config"
+	"github.com/beametrics/beametrics/internal/engine"
 	"github.com/beametrics/beametrics/transforms/exportsink"
 	"github.com/beametrics/beametrics/transforms/metricagg"
 )

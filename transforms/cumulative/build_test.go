@@ -15,8 +15,8 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/teststream"
 
-	"github.com/beametrics/beametrics/config"
 	"github.com/beametrics/beametrics/exporters"
+	"github.com/beametrics/beametrics/internal/config"
 	"github.com/beametrics/beametrics/pipeline"
 	"github.com/beametrics/beametrics/transforms/exportsink"
 	"github.com/beametrics/beametrics/transforms/pubsubread"

@@ -24,7 +24,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/log"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
-	"github.com/beametrics/beametrics/aggregate"
+	"github.com/beametrics/beametrics/internal/aggregate"
 	"github.com/beametrics/beametrics/transforms/metricagg"
 )
 

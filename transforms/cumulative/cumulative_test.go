@@ -14,7 +14,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/teststream"
 
-	"github.com/beametrics/beametrics/aggregate"
+	"github.com/beametrics/beametrics/internal/aggregate"
 	"github.com/beametrics/beametrics/transforms/cumulative"
 	"github.com/beametrics/beametrics/transforms/metricagg"
 )

@@ -20,10 +20,10 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
 
-	"github.com/beametrics/beametrics/aggregate"
-	"github.com/beametrics/beametrics/config"
-	"github.com/beametrics/beametrics/engine"
 	"github.com/beametrics/beametrics/exporters"
+	"github.com/beametrics/beametrics/internal/aggregate"
+	"github.com/beametrics/beametrics/internal/config"
+	"github.com/beametrics/beametrics/internal/engine"
 	"github.com/beametrics/beametrics/internal/progress"
 	"github.com/beametrics/beametrics/transforms/deadletter"
 	"github.com/beametrics/beametrics/transforms/exportsink"

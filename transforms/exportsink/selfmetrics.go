@@ -6,8 +6,8 @@ import (
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/log"
 
-	"github.com/beametrics/beametrics/config"
 	"github.com/beametrics/beametrics/exporters"
+	"github.com/beametrics/beametrics/internal/config"
 	"github.com/beametrics/beametrics/internal/selfreport"
 )
 

@@ -11,9 +11,9 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/window"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
 
-	"github.com/beametrics/beametrics/config"
 	"github.com/beametrics/beametrics/exporters"
 	"github.com/beametrics/beametrics/exporters/selfmetrics"
+	"github.com/beametrics/beametrics/internal/config"
 	"github.com/beametrics/beametrics/internal/progress"
 	"github.com/beametrics/beametrics/internal/selfreport"
 	"github.com/beametrics/beametrics/transforms/exportsink"

@@ -15,7 +15,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/state"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
-	"github.com/beametrics/beametrics/aggregate"
+	"github.com/beametrics/beametrics/internal/aggregate"
 )
 
 func init() {

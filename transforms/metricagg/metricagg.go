@@ -19,10 +19,10 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/log"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
-	"github.com/beametrics/beametrics/aggregate"
-	"github.com/beametrics/beametrics/config"
-	"github.com/beametrics/beametrics/engine"
-	"github.com/beametrics/beametrics/event"
+	"github.com/beametrics/beametrics/internal/aggregate"
+	"github.com/beametrics/beametrics/internal/config"
+	"github.com/beametrics/beametrics/internal/engine"
+	"github.com/beametrics/beametrics/internal/event"
 	"github.com/beametrics/beametrics/internal/progress"
 	"github.com/beametrics/beametrics/transforms/pubsubread"
 )

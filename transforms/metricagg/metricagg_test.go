@@ -16,9 +16,9 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/teststream"
 
-	"github.com/beametrics/beametrics/aggregate"
-	"github.com/beametrics/beametrics/config"
-	"github.com/beametrics/beametrics/engine"
+	"github.com/beametrics/beametrics/internal/aggregate"
+	"github.com/beametrics/beametrics/internal/config"
+	"github.com/beametrics/beametrics/internal/engine"
 	"github.com/beametrics/beametrics/transforms/metricagg"
 )
 

@@ -15,7 +15,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/passert"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
 
-	"github.com/beametrics/beametrics/internal/pubsubtest"
+	"github.com/beametrics/beametrics/internal/testing/pubsubtest"
 	"github.com/beametrics/beametrics/transforms/pubsubread"
 )
 

@@ -1,0 +1,97 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+const testKey = "s3cr3t-api-key-do-not-print"
+
+// run is one command's result.
+type run struct {
+	code           int
+	stdout, stderr string
+}
+
+// runBI runs `beametrics bi args` against url with the test key in the
+// environment and a HOME with no profile.
+func runBI(t testing.TB, ctx context.Context, provider, url string, args ...string) run {
+	t.Helper()
+	home := t.TempDir()
+	env := map[string]string{
+		"BEAMETRICS_BI_PROVIDER": provider,
+		"BEAMETRICS_BI_URL":      url,
+		"BEAMETRICS_BI_API_KEY":  testKey,
+		"HOME":                   home,
+	}
+	var out, errs bytes.Buffer
+	code := Main(ctx, args, Env{
+		Stdout: &out, Stderr: &errs, Getenv: func(k string) string { return env[k] },
+		Now: func() time.Time { return time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC) },
+	})
+	r := run{code, out.String(), errs.String()}
+	if strings.Contains(r.stdout+r.stderr, testKey) {
+		t.Errorf("the API key appears in the output of %q", args)
+	}
+	return r
+}
+
+// backupPath returns the backup file a run printed.
+func backupPath(t testing.TB, stdout string) string {
+	t.Helper()
+	m := regexp.MustCompile(`(?m)^backup: (.+)$`).FindStringSubmatch(stdout)
+	if m == nil {
+		t.Fatalf("no backup line in output:\n%.2000s", stdout)
+	}
+	return m[1]
+}
+
+// golden compares got with testdata/name, or rewrites it with -update.
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("..", "testdata", name)
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if string(want) != got {
+		t.Errorf("%s differs from the output; got:\n%s", path, got)
+	}
+}
+
+// noKeyInFiles fails when any file under dir contains the API key.
+func noKeyInFiles(t *testing.T, dir string) {
+	t.Helper()
+	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		if bytes.Contains(b, []byte(testKey)) {
+			t.Errorf("%s contains the API key", path)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func regexpMust(expr string) *regexp.Regexp { return regexp.MustCompile(expr) }

@@ -1,0 +1,300 @@
+// Package slotplan turns a slot-usage profile (see package profile) and a
+// constraints file into new start times for Airflow DAGs, so that their
+// BigQuery slot usage stays under a cap.
+package slots
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+
+	"github.com/beametrics/beametrics/internal/jobs/slots/constraints"
+	"github.com/beametrics/beametrics/internal/jobs/slots/cronshift"
+	"github.com/beametrics/beametrics/internal/jobs/slots/planner"
+	"github.com/beametrics/beametrics/internal/jobs/slots/profile"
+)
+
+const day = cronshift.MinutesPerDay
+
+// Options choose how the plan reads the profile.
+type Options struct {
+	CapSlots float64
+	// Use is "p90" or "median": which per-minute profile to plan with.
+	Use    string
+	Solver planner.Options
+}
+
+// Plan is the result of `slots plan`.
+type Plan struct {
+	CapSlots float64   `json:"cap_slots"`
+	Use      string    `json:"use"`
+	Method   string    `json:"method"`
+	Optimal  bool      `json:"optimal"`
+	Before   Summary   `json:"before"`
+	After    Summary   `json:"after"`
+	DAGs     []DAGPlan `json:"dags"`
+	// Notes are things the user must know: DAGs left out, constraints
+	// that could not apply.
+	Notes []string `json:"notes"`
+	// BeforeLayers and AfterLayers are the modelled slot usage per minute
+	// of the day: background first, then one layer per DAG (same order as
+	// DAGs), for the chart.
+	BeforeLayers []Layer `json:"-"`
+	AfterLayers  []Layer `json:"-"`
+}
+
+// Summary measures one day of modelled usage against the cap.
+type Summary struct {
+	PeakSlots          float64 `json:"peak_slots"`
+	SlotMinutesOverCap float64 `json:"slot_minutes_over_cap"`
+	MinutesOverCap     int     `json:"minutes_over_cap"`
+}
+
+// DAGPlan is the proposal for one DAG.
+type DAGPlan struct {
+	DAG         string `json:"dag"`
+	Schedule    string `json:"schedule"`
+	NewSchedule string `json:"new_schedule"`
+	// OldTick and NewTick are the first cron time of the day, HH:MM UTC.
+	OldTick  string `json:"old_tick"`
+	NewTick  string `json:"new_tick"`
+	ShiftMin int    `json:"shift_min"`
+	Movable  bool   `json:"movable"`
+	// Why says why a DAG cannot move, when it cannot.
+	Why string `json:"why,omitempty"`
+	// SlotMinutes is its modelled slot usage per day.
+	SlotMinutes float64 `json:"slot_minutes"`
+}
+
+// Layer is one stacked series of the chart.
+type Layer struct {
+	Name  string
+	Slots []float64 // per minute of the day
+}
+
+// item ties a planner item to its DAG.
+type item struct {
+	prof  profile.DAGProfile
+	sched *cronshift.Schedule
+	delay int // minutes from cron tick to actual start
+}
+
+// Build makes the plan.
+func Build(doc *profile.Doc, cons *constraints.File, opt Options) (*Plan, error) {
+	if opt.CapSlots <= 0 {
+		return nil, fmt.Errorf("cap must be a positive number of slots, got %v", opt.CapSlots)
+	}
+	if opt.Use != "p90" && opt.Use != "median" {
+		return nil, fmt.Errorf("use must be p90 or median, got %q", opt.Use)
+	}
+	if cons == nil {
+		cons = &constraints.File{DAGs: map[string]constraints.DAG{}}
+	}
+	pl := &Plan{CapSlots: opt.CapSlots, Use: opt.Use, Notes: []string{}}
+	prob := &planner.Problem{Horizon: day, Cap: milli(opt.CapSlots), Background: make([]int64, day)}
+	for m, s := range doc.MinuteOfDay {
+		prob.Background[m] = milli(s.MeanBackgroundSlots)
+	}
+	var items []item
+	index := map[string]int{}
+	for _, d := range doc.DAGs {
+		if d.ScheduleError != "" {
+			pl.Notes = append(pl.Notes, fmt.Sprintf("%s: left as it is, its usage counted as background: schedule %s", d.DAG, d.ScheduleError))
+			continue
+		}
+		if d.Runs == 0 {
+			pl.Notes = append(pl.Notes, fmt.Sprintf("%s: no run inside the job history's time range (%d outside): no profile to plan with", d.DAG, d.RunsOutsideRange))
+			continue
+		}
+		sched, err := cronshift.Parse(d.Schedule)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %v", d.DAG, err)
+		}
+		c, ok := cons.DAGs[d.DAG]
+		if !ok {
+			c = constraints.DAG{EarliestStart: -1, MustFinishBy: -1}
+		}
+		it, err := newItem(d, sched, c, opt.Use)
+		if err != nil {
+			return nil, err
+		}
+		index[d.DAG] = len(items)
+		items = append(items, item{prof: d, sched: sched, delay: delayMin(d)})
+		prob.Items = append(prob.Items, it)
+	}
+	for name, c := range cons.DAGs {
+		i, ok := index[name]
+		if !ok {
+			pl.Notes = append(pl.Notes, fmt.Sprintf("%s: in the constraints but not a plannable DAG of the profile: its constraints do not apply", name))
+			continue
+		}
+		for _, a := range c.After {
+			j, ok := index[a]
+			if !ok {
+				return nil, fmt.Errorf("%s: waits for %s, which is not a plannable DAG of the profile", name, a)
+			}
+			if len(items[j].sched.Runs) > 1 || len(items[i].sched.Runs) > 1 {
+				return nil, fmt.Errorf("%s after %s: dependencies are only for DAGs that run once a day", name, a)
+			}
+			prob.Items[i].After = append(prob.Items[i].After, j)
+		}
+	}
+	sort.Strings(pl.Notes)
+
+	sol, err := planner.Solve(prob, opt.Solver)
+	if err != nil {
+		return nil, err
+	}
+	pl.Method, pl.Optimal = sol.Method, sol.Optimal
+	current := make([]int, len(prob.Items))
+	for i, it := range prob.Items {
+		current[i] = it.Current
+	}
+	pl.Before = summarize(prob.Load(current), prob.Cap)
+	pl.After = summarize(prob.Load(sol.Anchors), prob.Cap)
+	pl.BeforeLayers = layers(prob, current)
+	pl.AfterLayers = layers(prob, sol.Anchors)
+	for i, it := range items {
+		oldTick := it.sched.Runs[0]
+		newTick := sol.Anchors[i] - it.delay
+		expr, err := it.sched.Shifted(newTick)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %v", it.prof.DAG, err)
+		}
+		shift := ((newTick-oldTick)%day + day) % day
+		if shift > day/2 {
+			shift -= day
+		}
+		var total int64
+		for _, v := range prob.Items[i].Pattern {
+			total += v
+		}
+		dp := DAGPlan{
+			DAG: it.prof.DAG, Schedule: it.sched.Expr, NewSchedule: expr,
+			OldTick: constraints.Clock(oldTick), NewTick: constraints.Clock(newTick), ShiftMin: shift,
+			Movable: len(prob.Items[i].Candidates) > 1, SlotMinutes: float64(total) / 1000,
+		}
+		switch {
+		case cons.DAGs[it.prof.DAG].Fixed:
+			dp.Why = "fixed in the constraints"
+		case !it.sched.Movable:
+			dp.Why = it.sched.Why
+		}
+		pl.DAGs = append(pl.DAGs, dp)
+	}
+	return pl, nil
+}
+
+func milli(slots float64) int64 { return int64(math.Round(slots * 1000)) }
+
+func delayMin(d profile.DAGProfile) int { return int(math.Round(float64(d.StartDelaySec) / 60)) }
+
+// newItem turns a DAG's profile into a planner item whose anchor is the
+// actual start of its first run of the day (cron tick + usual delay).
+func newItem(d profile.DAGProfile, sched *cronshift.Schedule, c constraints.DAG, use string) (planner.Item, error) {
+	prof := d.P90Slots
+	if use == "median" {
+		prof = d.MedianSlots
+	}
+	delay := delayMin(d)
+	offsets := sched.Offsets()
+	length := offsets[len(offsets)-1] + len(prof)
+	if length > day {
+		length = day // longer than a day: fold onto the day
+	}
+	it := planner.Item{
+		Name: d.DAG, Pattern: make([]int64, length), Current: sched.Runs[0] + delay,
+		Period: sched.Period(), Duration: int(math.Ceil(d.P90DurationMin)),
+	}
+	// must_finish_by counts from the cron tick: the start delay, then the run.
+	need := delay + it.Duration
+	for _, o := range offsets {
+		for k, v := range prof {
+			it.Pattern[(o+k)%length] += milli(v)
+		}
+	}
+	windowed := c.EarliestStart >= 0 || c.MustFinishBy >= 0
+	switch {
+	case c.Fixed || !sched.Movable:
+		it.Candidates = []int{it.Current}
+		return it, nil
+	case windowed && len(sched.Runs) > 1:
+		return it, fmt.Errorf("%s: earliest_start and must_finish_by are only for DAGs that run once a day (%q runs %d times)", d.DAG, sched.Expr, len(sched.Runs))
+	case !windowed:
+		for _, a := range sched.Anchors() {
+			it.Candidates = append(it.Candidates, a+delay)
+		}
+		return it, nil
+	}
+	from, to := c.EarliestStart, c.MustFinishBy
+	if from < 0 {
+		from = 0
+	}
+	if to < 0 {
+		to = day
+		if from > 0 && !sched.DayRestricted {
+			to = from + day // no deadline: any time in the next 24 hours
+		}
+	}
+	if to <= from {
+		to += day // the window passes midnight
+	}
+	allowed := map[int]bool{}
+	for _, a := range sched.Anchors() {
+		allowed[a] = true
+	}
+	for tick := from; tick+need <= to; tick++ {
+		if allowed[tick%day] && (tick < day || !sched.DayRestricted) {
+			it.Candidates = append(it.Candidates, tick+delay)
+		}
+	}
+	if len(it.Candidates) == 0 {
+		return it, fmt.Errorf("%s: no start time between %s and %s leaves room for its %d minutes (delay + p90 duration): %w",
+			d.DAG, constraints.Clock(from), constraints.Clock(to), need, planner.ErrInfeasible)
+	}
+	// Keep the current position comparable with the unrolled candidates.
+	if sched.Runs[0] < from {
+		it.Current += day
+	}
+	return it, nil
+}
+
+func summarize(load []int64, cap int64) Summary {
+	var s Summary
+	var over int64
+	for _, v := range load {
+		if v > cap {
+			over += v - cap
+			s.MinutesOverCap++
+		}
+		s.PeakSlots = max(s.PeakSlots, float64(v)/1000)
+	}
+	s.SlotMinutesOverCap = float64(over) / 1000
+	return s
+}
+
+func layers(p *planner.Problem, anchors []int) []Layer {
+	out := []Layer{{Name: "background", Slots: toSlots(p.Background)}}
+	for i, it := range p.Items {
+		load := make([]int64, day)
+		pos := ((anchors[i] % day) + day) % day
+		for _, v := range it.Pattern {
+			load[pos] += v
+			pos = (pos + 1) % day
+		}
+		out = append(out, Layer{Name: it.Name, Slots: toSlots(load)})
+	}
+	return out
+}
+
+func toSlots(ms []int64) []float64 {
+	out := make([]float64, len(ms))
+	for i, v := range ms {
+		out[i] = float64(v) / 1000
+	}
+	return out
+}
+
+// IsInfeasible reports whether err means the constraints cannot be met.
+func IsInfeasible(err error) bool { return errors.Is(err, planner.ErrInfeasible) }

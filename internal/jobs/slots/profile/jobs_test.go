@@ -1,0 +1,81 @@
+package profile
+
+import (
+	"compress/gzip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/beametrics/beametrics/internal/jobs/slots/history"
+)
+
+// TestProfileJobsGlobGzip reads a JOBS_BY_PROJECT export split in two files
+// (one gzipped) through a glob: each job's total is spread over its minutes.
+func TestProfileJobsGlobGzip(t *testing.T) {
+	dir := t.TempDir()
+	runs := write(t, dir, "runs.csv", "dag_id,run_id,start_date,end_date,schedule\n"+
+		"d,r1,2026-03-01T02:00:00Z,2026-03-01T02:10:00Z,0 2 * * *\n"+
+		"d,r2,2026-03-02T02:00:00Z,2026-03-02T02:10:00Z,0 2 * * *\n")
+	write(t, dir, "jobs-1.json", `{"job_id":"a","start_time":"2026-03-01T02:00:00Z","end_time":"2026-03-01T02:10:00Z","total_slot_ms":"60000000","airflow_dag":"d"}`+"\n")
+	f, err := os.Create(filepath.Join(dir, "jobs-2.json.gz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	zw := gzip.NewWriter(f)
+	zw.Write([]byte(`{"job_id":"b","start_time":"2026-03-02T02:00:00Z","end_time":"2026-03-02T02:05:00Z","total_slot_ms":"60000000","airflow_dag":"d"}` + "\n" +
+		`{"job_id":"c","start_time":"2026-03-02T02:00:00Z","end_time":"2026-03-02T02:05:00Z","total_slot_ms":"-1"}` + "\n"))
+	zw.Close()
+	f.Close()
+
+	d := runProfile(t, Config{Inputs: []string{filepath.Join(dir, "jobs-*")}, Kind: history.KindJobs, RunsFile: runs, CapSlots: 150, Out: filepath.Join(dir, "p.json")})
+	if len(d.Inputs) != 2 || d.Rows[d.Inputs[0]] != 1 || d.Rows[d.Inputs[1]] != 2 {
+		t.Fatalf("inputs %v rows %v", d.Inputs, d.Rows)
+	}
+	if len(d.BadRows) != 1 || d.BadRows[0].Line != 2 || !strings.HasSuffix(d.BadRows[0].File, ".gz") {
+		t.Fatalf("bad rows %v", d.BadRows)
+	}
+	if len(d.DAGs) != 1 || d.DAGs[0].Runs != 2 {
+		t.Fatalf("dags %+v", d.DAGs)
+	}
+	p := d.DAGs[0]
+	// Run 1: 100 slots for 10 minutes; run 2: 200 slots for 5 minutes.
+	// Median of (100, 200) = 150 for the first 5 minutes, (100, 0) = 50 after.
+	if len(p.MedianSlots) != 10 || p.MedianSlots[0] != 150 || p.MedianSlots[9] != 50 || p.P90Slots[0] != 200 || p.P90Slots[9] != 100 {
+		t.Errorf("profile %+v", p)
+	}
+	if len(d.OverCap) != 5 {
+		t.Errorf("over cap %+v, want the five minutes at 200 slots", d.OverCap)
+	}
+}
+
+// TestProfileEmptyHistory: a history with no rows still gives a profile
+// that says so, rather than no file.
+func TestProfileEmptyHistory(t *testing.T) {
+	dir := t.TempDir()
+	tl := write(t, dir, "t.csv", "job_id,period_start,period_slot_ms\n")
+	runs := write(t, dir, "r.jsonl", "")
+	d := runProfile(t, Config{Inputs: []string{tl}, Kind: history.KindTimeline, RunsFile: runs, CapSlots: 1, Out: filepath.Join(dir, "p.json")})
+	if d.Days != 0 || len(d.DAGs) != 0 || d.Rows[tl] != 0 || len(d.MinuteOfDay) != 1440 {
+		t.Errorf("doc %+v", d)
+	}
+}
+
+func TestBuildRejects(t *testing.T) {
+	dir := t.TempDir()
+	runs := write(t, dir, "r.jsonl", "")
+	txt := write(t, dir, "t.txt", "")
+	for _, tc := range []struct {
+		cfg  Config
+		want string
+	}{
+		{Config{Inputs: []string{filepath.Join(dir, "none-*.csv")}, Kind: history.KindTimeline, RunsFile: runs, CapSlots: 1, Out: "x"}, "no file matches"},
+		{Config{Inputs: []string{txt}, Kind: history.KindTimeline, RunsFile: runs, CapSlots: 1, Out: "x"}, "pass --format"},
+		{Config{Inputs: []string{txt}, Kind: history.KindTimeline, RunsFile: runs, CapSlots: 0, Out: "x"}, "cap must be"},
+		{Config{Inputs: []string{txt}, Kind: history.KindTimeline, Format: history.FormatCSV, CapSlots: 1, Out: "x"}, "no Airflow run history"},
+	} {
+		if _, err := Build(t.Context(), tc.cfg); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("err %v, want %q", err, tc.want)
+		}
+	}
+}

@@ -1,0 +1,147 @@
+package report
+
+import (
+	"bytes"
+	"encoding/xml"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/beametrics/beametrics/internal/jobs/slots"
+	"github.com/beametrics/beametrics/internal/jobs/slots/constraints"
+	"github.com/beametrics/beametrics/internal/jobs/slots/planner"
+	"github.com/beametrics/beametrics/internal/jobs/slots/profile"
+)
+
+var update = flag.Bool("update-golden", false, "rewrite the golden files")
+
+// examplePlan: eleven DAGs piled up at 02:00 (ten daily, one fixed), one
+// hourly DAG, over a background that is busier in office hours.
+func examplePlan(t *testing.T) *slots.Plan {
+	t.Helper()
+	doc := &profile.Doc{Version: profile.DocVersion, MinuteOfDay: make([]profile.MinuteStats, 1440)}
+	for m := range doc.MinuteOfDay {
+		bg := 40.0
+		if m >= 9*60 && m < 18*60 {
+			bg = 120
+		}
+		doc.MinuteOfDay[m] = profile.MinuteStats{Minute: m, MeanBackgroundSlots: bg}
+	}
+	add := func(name, sched string, slots float64, minutes int) {
+		p := profile.DAGProfile{DAG: name, Schedule: sched, Runs: 7, MedianDurationMin: float64(minutes), P90DurationMin: float64(minutes)}
+		for k := 0; k < minutes; k++ {
+			// A ramp up and down, as real queries look.
+			v := slots * (0.5 + 0.5*float64(min(k, minutes-1-k))/float64(minutes/2+1))
+			p.P90Slots = append(p.P90Slots, v)
+			p.MedianSlots = append(p.MedianSlots, v*0.8)
+		}
+		doc.DAGs = append(doc.DAGs, p)
+	}
+	for i := 0; i < 10; i++ {
+		add(fmt.Sprintf("etl_%02d", i), "0 2 * * *", float64(60+20*i), 40+5*i)
+	}
+	add("finance_close", "30 2 * * *", 150, 30)
+	add("events_hourly", "5 * * * *", 30, 10)
+	doc.DAGs = append(doc.DAGs, profile.DAGProfile{DAG: "adhoc_backfill", ScheduleError: `"None": not a cron schedule`, Runs: 2})
+	cons, err := constraints.Parse([]byte(`
+dags:
+  finance_close: {fixed: true}
+  etl_00: {earliest_start: "01:00", must_finish_by: "05:00"}
+  etl_01: {after: [etl_00]}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pl, err := slots.Build(doc, cons, slots.Options{CapSlots: 500, Use: "p90", Solver: planner.DefaultOptions})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pl
+}
+
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update-golden to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from the golden file (go test -update-golden rewrites it):\n%s", name, firstDiff(string(got), string(want)))
+	}
+}
+
+func firstDiff(a, b string) string {
+	al, bl := strings.Split(a, "\n"), strings.Split(b, "\n")
+	for i := 0; i < len(al) && i < len(bl); i++ {
+		if al[i] != bl[i] {
+			return fmt.Sprintf("line %d:\n got: %.200s\nwant: %.200s", i+1, al[i], bl[i])
+		}
+	}
+	return fmt.Sprintf("lengths differ: %d vs %d lines", len(al), len(bl))
+}
+
+func TestTableGolden(t *testing.T) {
+	var b bytes.Buffer
+	if err := Table(&b, examplePlan(t)); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "plan.md", b.Bytes())
+}
+
+func TestChartGolden(t *testing.T) {
+	pl := examplePlan(t)
+	var b bytes.Buffer
+	if err := Chart(&b, pl); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "plan.svg", b.Bytes())
+
+	// Whatever the golden says, the chart must be well-formed SVG with two
+	// panels, a cap line in each, and a legend naming the heaviest DAG.
+	dec := xml.NewDecoder(bytes.NewReader(b.Bytes()))
+	caps, titles := 0, 0
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("chart is not well-formed XML: %v", err)
+		}
+		if se, ok := tok.(xml.StartElement); ok && se.Name.Local == "line" {
+			for _, a := range se.Attr {
+				if a.Name.Local == "stroke-dasharray" {
+					caps++
+				}
+			}
+		}
+		if cd, ok := tok.(xml.CharData); ok && (strings.HasPrefix(string(cd), "Before:") || strings.HasPrefix(string(cd), "After:")) {
+			titles++
+		}
+	}
+	if caps != 2 || titles != 2 {
+		t.Errorf("chart has %d cap lines and %d panel titles, want 2 and 2", caps, titles)
+	}
+	if !strings.Contains(b.String(), ">etl_09<") || !strings.Contains(b.String(), "other DAGs") {
+		t.Error("legend lacks the heaviest DAG or the other-DAGs group")
+	}
+}
+
+func TestNiceScale(t *testing.T) {
+	for _, tc := range []struct{ in, top, step float64 }{{105, 120, 20}, {1000, 1000, 200}, {7, 8, 2}, {0, 1, 0.2}} {
+		top, step := niceScale(tc.in)
+		if top != tc.top || step != tc.step {
+			t.Errorf("niceScale(%v) = %v, %v; want %v, %v", tc.in, top, step, tc.top, tc.step)
+		}
+	}
+}

@@ -1,0 +1,51 @@
+// Package report writes a slots plan for people: a Markdown table of the
+// proposal and an SVG chart of slot usage over the day before and after.
+package report
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/beametrics/beametrics/internal/jobs/slots"
+)
+
+// Table writes the plan as Markdown.
+func Table(w io.Writer, p *slots.Plan) error {
+	var b strings.Builder
+	search := p.Method
+	if p.Optimal {
+		search += " (proven optimal)"
+	} else {
+		search += " (not proven optimal)"
+	}
+	fmt.Fprintf(&b, "# BigQuery slots plan\n\n")
+	fmt.Fprintf(&b, "Cap: %s slots. Profile: %s of each DAG's runs. Search: %s. Times are UTC.\n\n", num(p.CapSlots), p.Use, search)
+	fmt.Fprintf(&b, "| modelled day | before | after |\n|---|---:|---:|\n")
+	fmt.Fprintf(&b, "| peak slots | %s | %s |\n", num(p.Before.PeakSlots), num(p.After.PeakSlots))
+	fmt.Fprintf(&b, "| slot-minutes over cap | %s | %s |\n", num(p.Before.SlotMinutesOverCap), num(p.After.SlotMinutesOverCap))
+	fmt.Fprintf(&b, "| minutes over cap | %d | %d |\n\n", p.Before.MinutesOverCap, p.After.MinutesOverCap)
+	fmt.Fprintf(&b, "## Proposed schedules\n\n")
+	fmt.Fprintf(&b, "| DAG | schedule now | proposed | first run | shift (min) | slot-minutes a day | note |\n|---|---|---|---|---:|---:|---|\n")
+	for _, d := range p.DAGs {
+		note := d.Why
+		if note == "" && d.ShiftMin == 0 {
+			note = "unchanged"
+		}
+		fmt.Fprintf(&b, "| %s | `%s` | `%s` | %s → %s | %+d | %s | %s |\n",
+			cell(d.DAG), d.Schedule, d.NewSchedule, d.OldTick, d.NewTick, d.ShiftMin, num(d.SlotMinutes), cell(note))
+	}
+	if len(p.Notes) > 0 {
+		fmt.Fprintf(&b, "\n## Notes\n\n")
+		for _, n := range p.Notes {
+			fmt.Fprintf(&b, "- %s\n", n)
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// num prints slot figures with one decimal, the precision profiles carry.
+func num(x float64) string { return fmt.Sprintf("%.1f", x) }
+
+func cell(s string) string { return strings.ReplaceAll(s, "|", `\|`) }
