@@ -5,12 +5,13 @@ import (
 	"flag"
 	"fmt"
 	"net"
-	"net/url"
 	"os"
 	"regexp"
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/beametrics/beametrics/internal/secrets"
 )
 
 // Export types a metric's export_type may name.
@@ -101,6 +102,10 @@ type RemoteWriteSettings struct {
 	// means 5.
 	MaxRetries int `json:"max_retries" yaml:"max_retries"`
 }
+
+// RemoteWritePasswordHint says where a remote-write password belongs: a URL
+// with user:password@ is refused, pointing here.
+const RemoteWritePasswordHint = "--prometheus-remote-write-username and --prometheus-remote-write-password-file (basic_auth in the YAML)"
 
 // BasicAuth is HTTP basic authentication with the password read from a file.
 type BasicAuth struct {
@@ -425,8 +430,8 @@ func (r RemoteWriteSettings) validate() []error {
 	}
 	if r.URL == "" {
 		bad("url is required (flag --prometheus-remote-write-url)")
-	} else if u, err := url.Parse(r.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		bad("url %q must be an absolute http or https URL", r.URL)
+	} else if _, err := secrets.CheckURL(r.URL, RemoteWritePasswordHint); err != nil {
+		bad("url %v", err)
 	}
 	readable := func(what, path string) {
 		if f, err := os.Open(path); err != nil {

@@ -31,6 +31,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/beametrics/beametrics/exporters"
+	"github.com/beametrics/beametrics/internal/secrets"
 )
 
 // msgOutOfOrder starts the API's answer to a point that is not newer than
@@ -232,6 +233,8 @@ func (e *Exporter) Export(ctx context.Context, points []exporters.Point) error {
 		failed []exporters.PointFailure
 	)
 	fail := func(it item, code, reason string) {
+		// The API's messages are text from another program: masked, cut.
+		reason = secrets.Untrusted([]byte(reason))
 		mu.Lock()
 		failed = append(failed, exporters.PointFailure{Point: it.point, Code: code, Reason: reason})
 		mu.Unlock()

@@ -8,9 +8,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
-	"os"
+	"net/url"
 	"regexp"
 	"slices"
 	"strconv"
@@ -21,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/exp/api/remote"
 
 	"github.com/beametrics/beametrics/exporters"
+	"github.com/beametrics/beametrics/internal/secrets"
 )
 
 // maxSeriesPerRequest keeps requests well under receivers' size limits
@@ -66,18 +68,23 @@ func New(s exporters.RemoteWriteSettings, opts ...Option) (*Exporter, error) {
 	if s.URL == "" {
 		return nil, errors.New("prometheus remote write: url is required (flag --prometheus-remote-write-url)")
 	}
+	base, err := secrets.CheckURL(s.URL, exporters.RemoteWritePasswordHint)
+	if err != nil {
+		return nil, fmt.Errorf("prometheus remote write: url %w", err)
+	}
 	headers := http.Header{}
 	if ba := s.BasicAuth; ba != nil {
-		pw, err := readSecret(ba.PasswordFile)
+		pw, err := secrets.ReadFile(ba.PasswordFile)
 		if err != nil {
 			return nil, fmt.Errorf("prometheus remote write: basic_auth.password_file: %w", err)
 		}
+		secrets.RegisterBasicAuth(ba.Username, pw)
 		req, _ := http.NewRequest("POST", "/", nil)
 		req.SetBasicAuth(ba.Username, pw)
 		headers.Set("Authorization", req.Header.Get("Authorization"))
 	}
 	if s.BearerTokenFile != "" {
-		tok, err := readSecret(s.BearerTokenFile)
+		tok, err := secrets.ReadFile(s.BearerTokenFile)
 		if err != nil {
 			return nil, fmt.Errorf("prometheus remote write: bearer_token_file: %w", err)
 		}
@@ -87,8 +94,9 @@ func New(s exporters.RemoteWriteSettings, opts ...Option) (*Exporter, error) {
 		headers.Set("X-Scope-OrgID", s.TenantHeader)
 	}
 	client := &http.Client{
-		Timeout:   exporters.TimeoutOr(s.Timeout),
-		Transport: headerTransport{headers: headers, next: http.DefaultTransport},
+		Timeout:       exporters.TimeoutOr(s.Timeout),
+		Transport:     headerTransport{base: base, headers: headers, next: http.DefaultTransport},
+		CheckRedirect: secrets.CheckRedirect,
 	}
 	api, err := remote.NewAPI(s.URL,
 		remote.WithAPIPath(""), // the URL is the full endpoint
@@ -97,37 +105,45 @@ func New(s exporters.RemoteWriteSettings, opts ...Option) (*Exporter, error) {
 		remote.WithAPILogger(o.logger),
 	)
 	if err != nil {
-		return nil, fmt.Errorf("prometheus remote write: %w", err)
+		return nil, fmt.Errorf("prometheus remote write: %s", secrets.Redact(err.Error()))
 	}
-	return &Exporter{api: api, url: s.URL, log: o.logger}, nil
+	return &Exporter{api: api, url: secrets.URL(s.URL), log: o.logger}, nil
 }
 
-func readSecret(path string) (string, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "", err
-	}
-	s := strings.TrimRight(string(b), "\r\n")
-	if s == "" {
-		return "", fmt.Errorf("%s is empty", path)
-	}
-	return s, nil
-}
+// maxBodyRead bounds how much of an error answer is read; secrets are
+// masked in all of it before it is cut to secrets.MaxText.
+const maxBodyRead = 64 << 10
 
-// headerTransport adds fixed headers (auth, tenant) to every request.
+// headerTransport adds fixed headers (auth, tenant) to requests for the
+// configured origin only, and makes error answers safe to print before the
+// remote-write client quotes them in its errors and logs: a receiver may
+// echo the request's Authorization header in its body.
 type headerTransport struct {
+	base    *url.URL
 	headers http.Header
 	next    http.RoundTripper
 }
 
 func (t headerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	if len(t.headers) > 0 {
+	if len(t.headers) > 0 && secrets.SameOrigin(t.base, r.URL) {
 		r = r.Clone(r.Context())
 		for k, v := range t.headers {
 			r.Header[k] = v
 		}
 	}
-	return t.next.RoundTrip(r)
+	resp, err := t.next.RoundTrip(r)
+	if err != nil || resp.StatusCode/100 == 2 {
+		return resp, err
+	}
+	b, rerr := io.ReadAll(io.LimitReader(resp.Body, maxBodyRead))
+	resp.Body.Close()
+	text := secrets.Untrusted(b)
+	if rerr != nil {
+		text += " (reading the body: " + secrets.Redact(rerr.Error()) + ")"
+	}
+	resp.Body = io.NopCloser(strings.NewReader(text))
+	resp.ContentLength = int64(len(text))
+	return resp, nil
 }
 
 // Start records the metrics so points can be named and typed.
@@ -158,7 +174,7 @@ func (e *Exporter) Export(ctx context.Context, points []exporters.Point) error {
 	for _, b := range batches {
 		if _, err := e.api.Write(ctx, remote.WriteV1MessageType, b.req); err != nil {
 			code, reason := classify(err)
-			e.log.Error("prometheus remote write failed after retries", "url", e.url, "code", code, "points", len(b.points), "err", err)
+			e.log.Error("prometheus remote write failed after retries", "url", e.url, "code", code, "points", len(b.points), "err", reason)
 			for _, p := range b.points {
 				failed = append(failed, exporters.PointFailure{Point: p, Code: code, Reason: reason})
 			}
@@ -176,17 +192,20 @@ func (e *Exporter) Export(ctx context.Context, points []exporters.Point) error {
 var statusRE = regexp.MustCompile(`HTTP status (\d{3})`)
 
 // classify turns a write error into a failure code (HTTP_429, network, ...).
+// The reason has secrets masked (bodies were made safe by headerTransport;
+// transport errors may quote other text).
 func classify(err error) (code, reason string) {
+	reason = secrets.Redact(err.Error())
 	switch {
 	case errors.Is(err, context.Canceled):
-		return "canceled", err.Error()
+		return "canceled", reason
 	case errors.Is(err, context.DeadlineExceeded):
-		return "timeout", err.Error()
+		return "timeout", reason
 	}
-	if m := statusRE.FindStringSubmatch(err.Error()); m != nil {
-		return "HTTP_" + m[1], err.Error()
+	if m := statusRE.FindStringSubmatch(reason); m != nil {
+		return "HTTP_" + m[1], reason
 	}
-	return "network", err.Error()
+	return "network", reason
 }
 
 // Failures returns the points lost so far.

@@ -280,7 +280,7 @@ func TestHeadersAuthTenantAndEncoding(t *testing.T) {
 
 func TestBearerToken(t *testing.T) {
 	tok := filepath.Join(t.TempDir(), "tok")
-	os.WriteFile(tok, []byte("abc"), 0o600)
+	os.WriteFile(tok, []byte("abc-token-1"), 0o600)
 	rec := &recorder{}
 	srv := httptest.NewServer(rec)
 	defer srv.Close()
@@ -292,7 +292,7 @@ func TestBearerToken(t *testing.T) {
 	if err := e.Export(context.Background(), windowPoints(time.Unix(0, 0), time.Unix(60, 0), time.Unix(120, 0))[:1]); err != nil {
 		t.Fatal(err)
 	}
-	if got := rec.requests[0].Header.Get("Authorization"); got != "Bearer abc" {
+	if got := rec.requests[0].Header.Get("Authorization"); got != "Bearer abc-token-1" {
 		t.Errorf("Authorization = %q", got)
 	}
 	if _, err := New(exporters.RemoteWriteSettings{URL: srv.URL, BearerTokenFile: tok + ".missing"}); err == nil || !strings.Contains(err.Error(), "bearer_token_file") {

@@ -45,12 +45,17 @@ func Check(dest string) error {
 		}
 		return nil
 	}
-	f, err := os.OpenFile(dest, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	f, err := os.OpenFile(dest, os.O_CREATE|os.O_APPEND|os.O_WRONLY, FileMode)
 	if err != nil {
 		return fmt.Errorf("--dead-letter: %v", err)
 	}
 	return f.Close()
 }
+
+// FileMode is the mode of a new dead-letter file: only its owner may read
+// it, because it holds raw log lines (which may carry personal data) and
+// error text. An existing file keeps its mode.
+const FileMode = 0o600
 
 // Write sends dead letters to dest. With no dest, the first few of each run
 // are logged so that they are not invisible.
@@ -154,7 +159,7 @@ func (w *Writer) Write(ctx context.Context, d metricagg.DeadLetter) error {
 	f := files.m[w.dest]
 	if f == nil {
 		var err error
-		if f, err = os.OpenFile(w.dest, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644); err != nil {
+		if f, err = os.OpenFile(w.dest, os.O_CREATE|os.O_APPEND|os.O_WRONLY, FileMode); err != nil {
 			return err
 		}
 		files.m[w.dest] = f
