@@ -7,13 +7,17 @@ package local
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"math"
 	"os"
+	"os/signal"
 	"strconv"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/beametrics/beametrics/exporters"
@@ -44,7 +48,35 @@ type sharedFile struct {
 
 // Stdout returns an exporter to standard output. All of a process's Stdout
 // exporters share one lock, so sink instances never interleave lines.
-func Stdout() *Exporter { return &Exporter{w: os.Stdout, mu: &stdoutMu} }
+//
+// It makes the process ignore SIGPIPE: by default Go kills a program whose
+// reader of standard output went away (`beametrics ... | head`) with exit
+// 141 and no summary. Ignored, the write fails with EPIPE instead, the
+// points are counted as lost (code output_closed) and OutputClosed tells
+// the run to stop.
+func Stdout() *Exporter {
+	ignoreSIGPIPE.Do(func() { signal.Ignore(syscall.SIGPIPE) })
+	return &Exporter{w: os.Stdout, mu: &stdoutMu}
+}
+
+var ignoreSIGPIPE sync.Once
+
+// CodeOutputClosed is the failure code of points not written because the
+// reader of the output (a pipe) went away.
+const CodeOutputClosed = "output_closed"
+
+var (
+	closedOnce sync.Once
+	closed     = make(chan struct{})
+	closedLost atomic.Int64
+)
+
+// OutputClosed is closed when a local exporter first found its output
+// closed by the reader (EPIPE): nothing more can be written there.
+func OutputClosed() <-chan struct{} { return closed }
+
+// LostToClosedOutput is the number of points not written since then.
+func LostToClosedOutput() int64 { return closedLost.Load() }
 
 // Open returns an exporter appending to the file at path, created if
 // missing. All of a process's exporters of one path share the open file and
@@ -83,10 +115,15 @@ func (e *Exporter) Export(_ context.Context, points []exporters.Point) error {
 	e.mu.Lock()
 	_, werr := e.w.Write(buf)
 	e.mu.Unlock()
+	code, reason := "write", ""
 	if werr != nil {
+		reason = werr.Error()
+		if errors.Is(werr, syscall.EPIPE) {
+			code, reason = CodeOutputClosed, "the output was closed by its reader"
+		}
 		failed = failed[:0]
 		for _, p := range points {
-			failed = append(failed, exporters.PointFailure{Point: p, Code: "write", Reason: werr.Error()})
+			failed = append(failed, exporters.PointFailure{Point: p, Code: code, Reason: reason})
 		}
 	}
 	if len(failed) == 0 {
@@ -96,6 +133,14 @@ func (e *Exporter) Export(_ context.Context, points []exporters.Point) error {
 		e.failures.Add(exporters.FailureKey{Exporter: exporters.TypeLocal, Code: f.Code}, 1)
 	}
 	err := &exporters.ExportError{Exporter: exporters.TypeLocal, Total: len(points), Failed: failed}
+	if code == CodeOutputClosed {
+		closedLost.Add(int64(len(points)))
+		closedOnce.Do(func() {
+			slog.Error("local exporter: the output was closed by its reader (broken pipe); points from now on are counted as lost", "code", CodeOutputClosed)
+			close(closed)
+		})
+		return err
+	}
 	slog.Error("local exporter: points not written", "err", err)
 	return err
 }

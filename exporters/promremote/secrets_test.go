@@ -90,7 +90,7 @@ func TestEchoedCredentialsAreMasked(t *testing.T) {
 					}
 				}
 				// The receiver did echo the header: the mask shows where.
-				if !strings.Contains(ee.Failed[0].Reason, "Authorization: "+map[string]string{"bearer": "Bearer", "basic": "Basic"}[c.name]+" [REDACTED]") {
+				if !strings.Contains(ee.Failed[0].Reason, "Authorization: "+map[string]string{"bearer": "Bearer", "basic": "Basic"}[c.name]+" [redacted]") {
 					t.Errorf("reason does not show the masked header: %q", ee.Failed[0].Reason)
 				}
 				if strings.Contains(ee.Failed[0].Reason, "\n") {

@@ -23,7 +23,7 @@ import (
 )
 
 // Mask replaces a secret in redacted text.
-const Mask = "[REDACTED]"
+const Mask = "[redacted]"
 
 // MaxText is how many bytes of a server's answer are kept in errors, logs
 // and dead letters: enough for a message, not enough to fill logs.

@@ -12,12 +12,12 @@ func TestRedactForms(t *testing.T) {
 	Register("tok/en+1&x")
 	RegisterBasicAuth("alice", "pa ss")
 	for in, want := range map[string]string{
-		"Bearer tok/en+1&x!":                   "Bearer [REDACTED]!",
-		`{"h":"Bearer tok\/en+1\u0026x"}`:      `{"h":"Bearer [REDACTED]"}`,
-		`{"h":"Bearer tok/en+1\u0026x"}`:       `{"h":"Bearer [REDACTED]"}`,
-		"?t=tok%2Fen%2B1%26x":                  "?t=[REDACTED]",
-		"Basic YWxpY2U6cGEgc3M=":               "Basic [REDACTED]", // base64("alice:pa ss"), by hand with base64(1)
-		"password pa ss and pa+ss and pa%20ss": "password [REDACTED] and [REDACTED] and [REDACTED]",
+		"Bearer tok/en+1&x!":                   "Bearer [redacted]!",
+		`{"h":"Bearer tok\/en+1\u0026x"}`:      `{"h":"Bearer [redacted]"}`,
+		`{"h":"Bearer tok/en+1\u0026x"}`:       `{"h":"Bearer [redacted]"}`,
+		"?t=tok%2Fen%2B1%26x":                  "?t=[redacted]",
+		"Basic YWxpY2U6cGEgc3M=":               "Basic [redacted]", // base64("alice:pa ss"), by hand with base64(1)
+		"password pa ss and pa+ss and pa%20ss": "password [redacted] and [redacted] and [redacted]",
 		"nothing secret here":                  "nothing secret here",
 	} {
 		if got := Redact(in); got != want {
@@ -36,7 +36,7 @@ func TestRegisterIgnoresEmpty(t *testing.T) {
 func TestUntrusted(t *testing.T) {
 	Register("s3cr3t-value")
 	got := Untrusted([]byte("line1\nline2\x1b[31m\u202e red s3cr3t-value \xff"))
-	want := "line1 line2?[31m? red [REDACTED] ?"
+	want := "line1 line2?[31m? red [redacted] ?"
 	if got != want {
 		t.Errorf("Untrusted = %q, want %q", got, want)
 	}

@@ -73,3 +73,8 @@ type Provider interface {
 // ErrConflict marks a write refused because the query changed since it was
 // read (Redash answers HTTP 409).
 var ErrConflict = errors.New("query was edited meanwhile")
+
+// ErrUnreachable marks a request that got no answer from the server itself:
+// the connection failed or timed out, or a gateway answered 502, 503 or
+// 504. A run stops writing after a few of these in a row.
+var ErrUnreachable = errors.New("server unreachable")

@@ -127,7 +127,18 @@ type Runner struct {
 	Progress func(done, total int)
 
 	outMu sync.Mutex
+	// unreachable counts writes in a row that could not reach the server.
+	unreachable int
 }
+
+// MaxUnreachable is how many writes in a row may fail to reach the server
+// (ErrUnreachable) before a run stops starting new ones: a server that is
+// gone should cost a few timeouts, not one per remaining query.
+const MaxUnreachable = 5
+
+// ErrServerGone is returned by Apply when it stopped because
+// MaxUnreachable writes in a row could not reach the server.
+var ErrServerGone = fmt.Errorf("stopped after %d writes in a row could not reach the server", MaxUnreachable)
 
 // Preview prints a diff for every plan that changes something, records the
 // unchanged and skipped ones in sum, and returns the plans to write, in
@@ -184,11 +195,17 @@ type savedPlan struct {
 
 // Apply writes the plans with r.Concurrency workers. When ctx is cancelled
 // no new write starts; writes already sent are finished and recorded, so the
-// backup covers every change made. A failed query never stops the others.
-func (r *Runner) Apply(ctx context.Context, plans []Plan, sum *Summary) {
+// backup covers every change made. A failed query does not stop the others,
+// except that MaxUnreachable writes in a row that cannot reach the server
+// stop the run as a cancel would, and Apply returns ErrServerGone. Apply
+// without a Backup writes nothing and returns an error.
+func (r *Runner) Apply(parent context.Context, plans []Plan, sum *Summary) error {
 	if r.Backup == nil {
-		panic("biqueries: Runner.Apply without a backup")
+		return errors.New("bi: Runner.Apply without a backup: nothing written")
 	}
+	ctx, stopWrites := context.WithCancelCause(parent)
+	defer stopWrites(nil)
+	r.unreachable = 0
 	n := max(r.Concurrency, 1)
 	stop := make(chan struct{})
 	next := make(chan int)
@@ -224,7 +241,9 @@ func (r *Runner) Apply(ctx context.Context, plans []Plan, sum *Summary) {
 	for range n {
 		wg.Go(func() {
 			for sp := range work {
-				r.applyOne(ctx, sp, sum)
+				if r.applyOne(ctx, sp, sum) {
+					stopWrites(ErrServerGone)
+				}
 				if r.Progress != nil {
 					doneMu.Lock()
 					done++
@@ -261,12 +280,21 @@ func (r *Runner) Apply(ctx context.Context, plans []Plan, sum *Summary) {
 	for sp := range saved {
 		r.discard(sp)
 	}
+	reason := "run interrupted before this query was written"
+	gone := errors.Is(context.Cause(ctx), ErrServerGone) && parent.Err() == nil
+	if gone {
+		reason = "not attempted: the run " + ErrServerGone.Error()
+	}
 	for i, p := range plans {
 		if !sent[i] {
-			sum.Add(NotAttempted, p.Query.ID, "run interrupted before this query was written")
+			sum.Add(NotAttempted, p.Query.ID, reason)
 		}
 	}
 	wg.Wait()
+	if gone {
+		return ErrServerGone
+	}
+	return nil
 }
 
 // discard removes the original saved for a plan that is not written.
@@ -279,7 +307,9 @@ func (r *Runner) discard(sp savedPlan) {
 	}
 }
 
-func (r *Runner) applyOne(ctx context.Context, sp savedPlan, sum *Summary) {
+// applyOne writes one plan and reports whether the server now counts as
+// gone (MaxUnreachable writes in a row could not reach it).
+func (r *Runner) applyOne(ctx context.Context, sp savedPlan, sum *Summary) (gone bool) {
 	p, q, file := sp.Plan, sp.Query, sp.file
 	err := sp.err
 	if err == nil {
@@ -287,11 +317,19 @@ func (r *Runner) applyOne(ctx context.Context, sp savedPlan, sum *Summary) {
 	}
 	if err != nil {
 		r.fail(sum, q.ID, "not written, because the backup failed: "+err.Error())
-		return
+		return false
 	}
 	// A write already decided on is finished even after Ctrl-C, so the
 	// outcome is known and recorded; the HTTP timeout still bounds it.
 	updated, err := r.Provider.Update(context.WithoutCancel(ctx), q, p.Target)
+	r.outMu.Lock()
+	if errors.Is(err, ErrUnreachable) {
+		r.unreachable++
+	} else {
+		r.unreachable = 0
+	}
+	gone = r.unreachable >= MaxUnreachable
+	r.outMu.Unlock()
 	switch {
 	case errors.Is(err, ErrConflict):
 		reason := "edited by someone else since it was read; not overwritten: " + err.Error()
@@ -316,6 +354,7 @@ func (r *Runner) applyOne(ctx context.Context, sp savedPlan, sum *Summary) {
 		fmt.Fprintf(r.Out, "query %d changed; to undo: %s\n", q.ID, r.Recovery(q.ID, file, movedFrom))
 		r.outMu.Unlock()
 	}
+	return gone
 }
 
 func (r *Runner) record(id int, status, reason string, version int) {

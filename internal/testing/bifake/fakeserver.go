@@ -44,6 +44,9 @@ type Fault struct {
 	Delay  time.Duration
 	// Body replaces the error body sent with Status.
 	Body string
+	// Drop closes the connection without an answer, as a server that went
+	// away mid-run would.
+	Drop bool
 }
 
 // FaultFunc picks a fault for a request; id is the query id in the path, or
@@ -159,6 +162,13 @@ func (s *store) injected(w http.ResponseWriter, r *http.Request, id int) bool {
 		// Keep going after the client leaves: the slow write still lands.
 		t := time.NewTimer(ft.Delay)
 		<-t.C
+	}
+	if ft.Drop {
+		if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+			conn.Close()
+			return true
+		}
+		panic("bifake: cannot drop a connection that cannot be hijacked")
 	}
 	if ft.Status != 0 {
 		msg := ft.Body

@@ -50,7 +50,11 @@ func extractRewrites(fs *flag.FlagSet, args []string) (rest []string, rs []bi.Re
 			if err != nil {
 				return nil, nil, configErrorf("--regexp-replace: bad regexp: %v", err)
 			}
-			rs = append(rs, bi.RegexpReplace{RE: re, Repl: repl})
+			rr, err := bi.NewRegexpReplace(re, repl)
+			if err != nil {
+				return nil, nil, configErrorf("--regexp-replace: %v", err)
+			}
+			rs = append(rs, rr)
 			continue
 		}
 		rest = append(rest, a)

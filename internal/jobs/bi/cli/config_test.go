@@ -101,7 +101,7 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{"bad provider", map[string]string{"BEAMETRICS_BI_PROVIDER": "looker"}, []string{"query", "list"}, `unknown provider "looker"`},
 		{"no url", map[string]string{"BEAMETRICS_BI_PROVIDER": "redash"}, []string{"query", "list"}, "no server URL"},
 		{"no key", map[string]string{"BEAMETRICS_BI_PROVIDER": "redash", "BEAMETRICS_BI_URL": "http://x"}, []string{"query", "list"}, "no API key"},
-		{"bad url", map[string]string{"BEAMETRICS_BI_PROVIDER": "redash", "BEAMETRICS_BI_URL": "x", "BEAMETRICS_BI_API_KEY": "k"}, []string{"query", "list"}, "bad server URL"},
+		{"bad url", map[string]string{"BEAMETRICS_BI_PROVIDER": "redash", "BEAMETRICS_BI_URL": "x", "BEAMETRICS_BI_API_KEY": "k-for-bad-url"}, []string{"query", "list"}, "bad server URL"},
 		{"bad concurrency", env, []string{"query", "list", "--concurrency", "0"}, "--concurrency must be at least 1"},
 		{"negative rate", env, []string{"query", "list", "--rate", "-1"}, "--rate must be 0 (no limit) or positive"},
 		{"rate not a number", env, []string{"query", "list", "--rate", "NaN"}, `invalid value "NaN" for flag -rate: not a number`},

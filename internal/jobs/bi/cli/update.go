@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -161,8 +162,13 @@ func execute(ctx context.Context, p bi.Provider, s settings, plans []bi.Plan, su
 		defer b.Close()
 		r.Backup = b
 		fmt.Fprintf(env.Stdout, "backup: %s\n", b.Path())
-		r.Apply(ctx, todo, sum)
+		applyErr := r.Apply(ctx, todo, sum)
 		defer fmt.Fprintf(env.Stdout, "backup: %s\nto undo this whole run: beametrics bi restore %s --apply\n", b.Path(), shellQuote(b.Path()))
+		if errors.Is(applyErr, bi.ErrServerGone) {
+			defer fmt.Fprintf(env.Stdout, "%s: %d queries not attempted; run the same command again when the server is back (queries already changed count as unchanged then)\n", applyErr, sum.Count(bi.NotAttempted))
+		} else if applyErr != nil {
+			return fail(env, applyErr)
+		}
 	}
 	sum.Write(env.Stdout)
 	if ctx.Err() != nil {

@@ -1,6 +1,8 @@
 // Package httpapi is the small JSON-over-HTTP client the BI providers share:
 // one place that authenticates, rate-limits, retries safe reads, checks the
-// status of every response and keeps the API key out of every error.
+// status of every response, keeps the API key out of every error and off
+// every other host, and marks errors that say the server cannot be reached
+// (bi.ErrUnreachable).
 package httpapi
 
 import (
@@ -16,10 +18,14 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/beametrics/beametrics/internal/jobs/bi"
+	"github.com/beametrics/beametrics/internal/secrets"
 )
 
-// maxErrorBody bounds how much of an error response is quoted in an error.
-const maxErrorBody = 2048
+// maxErrorBody bounds how much of an error response is read; secrets are
+// masked in all of it before it is cut to secrets.MaxText.
+const maxErrorBody = 64 << 10
 
 // Client talks to one BI server.
 type Client struct {
@@ -28,7 +34,6 @@ type Client struct {
 	limiter    *rate.Limiter
 	authHeader string
 	authValue  string
-	secret     string
 	// readAttempts is how often an idempotent request (GET) is tried before
 	// its error is returned. Writes are tried once: a write that timed out
 	// may have been applied, and retrying it would misreport the outcome.
@@ -38,8 +43,9 @@ type Client struct {
 // Options configures a Client.
 type Options struct {
 	BaseURL string
-	// AuthHeader and AuthValue are sent on every request; Secret is the key
-	// inside AuthValue, scrubbed from every error text.
+	// AuthHeader and AuthValue are sent on every request to BaseURL's
+	// origin (never to another host after a redirect); Secret is the key
+	// inside AuthValue, masked in every error text (package secrets).
 	AuthHeader, AuthValue, Secret string
 	Timeout                       time.Duration
 	// Rate is the request ceiling per second over all requests of this
@@ -54,12 +60,10 @@ type Options struct {
 
 // New checks opts and returns a Client.
 func New(opts Options) (*Client, error) {
-	u, err := url.Parse(strings.TrimRight(opts.BaseURL, "/"))
+	secrets.Register(opts.Secret)
+	u, err := secrets.CheckURL(strings.TrimRight(opts.BaseURL, "/"), "$BEAMETRICS_BI_API_KEY or a profile's api_key")
 	if err != nil {
-		return nil, fmt.Errorf("bad server URL %q: %v", opts.BaseURL, err)
-	}
-	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
-		return nil, fmt.Errorf("bad server URL %q: want http(s)://host[:port][/path]", opts.BaseURL)
+		return nil, fmt.Errorf("bad server URL: %w (want http(s)://host[:port][/path])", err)
 	}
 	if opts.Timeout <= 0 {
 		return nil, errors.New("request timeout must be positive")
@@ -76,11 +80,10 @@ func New(opts Options) (*Client, error) {
 	tr.MaxIdleConns = max(opts.MaxConns, 100)
 	return &Client{
 		base:         u,
-		http:         &http.Client{Transport: tr, Timeout: opts.Timeout},
+		http:         &http.Client{Transport: tr, Timeout: opts.Timeout, CheckRedirect: secrets.CheckRedirect},
 		limiter:      lim,
 		authHeader:   opts.AuthHeader,
 		authValue:    opts.AuthValue,
-		secret:       opts.Secret,
 		readAttempts: max(opts.ReadAttempts, 1),
 	}, nil
 }
@@ -88,11 +91,18 @@ func New(opts Options) (*Client, error) {
 // BaseURL returns the server URL without credentials.
 func (c *Client) BaseURL() string { return c.base.String() }
 
-// StatusError is a response with a 4xx or 5xx status.
+// StatusError is a response with a 4xx or 5xx status. Body is the
+// server's answer, masked and cut (secrets.Untrusted).
 type StatusError struct {
 	Method, Path string
 	Status       int
 	Body         string
+}
+
+// Is makes a gateway's 502, 503 and 504 (the server behind it is gone or
+// not answering) match bi.ErrUnreachable.
+func (e *StatusError) Is(target error) bool {
+	return target == bi.ErrUnreachable && (e.Status == http.StatusBadGateway || e.Status == http.StatusServiceUnavailable || e.Status == http.StatusGatewayTimeout)
 }
 
 func (e *StatusError) Error() string {
@@ -176,15 +186,19 @@ func (c *Client) once(ctx context.Context, method, path string, query url.Values
 	resp, err := c.http.Do(req)
 	if err != nil {
 		var ue *url.Error
-		if errors.As(err, &ue) && ue.Timeout() {
-			return fmt.Errorf("%s %s: timed out after %v", method, path, c.http.Timeout)
+		var re *secrets.RedirectError
+		switch {
+		case errors.As(err, &re):
+			return fmt.Errorf("%s %s: %w", method, path, re)
+		case errors.As(err, &ue) && ue.Timeout():
+			return &maskedError{msg: fmt.Sprintf("%s %s: timed out after %v", method, path, c.http.Timeout), unreachable: true}
 		}
-		return fmt.Errorf("%s %s: %v", method, path, err)
+		return &maskedError{msg: fmt.Sprintf("%s %s: %s", method, path, secrets.Redact(err.Error())), unreachable: true}
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
-		return &StatusError{Method: method, Path: path, Status: resp.StatusCode, Body: string(b)}
+		return &StatusError{Method: method, Path: path, Status: resp.StatusCode, Body: secrets.Untrusted(b)}
 	}
 	if out == nil {
 		_, _ = io.Copy(io.Discard, resp.Body)
@@ -193,24 +207,39 @@ func (c *Client) once(ctx context.Context, method, path string, query url.Values
 	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
 		var ue *url.Error
 		if errors.As(err, &ue) && ue.Timeout() || errors.Is(err, context.DeadlineExceeded) {
-			return fmt.Errorf("%s %s: timed out reading the response after %v", method, path, c.http.Timeout)
+			return &maskedError{msg: fmt.Sprintf("%s %s: timed out reading the response after %v", method, path, c.http.Timeout), unreachable: true}
 		}
 		return fmt.Errorf("%s %s: HTTP %d but the body is not the expected JSON: %v", method, path, resp.StatusCode, err)
 	}
 	return nil
 }
 
-// scrub removes the API key from err's text, whatever produced it.
+// scrub masks every secret of the process in err's text, whatever
+// produced it, keeping what errors.Is and errors.As find in it.
 func (c *Client) scrub(err error) error {
-	if err == nil || c.secret == "" || !strings.Contains(err.Error(), c.secret) {
-		return err
+	if err == nil {
+		return nil
 	}
 	var se *StatusError
 	if errors.As(err, &se) {
 		cp := *se
-		cp.Body = strings.ReplaceAll(cp.Body, c.secret, "[redacted]")
-		cp.Path = strings.ReplaceAll(cp.Path, c.secret, "[redacted]")
+		cp.Body = secrets.Redact(cp.Body)
+		cp.Path = secrets.Redact(cp.Path)
 		return &cp
 	}
-	return errors.New(strings.ReplaceAll(err.Error(), c.secret, "[redacted]"))
+	if msg := secrets.Redact(err.Error()); msg != err.Error() {
+		return &maskedError{msg: msg, unreachable: errors.Is(err, bi.ErrUnreachable)}
+	}
+	return err
 }
+
+// maskedError is an error whose text has every secret masked; it says
+// whether the server was unreachable, and holds nothing else of its cause.
+type maskedError struct {
+	msg         string
+	unreachable bool
+}
+
+func (e *maskedError) Error() string { return e.msg }
+
+func (e *maskedError) Is(target error) bool { return e.unreachable && target == bi.ErrUnreachable }
