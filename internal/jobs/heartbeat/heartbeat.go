@@ -12,7 +12,9 @@ import (
 	"github.com/googleapis/gax-go/v2"
 	"google.golang.org/api/option"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 )
 
 const (
@@ -118,12 +120,24 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) (Stats, error) {
 	pub.PublishSettings.Timeout = publishTimeout
 	defer stopPublisher(pub, log)
 
-	ticker := time.NewTicker(cfg.Interval)
-	defer ticker.Stop()
+	// The ticker starts once the first record is out, so that connecting
+	// (which only the first publish pays) does not shorten the first
+	// interval.
+	var ticker *time.Ticker
 	for {
 		if err := publishOne(ctx, pub, cfg, log, &st); err != nil {
 			st.Failed++
+			var missing *TopicNotFoundError
+			if errors.As(err, &missing) {
+				// No later record can succeed either: stop now.
+				log.Error("heartbeat stopping: the topic does not exist", "topic", cfg.Topic, "error", err)
+				return st, err
+			}
 			log.Error("heartbeat record not published", "topic", cfg.Topic, "attempts", attempts, "error", err)
+		}
+		if ticker == nil {
+			ticker = time.NewTicker(cfg.Interval)
+			defer ticker.Stop()
 		}
 		if cfg.Count > 0 && st.Published+st.Failed >= cfg.Count {
 			break
@@ -165,7 +179,21 @@ func failure(st Stats) error {
 	return nil
 }
 
-// publishOne publishes one record, retrying with backoff.
+// TopicNotFoundError says that Pub/Sub does not know the topic: a
+// permanent error, so the record is not retried and the run stops.
+type TopicNotFoundError struct {
+	Topic string
+	Err   error // the NotFound status from Pub/Sub
+}
+
+func (e *TopicNotFoundError) Error() string {
+	return fmt.Sprintf("heartbeat: topic %s does not exist (create it, or fix --topic): %v", e.Topic, e.Err)
+}
+
+func (e *TopicNotFoundError) Unwrap() error { return e.Err }
+
+// publishOne publishes one record, retrying with backoff; a missing topic
+// is not retried.
 func publishOne(ctx context.Context, pub *pubsub.Publisher, cfg Config, log *slog.Logger, st *Stats) error {
 	msg := &pubsub.Message{
 		Data:       Record(cfg.PipelineID, cfg.PipelineEnv, time.Now()),
@@ -189,6 +217,9 @@ func publishOne(ctx context.Context, pub *pubsub.Publisher, cfg Config, log *slo
 			st.Published++
 			log.Info("heartbeat published", "topic", cfg.Topic, "id", id, "record", string(msg.Data))
 			return nil
+		}
+		if status.Code(err) == codes.NotFound {
+			return &TopicNotFoundError{Topic: cfg.Topic, Err: err}
 		}
 		if attempt == attempts {
 			break

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"strings"
@@ -103,8 +105,43 @@ func TestRunFake(t *testing.T) {
 	for _, m := range msgs {
 		checkRecord(t, m.Data, m.Attributes, from, to)
 	}
-	if gap := msgs[2].PublishTime.Sub(msgs[0].PublishTime); gap < 50*time.Millisecond {
-		t.Errorf("3 records at a 30ms interval were published within %v", gap)
+	// The second record starts one interval after the first is out, the
+	// third one more, so the first and third are at least 2 intervals apart.
+	if gap := msgs[2].PublishTime.Sub(msgs[0].PublishTime); gap < 60*time.Millisecond {
+		t.Errorf("3 records at a 30ms interval were published within %v, want at least 60ms", gap)
+	}
+}
+
+// TestRunTopicNotFound: a topic that does not exist is a permanent error,
+// reported at once with the topic's name instead of retried per record.
+func TestRunTopicNotFound(t *testing.T) {
+	srv := pubsubtest.StartFake(t) // no topic created
+	st, err := heartbeat.Run(context.Background(), config(srv, 3), quietLog())
+	var missing *heartbeat.TopicNotFoundError
+	if !errors.As(err, &missing) || missing.Topic != topic {
+		t.Fatalf("Run error = %v, want a TopicNotFoundError for %s", err, topic)
+	}
+	if !strings.Contains(err.Error(), "topic projects/proj/topics/liveness does not exist") {
+		t.Errorf("error does not say which topic is missing: %v", err)
+	}
+	if st != (heartbeat.Stats{Failed: 1, Attempts: 1}) {
+		t.Errorf("stats = %+v, want 1 failed in 1 attempt (no retries, no further records)", st)
+	}
+}
+
+func TestMainTopicNotFound(t *testing.T) {
+	srv := pubsubtest.StartFake(t)
+	var stderr bytes.Buffer
+	code := heartbeat.Main([]string{"--topic", "projects/proj/topics/typo", "--pipeline-id", "7", "--pipeline-env", "green",
+		"--interval", "10ms", "--count", "2", "--endpoint", srv.Addr, "--insecure", "--retry-base", "5ms"}, &stderr)
+	if code != heartbeat.ExitFailed {
+		t.Errorf("exit code = %d, want %d; stderr:\n%s", code, heartbeat.ExitFailed, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "topic projects/proj/topics/typo does not exist") {
+		t.Errorf("stderr does not name the missing topic:\n%s", stderr.String())
+	}
+	if strings.Contains(stderr.String(), "retrying") {
+		t.Errorf("a missing topic was retried:\n%s", stderr.String())
 	}
 }
 
@@ -210,10 +247,15 @@ func TestMainStopsOnSIGTERM(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("Main did not stop within 30s of SIGTERM")
 	}
+	// Main closed its client before returning, so nothing it did not
+	// account for can arrive later: every record the fake holds must be
+	// in the final summary and have its own log line.
 	n := len(srv.Fake.Messages())
-	time.Sleep(100 * time.Millisecond)
-	if later := len(srv.Fake.Messages()); later != n {
-		t.Errorf("records kept coming after Main returned: %d then %d", n, later)
+	if want := fmt.Sprintf(`msg="heartbeat finished" published=%d`, n); !strings.Contains(stderr.String(), want) {
+		t.Errorf("the fake holds %d records but the summary differs (want %q):\n%s", n, want, stderr.String())
+	}
+	if lines := strings.Count(stderr.String(), "msg=\"heartbeat published\""); lines != n {
+		t.Errorf("%d records logged as published, the fake holds %d", lines, n)
 	}
 	if !strings.Contains(stderr.String(), "heartbeat stopping") {
 		t.Errorf("stderr lacks the stop line:\n%s", stderr.String())
@@ -248,6 +290,14 @@ func TestRunEmulator(t *testing.T) {
 	}
 	for _, m := range got {
 		checkRecord(t, m.Message.Data, m.Message.Attributes, from, to)
+	}
+	// The real emulator also reports a missing topic as permanent.
+	cfg := config(srv, 2)
+	cfg.Topic = "projects/proj/topics/never-created"
+	st, err = heartbeat.Run(context.Background(), cfg, quietLog())
+	var missing *heartbeat.TopicNotFoundError
+	if !errors.As(err, &missing) || st.Attempts != 1 {
+		t.Errorf("missing topic on the emulator: Run = %+v, %v; want a TopicNotFoundError after 1 attempt", st, err)
 	}
 }
 
