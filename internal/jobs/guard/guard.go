@@ -1,8 +1,10 @@
-// Package planguard checks a Terraform plan, as printed by
+// Package guard checks a Terraform plan, as printed by
 // `terraform show -json PLANFILE`, for changes that would destroy data:
 // deleting or replacing a data-bearing resource such as a BigQuery table.
-// It also warns about risky in-place updates of BigQuery tables and about
-// data-bearing resources left without deletion protection.
+// It also blocks in-place updates that delete data later (an expiry set on
+// a table, a bucket lifecycle Delete rule), and warns about risky in-place
+// updates of BigQuery tables and about data-bearing resources left without
+// deletion protection or retention.
 package guard
 
 import (
@@ -13,6 +15,7 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"time"
 
 	tfjson "github.com/hashicorp/terraform-json"
 )
@@ -33,6 +36,14 @@ var DefaultProtectedTypes = []string{
 	"google_sql_database",
 	"google_sql_database_instance",
 	"google_storage_bucket",
+	"google_storage_bucket_object",
+}
+
+// replaceOnlyWarns are protected types whose replacement is how their
+// content is normally updated (a new object from the configuration's
+// source): a replacement is a warning, a deletion still blocks.
+var replaceOnlyWarns = map[string]bool{
+	"google_storage_bucket_object": true,
 }
 
 // Policy says which resources are protected and which reviewed changes
@@ -68,14 +79,22 @@ const (
 type Finding struct {
 	Level   Level  `json:"level"`
 	Address string `json:"address"`
-	Type    string `json:"type"`
+	// PreviousAddress is the address the resource had before a moved
+	// block; --allow accepts either.
+	PreviousAddress string `json:"previous_address,omitempty"`
+	Type            string `json:"type"`
 	// Action describes the planned change: "delete", "replace (delete then
 	// create)", "replace (create then delete)", "update", "create", "no-op".
 	Action string `json:"action"`
 	// ForcedBy names the attributes whose change forces a replacement,
 	// from the plan's replace_paths.
 	ForcedBy []string `json:"forced_by,omitempty"`
-	Message  string   `json:"message"`
+	// Attribute, Old and New describe an in-place change that loses data
+	// (for example expiration_time, unset -> a date).
+	Attribute string `json:"attribute,omitempty"`
+	Old       string `json:"old,omitempty"`
+	New       string `json:"new,omitempty"`
+	Message   string `json:"message"`
 }
 
 // Summary counts the planned changes of managed resources by kind.
@@ -138,6 +157,17 @@ func ParsePlan(r io.Reader) (*tfjson.Plan, error) {
 	if _, ok := probe["format_version"]; !ok {
 		return nil, fmt.Errorf("%w: no format_version: this is not the output of `terraform show -json PLANFILE`", ErrBadPlan)
 	}
+	if raw, ok := probe["errored"]; ok {
+		var errored bool
+		if err := json.Unmarshal(raw, &errored); err != nil {
+			return nil, fmt.Errorf("%w: errored is not true or false: %s", ErrBadPlan, raw)
+		}
+		if errored {
+			// Terraform stopped planning part-way: what is listed is not
+			// what apply would do, so passing it would mean nothing.
+			return nil, fmt.Errorf("%w: the plan is marked errored (Terraform could not finish planning): it is not the plan that would be applied; fix the errors `terraform plan` printed and plan again", ErrBadPlan)
+		}
+	}
 	if _, isState := probe["values"]; isState {
 		if _, hasChanges := probe["resource_changes"]; !hasChanges {
 			return nil, fmt.Errorf("%w: this looks like a state, not a plan (no resource_changes): pass `terraform show -json PLANFILE`", ErrBadPlan)
@@ -163,6 +193,15 @@ func Check(plan *tfjson.Plan, policy Policy) (Report, error) {
 	}
 	usedAllow := map[string]bool{}
 
+	var planTime time.Time
+	if plan.Timestamp != "" {
+		t, err := time.Parse(time.RFC3339, plan.Timestamp)
+		if err != nil {
+			return Report{}, fmt.Errorf("%w: timestamp %q is not RFC 3339: %v", ErrBadPlan, plan.Timestamp, err)
+		}
+		planTime = t
+	}
+
 	rep := Report{FormatVersion: plan.FormatVersion, TerraformVersion: plan.TerraformVersion, Findings: []Finding{}}
 	for i, rc := range plan.ResourceChanges {
 		if rc == nil || rc.Change == nil {
@@ -180,24 +219,34 @@ func Check(plan *tfjson.Plan, policy Policy) (Report, error) {
 			continue // reading a data source changes nothing
 		}
 
+		var found []Finding
 		if (kind == kindDelete || kind.isReplace()) && protected[rc.Type] {
-			f := destructiveFinding(rc, kind)
-			if allowed[rc.Address] {
-				usedAllow[rc.Address] = true
-				f.Level = Allowed
-				f.Message += " (allowed by --allow)"
-			} else {
-				rep.Blocked = true
-			}
-			rep.Findings = append(rep.Findings, f)
+			found = append(found, destructiveFinding(rc, kind))
+		}
+		if kind == kindUpdate {
+			found = append(found, inPlaceLossFindings(rc, planTime)...)
 		}
 		if kind == kindUpdate && rc.Type == "google_bigquery_table" {
-			rep.Findings = append(rep.Findings, bigQueryUpdateWarnings(rc)...)
+			found = append(found, bigQueryUpdateWarnings(rc)...)
 		}
 		if kind != kindDelete && kind != kindForget && protected[rc.Type] {
 			if f, ok := deletionProtectionWarning(rc, kind); ok {
-				rep.Findings = append(rep.Findings, f)
+				found = append(found, f)
 			}
+		}
+		for _, f := range found {
+			f.PreviousAddress = rc.PreviousAddress
+			if f.Level == Blocked {
+				// A moved resource may be allowed by its old or new address.
+				if by := allowedBy(allowed, f.Address, f.PreviousAddress); by != "" {
+					usedAllow[by] = true
+					f.Level = Allowed
+					f.Message += " (allowed by --allow " + by + ")"
+				} else {
+					rep.Blocked = true
+				}
+			}
+			rep.Findings = append(rep.Findings, f)
 		}
 	}
 	var unused []string
@@ -211,10 +260,21 @@ func Check(plan *tfjson.Plan, policy Policy) (Report, error) {
 		// A typo in --allow must not look like a reviewed change.
 		rep.Findings = append(rep.Findings, Finding{
 			Level: Warning, Address: a, Action: "none",
-			Message: "--allow " + a + " matches no deletion or replacement of a protected resource in this plan",
+			Message: "--allow " + a + " matches no blocked change in this plan (neither a new nor a previous address)",
 		})
 	}
 	return rep, nil
+}
+
+// allowedBy returns the address, new or previous, that --allow named.
+func allowedBy(allowed map[string]bool, addr, previous string) string {
+	if allowed[addr] {
+		return addr
+	}
+	if previous != "" && allowed[previous] {
+		return previous
+	}
+	return ""
 }
 
 func dedupe(sorted []string) []string {
@@ -310,6 +370,15 @@ func count(s *Summary, k changeKind) {
 }
 
 func destructiveFinding(rc *tfjson.ResourceChange, kind changeKind) Finding {
+	f := destructiveFindingOf(rc, kind)
+	if kind.isReplace() && replaceOnlyWarns[rc.Type] {
+		f.Level = Warning
+		f.Message += "; the old content is kept only if the bucket has object versioning"
+	}
+	return f
+}
+
+func destructiveFindingOf(rc *tfjson.ResourceChange, kind changeKind) Finding {
 	f := Finding{Level: Blocked, Address: rc.Address, Type: rc.Type, Action: kind.String()}
 	if kind == kindDelete {
 		f.Message = "would be deleted, with its data"

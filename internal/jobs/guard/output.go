@@ -44,10 +44,10 @@ func writeText(w io.Writer, r Report) error {
 	b.WriteString(headline(r) + "\n")
 	b.WriteString(summaryLine(r.Summary) + "\n")
 	for _, f := range r.Findings {
-		fmt.Fprintf(&b, "%-7s %s [%s]: %s\n", strings.ToUpper(string(f.Level)), f.Address, f.Action, f.Message)
+		fmt.Fprintf(&b, "%-7s %s [%s]: %s\n", strings.ToUpper(string(f.Level)), addressOf(f), f.Action, f.Message)
 	}
 	if r.Blocked {
-		b.WriteString("To let a reviewed change through, rerun with --allow ADDRESS for each blocked address.\n")
+		b.WriteString("To let a reviewed change through, rerun with --allow ADDRESS for each blocked address (a moved resource's old or new address).\n")
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
@@ -60,7 +60,7 @@ func writeGitHub(w io.Writer, r Report) error {
 	for _, f := range r.Findings {
 		cmd := map[Level]string{Blocked: "error", Allowed: "notice", Warning: "warning"}[f.Level]
 		title := "terraform plan guard: " + f.Address
-		fmt.Fprintf(&b, "::%s title=%s::%s\n", cmd, escapeProperty(title), escapeData(f.Address+" ["+f.Action+"]: "+f.Message))
+		fmt.Fprintf(&b, "::%s title=%s::%s\n", cmd, escapeProperty(title), escapeData(addressOf(f)+" ["+f.Action+"]: "+f.Message))
 	}
 	b.WriteString(escapeData(headline(r)) + "\n")
 	b.WriteString(summaryLine(r.Summary) + "\n")
@@ -76,4 +76,13 @@ func escapeData(s string) string {
 
 func escapeProperty(s string) string {
 	return strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A", ":", "%3A", ",", "%2C").Replace(s)
+}
+
+// addressOf names a moved resource by both addresses, since a reviewer
+// may know it by either and --allow takes either.
+func addressOf(f Finding) string {
+	if f.PreviousAddress == "" {
+		return f.Address
+	}
+	return f.Address + " (moved from " + f.PreviousAddress + ")"
 }
