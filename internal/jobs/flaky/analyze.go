@@ -19,16 +19,25 @@ type InstanceSummary struct {
 	WastedMillis int64  `json:"wasted_millis"`
 	// NoDuration counts failed tries of a flaky instance with no
 	// start_date, whose time could not be added to WastedMillis.
-	NoDuration    int                `json:"no_duration"`
+	NoDuration int `json:"no_duration"`
+	// FirstSeenUnix is the earliest start; FirstEndUnix the earliest end,
+	// shown only when no try of the task has a start.
 	FirstSeenUnix int64              `json:"first_seen_ms"`
+	FirstEndUnix  int64              `json:"first_end_ms"`
 	LastSeenUnix  int64              `json:"last_seen_ms"`
 	Failures      []SignatureSummary `json:"failures,omitempty"`
 }
 
-// SignatureSummary counts the failed tries that share one signature.
+// SignatureSummary counts the failed tries that share one signature. A
+// try whose tail shows a known cause (Causes) has the cause's label as its
+// signature, so tries group by cause whatever their last line says.
 type SignatureSummary struct {
 	Signature string `json:"signature"`
 	Count     int    `json:"count"`
+	// Cause is the Name of the known cause, empty for other signatures;
+	// Evidence is the line of Example that shows it.
+	Cause    string `json:"cause,omitempty"`
+	Evidence string `json:"evidence,omitempty"`
 	// Example is the earliest message with this signature (ties broken by
 	// text), so that every way of computing the report picks the same one.
 	Example     string `json:"example"`
@@ -74,17 +83,16 @@ func SummarizeInstance(tries []TaskTry) (InstanceSummary, []BadRow) {
 	var failedMillis int64
 	var failedNoDuration int
 	for i, t := range uniq {
-		seen := t.End
+		// First seen is the earliest start (as documented); a try without
+		// a start only gives a fallback for tasks with no start at all.
 		if !t.Start.IsZero() {
-			seen = t.Start
+			s.FirstSeenUnix = minNonZero(s.FirstSeenUnix, t.Start.UnixMilli())
 		}
-		if !seen.IsZero() {
-			s.FirstSeenUnix = minNonZero(s.FirstSeenUnix, seen.UnixMilli())
-		}
-		if last := t.End; !last.IsZero() {
-			s.LastSeenUnix = max(s.LastSeenUnix, last.UnixMilli())
-		} else if !seen.IsZero() {
-			s.LastSeenUnix = max(s.LastSeenUnix, seen.UnixMilli())
+		if !t.End.IsZero() {
+			s.FirstEndUnix = minNonZero(s.FirstEndUnix, t.End.UnixMilli())
+			s.LastSeenUnix = max(s.LastSeenUnix, t.End.UnixMilli())
+		} else if !t.Start.IsZero() {
+			s.LastSeenUnix = max(s.LastSeenUnix, t.Start.UnixMilli())
 		}
 		if outcomeOf(t.State) != failedTry || i == len(uniq)-1 {
 			continue
@@ -95,20 +103,18 @@ func SummarizeInstance(tries []TaskTry) (InstanceSummary, []BadRow) {
 		} else {
 			failedMillis += t.End.Sub(t.Start).Milliseconds()
 		}
-		at := t.End.UnixMilli()
-		sig := Signature(t.Message)
-		if g, ok := sigs[sig]; ok {
-			g.add(SignatureSummary{Signature: sig, Count: 1, Example: t.Message, ExampleUnix: at, FirstUnix: at, LastUnix: at})
+		one := failureOf(t)
+		if g, ok := sigs[one.Signature]; ok {
+			g.add(one)
 		} else {
-			sigs[sig] = &SignatureSummary{Signature: sig, Count: 1, Example: t.Message, ExampleUnix: at, FirstUnix: at, LastUnix: at}
+			sigs[one.Signature] = &one
 		}
 	}
 	if s.FinalFailed {
 		// The final try's failure message is a failure signature too; the
 		// final try is not a retry that was wasted, though.
 		s.FailedTries++
-		at := final.End.UnixMilli()
-		one := SignatureSummary{Signature: Signature(final.Message), Count: 1, Example: final.Message, ExampleUnix: at, FirstUnix: at, LastUnix: at}
+		one := failureOf(final)
 		if g, ok := sigs[one.Signature]; ok {
 			g.add(one)
 		} else {
@@ -127,10 +133,23 @@ func SummarizeInstance(tries []TaskTry) (InstanceSummary, []BadRow) {
 	return s, bad
 }
 
+// failureOf is the one-try summary of a failed try: its known cause if
+// the tail shows one, else its message's signature.
+func failureOf(t TaskTry) SignatureSummary {
+	at := t.End.UnixMilli()
+	one := SignatureSummary{Count: 1, Example: t.Message, ExampleUnix: at, FirstUnix: at, LastUnix: at}
+	if c, ev := ClassifyCause(t.Message); c != nil {
+		one.Signature, one.Cause, one.Evidence = c.Label, c.Name, ev
+	} else {
+		one.Signature = Signature(t.Message)
+	}
+	return one
+}
+
 func (g *SignatureSummary) add(o SignatureSummary) {
 	g.Count += o.Count
 	if o.ExampleUnix < g.ExampleUnix || (o.ExampleUnix == g.ExampleUnix && o.Example < g.Example) {
-		g.Example, g.ExampleUnix = o.Example, o.ExampleUnix
+		g.Example, g.ExampleUnix, g.Evidence = o.Example, o.ExampleUnix, o.Evidence
 	}
 	g.FirstUnix = min(g.FirstUnix, o.FirstUnix)
 	g.LastUnix = max(g.LastUnix, o.LastUnix)
@@ -169,6 +188,7 @@ type TaskStats struct {
 	WastedMillis  int64              `json:"wasted_millis"`
 	NoDuration    int                `json:"failed_tries_without_start"`
 	FirstSeenUnix int64              `json:"first_seen_ms"`
+	FirstEndUnix  int64              `json:"first_end_ms"`
 	LastSeenUnix  int64              `json:"last_seen_ms"`
 	Signatures    []SignatureSummary `json:"signatures"`
 }
@@ -213,6 +233,7 @@ func (a *TaskAccumulator) Add(s InstanceSummary) {
 	a.Stats.WastedMillis += s.WastedMillis
 	a.Stats.NoDuration += s.NoDuration
 	a.Stats.FirstSeenUnix = minNonZero(a.Stats.FirstSeenUnix, s.FirstSeenUnix)
+	a.Stats.FirstEndUnix = minNonZero(a.Stats.FirstEndUnix, s.FirstEndUnix)
 	a.Stats.LastSeenUnix = max(a.Stats.LastSeenUnix, s.LastSeenUnix)
 	for _, g := range s.Failures {
 		a.addSignature(g)
@@ -243,6 +264,7 @@ func (a *TaskAccumulator) Merge(o *TaskAccumulator) {
 	a.Stats.WastedMillis += o.Stats.WastedMillis
 	a.Stats.NoDuration += o.Stats.NoDuration
 	a.Stats.FirstSeenUnix = minNonZero(a.Stats.FirstSeenUnix, o.Stats.FirstSeenUnix)
+	a.Stats.FirstEndUnix = minNonZero(a.Stats.FirstEndUnix, o.Stats.FirstEndUnix)
 	a.Stats.LastSeenUnix = max(a.Stats.LastSeenUnix, o.Stats.LastSeenUnix)
 	for _, g := range o.Signatures {
 		a.addSignature(g)

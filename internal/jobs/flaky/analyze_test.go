@@ -140,7 +140,7 @@ func TestInstanceSemantics(t *testing.T) {
 	want := flaky.TaskStats{DagID: "etl", TaskID: "load", Instances: 7, Tries: 9, FlakyRuns: 2, FailedRuns: 1, Retries: 3,
 		FailedTries: 3, WastedMillis: 30 * 60000}
 	got := s
-	got.Signatures, got.FirstSeenUnix, got.LastSeenUnix = nil, 0, 0
+	got.Signatures, got.FirstSeenUnix, got.FirstEndUnix, got.LastSeenUnix = nil, 0, 0, 0
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("stats\n got %+v\nwant %+v", got, want)
 	}

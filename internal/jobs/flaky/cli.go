@@ -106,17 +106,27 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, beam Eng
 		fmt.Fprintln(stderr, "exit codes: 0 done, 1 bad rows with --strict, 2 usage or unreadable input")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return ExitOK
+	// Flags may come after file names too (`flaky FILE --strict`), as
+	// users type them: parse, take one file name, parse the rest again.
+	var files []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return ExitOK
+			}
+			return ExitBadInput
 		}
-		return ExitBadInput
+		if fs.NArg() == 0 {
+			break
+		}
+		files = append(files, fs.Arg(0))
+		args = fs.Args()[1:]
 	}
 	fail := func(format string, a ...any) int {
 		fmt.Fprintf(stderr, "flaky: "+format+"\n", a...)
 		return ExitBadInput
 	}
-	if fs.NArg() == 0 {
+	if len(files) == 0 {
 		fs.Usage()
 		return fail("no history file given")
 	}
@@ -127,7 +137,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, beam Eng
 		return fail("--min-flaky-runs must not be negative")
 	}
 	var inputs []Input
-	for _, path := range fs.Args() {
+	for _, path := range files {
 		in := Input{Path: path, Format: Format(*inputFormat)}
 		switch {
 		case *inputFormat == "" && path == "-":

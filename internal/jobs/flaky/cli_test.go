@@ -65,7 +65,9 @@ func TestMainOnAPIExportAllFormats(t *testing.T) {
 	for _, want := range []string{
 		"| 1 | etl\\_events | load\\_bq | 100.0% | 2/2 | 0 | 2 | 26.6 |",
 		"| 3 | etl\\_events | notify | 0.0% | 0/1 |",
-		"- **1×** ` Pod ephemeral local storage usage exceeds the total limit of containers <n>Mi. `",
+		"- **1×** ` evicted: ephemeral storage over its limit `  \n  evidence: ` Pod ephemeral local storage usage exceeds the total limit of containers 5119Mi. `",
+		"- **2×** ` evicted: node low on disk (ephemeral-storage) `",
+		"What to do:\n\n- evicted: node low on disk (ephemeral-storage) (2×): the node's disk filled up",
 		"### 3. etl\\_events.notify\n\nNo failed tries.",
 	} {
 		if !strings.Contains(md, want) {

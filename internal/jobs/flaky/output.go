@@ -51,7 +51,16 @@ func writeTable(w io.Writer, r Report) error {
 			b.WriteString("  (no failed tries)\n")
 		}
 		for _, s := range t.Signatures {
-			fmt.Fprintf(&b, "  %5dx  %s\n         e.g. %s\n", s.Count, s.Signature, oneLine(FailureLine(s.Example)))
+			fmt.Fprintf(&b, "  %5dx  %s\n         %s\n", s.Count, s.Signature, exampleLine(s))
+		}
+		for i, c := range t.Causes {
+			if i == topCausesAdvised {
+				break
+			}
+			if i == 0 {
+				b.WriteString("  what to do:\n")
+			}
+			fmt.Fprintf(&b, "    - %s (%dx): %s\n", c.Label, c.Count, c.Advice)
 		}
 		if t.NoDuration > 0 {
 			fmt.Fprintf(&b, "  note: %d failed tries had no start_date; their time is not in WASTED MIN\n", t.NoDuration)
@@ -95,7 +104,20 @@ func writeMarkdown(w io.Writer, r Report) error {
 			b.WriteString("No failed tries.\n")
 		}
 		for _, s := range t.Signatures {
-			fmt.Fprintf(&b, "- **%d×** %s  \n  e.g. %s\n", s.Count, mdCode(s.Signature), mdCode(oneLine(FailureLine(s.Example))))
+			label, text := "e.g.", oneLine(FailureLine(s.Example))
+			if s.Cause != "" {
+				label, text = "evidence:", s.Evidence
+			}
+			fmt.Fprintf(&b, "- **%d×** %s  \n  %s %s\n", s.Count, mdCode(s.Signature), label, mdCode(text))
+		}
+		for i, c := range t.Causes {
+			if i == topCausesAdvised {
+				break
+			}
+			if i == 0 {
+				b.WriteString("\nWhat to do:\n\n")
+			}
+			fmt.Fprintf(&b, "- %s (%d×): %s\n", mdText(c.Label), c.Count, mdText(c.Advice))
 		}
 	}
 	writeBadRows(&b, r.BadRows, func(x BadRow) string {
@@ -103,6 +125,18 @@ func writeMarkdown(w io.Writer, r Report) error {
 	})
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// topCausesAdvised bounds the advice printed per task.
+const topCausesAdvised = 3
+
+// exampleLine shows a known cause's evidence line, or an example of the
+// signature.
+func exampleLine(s SignatureSummary) string {
+	if s.Cause != "" {
+		return "evidence: " + s.Evidence
+	}
+	return "e.g. " + oneLine(FailureLine(s.Example))
 }
 
 func oneLine(s string) string {

@@ -21,6 +21,27 @@ type TaskReport struct {
 	WastedMinutes float64   `json:"wasted_minutes"`
 	FirstSeen     time.Time `json:"first_seen"`
 	LastSeen      time.Time `json:"last_seen"`
+	// Causes are the known causes among the task's failures, most
+	// frequent first, with what to do about each.
+	Causes []CauseReport `json:"causes"`
+}
+
+// CauseReport counts the failed tries of one task with one known cause.
+type CauseReport struct {
+	Name   string `json:"name"`
+	Label  string `json:"label"`
+	Count  int    `json:"count"`
+	Advice string `json:"advice"`
+}
+
+func causesOf(sigs []SignatureSummary) []CauseReport {
+	out := []CauseReport{}
+	for _, g := range sigs { // already most frequent first
+		if c := CauseByName(g.Cause); c != nil {
+			out = append(out, CauseReport{Name: c.Name, Label: c.Label, Count: g.Count, Advice: c.Advice})
+		}
+	}
+	return out
 }
 
 // BuildReport ranks the statistics of all tasks and sorts the bad rows.
@@ -34,11 +55,16 @@ func BuildReport(inputs []string, engine string, all []TaskStats, bad []BadRow, 
 		r.Tries += s.Tries
 	}
 	for _, s := range Rank(all, minFlakyRuns) {
+		first := s.FirstSeenUnix
+		if first == 0 {
+			first = s.FirstEndUnix // no try of the task has a start
+		}
 		r.Tasks = append(r.Tasks, TaskReport{
+			Causes:        causesOf(s.Signatures),
 			TaskStats:     s,
 			FlakyRate:     s.FlakyRate(),
 			WastedMinutes: s.WastedMinutes(),
-			FirstSeen:     time.UnixMilli(s.FirstSeenUnix).UTC(),
+			FirstSeen:     time.UnixMilli(first).UTC(),
 			LastSeen:      time.UnixMilli(s.LastSeenUnix).UTC(),
 		})
 	}
