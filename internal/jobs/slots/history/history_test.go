@@ -1,6 +1,7 @@
 package history
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -43,6 +44,27 @@ func TestSpreadOverMinutes(t *testing.T) {
 	}
 	if ps := SpreadOverMinutes(start, start, 7); len(ps) != 1 || ps[0].SlotMs != 7 {
 		t.Errorf("instant job: %v", ps)
+	}
+}
+
+// TestSplitByRunMinute: a run that started at 02:00:30; a piece covering
+// the calendar minute 02:01:00-02:02:00 with 6,000,001 slot-ms is half in
+// run minute 0 and half in run minute 1 (the odd millisecond goes to the
+// second part); a piece that ends on the run-minute boundary stays whole.
+func TestSplitByRunMinute(t *testing.T) {
+	run := &DagRun{Start: time.Date(2026, 3, 1, 2, 0, 30, 0, time.UTC)}
+	type part struct {
+		offset int
+		ms     int64
+	}
+	var got []part
+	emit := func(o int, ms int64) { got = append(got, part{o, ms}) }
+	SplitByRunMinute(run, Usage{At: time.Date(2026, 3, 1, 2, 1, 0, 0, time.UTC), DurMs: 60_000, SlotMs: 6_000_001}, emit)
+	SplitByRunMinute(run, Usage{At: time.Date(2026, 3, 1, 2, 10, 0, 0, time.UTC), DurMs: 30_000, SlotMs: 3_000_000}, emit)
+	SplitByRunMinute(run, Usage{At: time.Date(2026, 3, 1, 2, 0, 40, 0, time.UTC), SlotMs: 5}, emit) // a timeline point
+	want := []part{{0, 3_000_000}, {1, 3_000_001}, {9, 3_000_000}, {0, 5}}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("parts %v, want %v", got, want)
 	}
 }
 

@@ -340,7 +340,7 @@ func parseJobs(rec record) ([]Usage, error) {
 	}
 	var out []Usage
 	for _, p := range SpreadOverMinutes(start.UnixMilli(), end.UnixMilli(), total) {
-		out = append(out, Usage{JobID: job, At: timeOfMilli(p.StartMs), SlotMs: p.SlotMs, DAGLabel: dag, TaskLabel: task})
+		out = append(out, Usage{JobID: job, At: timeOfMilli(p.StartMs), SlotMs: p.SlotMs, DurMs: p.DurMs, DAGLabel: dag, TaskLabel: task})
 	}
 	return out, nil
 }

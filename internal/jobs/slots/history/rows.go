@@ -59,6 +59,9 @@ type Usage struct {
 	// the minute a JOBS row was spread over).
 	At     time.Time
 	SlotMs int64
+	// DurMs is how long after At the slot time was spread evenly (a JOBS
+	// row's piece of a calendar minute); 0 for a point (a timeline period).
+	DurMs int64
 	// DAGLabel and TaskLabel are the airflow-dag / airflow-task labels, or
 	// the same names found in the query's comment; empty when neither.
 	DAGLabel  string

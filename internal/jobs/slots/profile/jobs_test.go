@@ -4,6 +4,7 @@ import (
 	"compress/gzip"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -77,5 +78,25 @@ func TestBuildRejects(t *testing.T) {
 		if _, err := Build(t.Context(), tc.cfg); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("err %v, want %q", err, tc.want)
 		}
+	}
+}
+
+// TestProfileJobsRunStartingMidMinute is the case from issue 18: one job
+// from 02:00:30 to 02:10:30 with 60,000,000 slot-ms (100 slots for 10
+// minutes), in a run that started at 02:00:30. Counted in minutes since
+// the run started it is 100 slots in each of 10 minutes; splitting at
+// calendar minutes gave 150 in the first.
+func TestProfileJobsRunStartingMidMinute(t *testing.T) {
+	dir := t.TempDir()
+	runs := write(t, dir, "runs.csv", "dag_id,run_id,start_date,end_date,schedule\n"+
+		"d,r1,2026-03-01T02:00:30Z,2026-03-01T02:10:30Z,0 2 * * *\n")
+	jobs := write(t, dir, "jobs.json", `{"job_id":"a","start_time":"2026-03-01T02:00:30Z","end_time":"2026-03-01T02:10:30Z","total_slot_ms":"60000000","airflow_dag":"d"}`+"\n")
+	d := runProfile(t, Config{Inputs: []string{jobs}, Kind: history.KindJobs, RunsFile: runs, CapSlots: 150, Out: filepath.Join(dir, "p.json")})
+	if len(d.DAGs) != 1 {
+		t.Fatalf("dags %+v", d.DAGs)
+	}
+	want := []float64{100, 100, 100, 100, 100, 100, 100, 100, 100, 100}
+	if got := d.DAGs[0].MedianSlots; !reflect.DeepEqual(got, want) {
+		t.Errorf("median_slots = %v, want %v", got, want)
 	}
 }

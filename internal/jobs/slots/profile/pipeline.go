@@ -267,14 +267,16 @@ func (f *readFn) ProcessElement(ctx context.Context, file string, runUse, minUse
 			if f.scheduled[a.DAG] {
 				modelled = "1"
 			}
-			key = append(key[:0], a.DAG...)
-			key = append(key, '\t')
-			key = strconv.AppendInt(key, int64(a.Run), 10)
-			key = append(key, '\t')
-			key = strconv.AppendInt(key, int64(history.OffsetMinute(&runs[a.Run], u.At)), 10)
-			key = append(key, '\t')
-			key = append(key, a.Method...)
-			runUse(string(key), u.SlotMs)
+			history.SplitByRunMinute(&runs[a.Run], u, func(offset int, ms int64) {
+				key = append(key[:0], a.DAG...)
+				key = append(key, '\t')
+				key = strconv.AppendInt(key, int64(a.Run), 10)
+				key = append(key, '\t')
+				key = strconv.AppendInt(key, int64(offset), 10)
+				key = append(key, '\t')
+				key = append(key, a.Method...)
+				runUse(string(key), ms)
+			})
 		}
 		key = strconv.AppendInt(key[:0], u.Minute(), 10)
 		key = append(key, '\t')
