@@ -113,7 +113,7 @@ func Condition(field, operator string, value any, hasValue bool) (Predicate, err
 		}
 		c, err := constantOf(value)
 		if err != nil {
-			return nil, fmt.Errorf("operator %s: %v", op, err)
+			return nil, fmt.Errorf("operator %s: %w", op, err)
 		}
 		return &equalsCond{path: path, c: c, negate: op == OpNotEquals}, nil
 	case OpContains, OpNotContains:
@@ -144,7 +144,7 @@ func Condition(field, operator string, value any, hasValue bool) (Predicate, err
 		}
 		re, err := compileRegex(s)
 		if err != nil {
-			return nil, fmt.Errorf("bad regex: %v", err)
+			return nil, &ValueError{Err: fmt.Errorf("bad regex: %w", err)}
 		}
 		return &regexCond{path: path, re: re}, nil
 	case OpExists, OpNotExists:
@@ -164,14 +164,22 @@ func Condition(field, operator string, value any, hasValue bool) (Predicate, err
 		for i, e := range list {
 			c, err := constantOf(e)
 			if err != nil {
-				return nil, fmt.Errorf("operator %s, element %d: %v", op, i+1, err)
+				return nil, fmt.Errorf("operator %s, element %d: %w", op, i+1, err)
 			}
-			in.set = append(in.set, c)
+			in.set.add(c)
 		}
 		return in, nil
 	}
 	return nil, fmt.Errorf("unknown operator %q (known: %s)", operator, strings.Join(Operators(), ", "))
 }
+
+// ValueError is a condition error that lies in its value (a bad regex,
+// say) rather than in its operator, so that config errors can point at the
+// value.
+type ValueError struct{ Err error }
+
+func (e *ValueError) Error() string { return e.Err.Error() }
+func (e *ValueError) Unwrap() error { return e.Err }
 
 func describe(v any) string {
 	switch v.(type) {
@@ -258,18 +266,42 @@ func (c *existsCond) Match(r *event.Reader) bool {
 
 type inCond struct {
 	path   event.Path
-	set    []constant
+	set    valueSet
 	negate bool
 }
 
 func (c *inCond) Match(r *event.Reader) bool {
-	v := r.Lookup(&c.path)
-	for i := range c.set {
-		if c.set[i].equal(v) {
-			return !c.negate
-		}
+	return c.set.has(r.Lookup(&c.path)) != c.negate
+}
+
+func (s *valueSet) add(c constant) {
+	switch c.kind {
+	case event.String:
+		s.addString(string(c.s))
+	case event.Number:
+		s.addNumber(c.f)
+	case event.Bool:
+		s.addBool(c.b)
+	case event.Null:
+		s.hasNull = true
 	}
-	return c.negate
+}
+
+// has is constant.equal against every element at once.
+func (s *valueSet) has(v event.Value) bool {
+	switch v.Kind() {
+	case event.String:
+		return s.hasString(v.Str())
+	case event.Number:
+		f, ok := v.Num()
+		return ok && s.hasNumber(f)
+	case event.Bool:
+		b, _ := v.Bool()
+		return s.hasBool(b)
+	case event.Null:
+		return s.hasNull
+	}
+	return false
 }
 
 // All matches when every predicate matches; with none it matches everything.
@@ -298,27 +330,48 @@ func (a allOf) Match(r *event.Reader) bool {
 	return true
 }
 
-// Bind registers every field path p reads with schema, so that readers on
-// the schema find them in their single pass over an event.
-func Bind(p Predicate, schema *event.Schema) {
+// Bind returns p bound to schema: a copy of p whose field paths are
+// registered with schema, so that readers on the schema find them in their
+// single pass over an event. p itself is not changed, so one compiled
+// predicate can serve several engines.
+func Bind(p Predicate, schema *event.Schema) Predicate {
 	switch p := p.(type) {
 	case *equalsCond:
-		schema.Add(&p.path)
+		c := *p
+		schema.Add(&c.path)
+		return &c
 	case *containsCond:
-		schema.Add(&p.path)
+		c := *p
+		schema.Add(&c.path)
+		return &c
 	case *orderCond:
-		schema.Add(&p.path)
+		c := *p
+		schema.Add(&c.path)
+		return &c
 	case *regexCond:
-		schema.Add(&p.path)
+		c := *p
+		schema.Add(&c.path)
+		return &c
 	case *existsCond:
-		schema.Add(&p.path)
+		c := *p
+		schema.Add(&c.path)
+		return &c
 	case *inCond:
-		schema.Add(&p.path)
+		c := &inCond{path: p.path, negate: p.negate, set: p.set}
+		schema.Add(&c.path)
+		return c
 	case allOf:
-		for _, q := range p {
-			Bind(q, schema)
+		c := make(allOf, len(p))
+		for i, q := range p {
+			c[i] = Bind(q, schema)
 		}
-	case *fastExpr:
-		p.root = bindNode(p.root, schema)
+		return c
+	case *Expr:
+		c := *p
+		if c.fast != nil {
+			c.fast = bindNode(c.fast, schema)
+		}
+		return &c
 	}
+	return p
 }

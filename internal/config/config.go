@@ -5,6 +5,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"regexp"
@@ -65,6 +66,7 @@ type Metric struct {
 	DynamicLabels map[string]string // label name -> field path
 	Conditions    []Condition
 	Filter        string        // expr-lang expression, may be empty
+	FilterExpr    *filters.Expr // Filter compiled; nil when Filter is empty
 	Window        time.Duration // resolved: the metric's own or the default
 	WindowSet     bool          // the metric has its own window
 	// Freshness is set on the series of a `type: freshness` metric.
@@ -88,6 +90,7 @@ type Condition struct {
 	Value           any
 	HasValue        bool
 	Line, Column    int
+	Pred            filters.Predicate // compiled while checking, used by the engine
 }
 
 // LabelNames returns every label name of the metric, sorted.
@@ -335,121 +338,23 @@ func (p *parser) parseMetrics(n *yaml.Node, cfg *Config) {
 	}
 }
 
+// metricNodes remembers where some keys of a metric were given, for checks
+// that involve several keys and for pointing at the right one.
+type metricNodes struct {
+	typ, field, buckets, exponential, kind, conditionsKey *yaml.Node
+	freshness                                             []*yaml.Node // future_tolerance, stale_after
+}
+
+// parseMetric reads one metric in the steps a reader of the config would
+// follow: the keys one by one, then the rules between keys (type and
+// field, freshness settings, buckets, kind, labels, liveness).
 func (p *parser) parseMetric(n *yaml.Node, cfg *Config) (Metric, bool) {
 	m := Metric{Line: n.Line, Column: n.Column, Window: cfg.Window, MaxSeries: DefaultMaxSeries,
 		ExportType: DefaultExportType, Kind: "gauge"}
 	errsBefore := len(p.errs)
-	var typeNode, fieldNode, bucketsNode, expNode, kindNode, condsKey *yaml.Node
-	var freshNodes []*yaml.Node
+	var at metricNodes
 	p.mapping(n, "metric", metricKeys, func(key string, k, v *yaml.Node) {
-		switch key {
-		case "name":
-			if s, ok := p.str(v, "name"); ok {
-				if !metricNameRE.MatchString(s) {
-					p.errorf(v, "metric name %q: use 1 to 100 letters, digits, '_', '-', '.' or '/', starting with a letter", s)
-				}
-				m.Name = s
-			}
-		case "type":
-			typeNode = v
-			if s, ok := p.str(v, "type"); ok {
-				if strings.EqualFold(strings.TrimSpace(s), "freshness") {
-					m.Type, m.Freshness = aggregate.Distribution, FreshnessLag
-					return
-				}
-				t, err := aggregate.ParseType(s)
-				if err != nil {
-					p.errorf(v, "%v, or freshness", err)
-				}
-				m.Type = t
-			}
-		case "field":
-			fieldNode = v
-			if s, ok := p.str(v, "field"); ok {
-				if _, err := event.ParsePath(s); err != nil {
-					p.errorf(v, "field: %v", err)
-				}
-				m.Field = s
-			}
-		case "labels":
-			m.Labels = p.stringMap(v, "labels", func(vn *yaml.Node, _ string) {})
-		case "dynamic_labels":
-			m.DynamicLabels = p.stringMap(v, "dynamic_labels", func(vn *yaml.Node, path string) {
-				if _, err := event.ParsePath(path); err != nil {
-					p.errorf(vn, "dynamic_labels: %v", err)
-				}
-			})
-		case "filter-conditions", "filter_conditions":
-			// Both spellings are accepted; given together, one list would
-			// silently replace the other.
-			if condsKey != nil {
-				p.errorf(k, "metric: give %s or %s, not both", condsKey.Value, k.Value)
-				return
-			}
-			condsKey = k
-			m.Conditions = p.conditions(v)
-		case "filter":
-			if s, ok := p.str(v, "filter"); ok {
-				if _, err := filters.Expression(s); err != nil {
-					p.errorf(v, "%v", err)
-				}
-				m.Filter = s
-			}
-		case "window":
-			if d, ok := p.window(v); ok {
-				m.Window, m.WindowSet = d, true
-			}
-		case "future_tolerance", "stale_after":
-			freshNodes = append(freshNodes, k)
-			if d, ok := p.duration(v, key); ok {
-				if d <= 0 {
-					p.errorf(v, "%s must be positive", key)
-				}
-				if key == "future_tolerance" {
-					m.FutureTolerance = d
-				} else {
-					m.StaleAfter = d
-				}
-			}
-		case "max_series":
-			var i int
-			if v.Tag != "!!int" || v.Decode(&i) != nil || i < 1 {
-				p.errorf(v, "max_series must be a whole number of at least 1")
-				return
-			}
-			m.MaxSeries = i
-		case "buckets":
-			bucketsNode = v
-			m.Buckets = p.buckets(v)
-		case "exponential_buckets":
-			expNode = v
-			m.Buckets = p.exponentialBuckets(v)
-		case "description":
-			m.Description, _ = p.str(v, key)
-		case "unit":
-			m.Unit, _ = p.str(v, key)
-		case "export_type":
-			if s, ok := p.str(v, key); ok {
-				s = strings.ToLower(s)
-				if !contains(ExportTypes(), s) {
-					p.errorf(v, "unknown export_type %q (known: %s)", s, strings.Join(ExportTypes(), ", "))
-				}
-				m.ExportType = s
-			}
-		case "kind":
-			kindNode = v
-			if s, ok := p.str(v, key); ok {
-				s = strings.ToLower(s)
-				if s != "gauge" && s != "cumulative" {
-					p.errorf(v, "kind must be gauge or cumulative, not %q", s)
-				}
-				m.Kind = s
-			}
-		case "absent":
-			m.Absent = p.absent(v)
-		case "alert":
-			m.Alert = p.alert(v)
-		}
+		p.metricKey(&m, &at, key, k, v)
 	})
 	if n.Kind != yaml.MappingNode {
 		return m, false
@@ -457,55 +362,10 @@ func (p *parser) parseMetric(n *yaml.Node, cfg *Config) (Metric, bool) {
 	if m.Name == "" {
 		p.errorf(n, "metric without a name")
 	}
-	switch {
-	case typeNode == nil:
-		// The original defaulted to count; say so rather than guess silently.
-		m.Type = aggregate.Count
-		p.warnf(n, "metric %q has no type: counting events (write type: count to silence this)", m.Name)
-	case m.Type == 0:
-		// reported above
-	case m.Freshness == FreshnessLag:
-		if m.FutureTolerance == 0 {
-			m.FutureTolerance = DefaultFutureTolerance
-		}
-		if m.StaleAfter == 0 {
-			m.StaleAfter = DefaultStaleAfter
-		}
-		if bucketsNode == nil && expNode == nil {
-			m.Buckets = DefaultLagBuckets
-			bucketsNode = typeNode // buckets given, for the check below
-		}
-		if fieldNode != nil {
-			p.warnf(fieldNode, "metric %q: field is ignored for type freshness, which reads the event time", m.Name)
-		}
-	case m.Type.NeedsField() && m.Field == "":
-		p.errorf(typeNode, "metric %q: type %s needs a field to read values from", m.Name, m.Type)
-	case m.Type == aggregate.Count && fieldNode != nil:
-		p.warnf(fieldNode, "metric %q: field is ignored for type count, which counts matching events", m.Name)
-	}
-	if m.Freshness == NotFreshness && len(freshNodes) > 0 {
-		p.errorf(freshNodes[0], "metric %q: %s applies to type freshness only", m.Name, freshNodes[0].Value)
-	}
-	if m.Type == aggregate.Distribution {
-		if bucketsNode == nil && expNode == nil {
-			p.errorf(typeNode, "metric %q: a distribution needs buckets: [0.1, 0.5, 1] or exponential_buckets: {start: 1, factor: 2, count: 10}", m.Name)
-		}
-		if bucketsNode != nil && expNode != nil {
-			p.errorf(expNode, "metric %q: give buckets or exponential_buckets, not both", m.Name)
-		}
-	} else if m.Type != 0 && (bucketsNode != nil || expNode != nil) {
-		bn := bucketsNode
-		if bn == nil {
-			bn = expNode
-		}
-		p.errorf(bn, "metric %q: buckets apply to type distribution only, not %s", m.Name, m.Type)
-	}
-	if m.Kind == "cumulative" && m.Freshness != NotFreshness {
-		p.errorf(kindNode, "metric %q: kind cumulative does not apply to type freshness", m.Name)
-	}
-	if m.Kind == "cumulative" && m.Type != 0 && m.Type != aggregate.Count && m.Type != aggregate.Sum && m.Type != aggregate.Distribution {
-		p.errorf(kindNode, "metric %q: kind cumulative applies to count, sum and distribution, not %s", m.Name, m.Type)
-	}
+	p.resolveType(n, &m, &at)
+	p.checkFreshnessKeys(&m, &at)
+	p.checkBuckets(&m, &at)
+	p.checkKind(&m, &at)
 	for name := range m.DynamicLabels {
 		if _, dup := m.Labels[name]; dup {
 			p.errorf(n, "metric %q: label %q is both static and dynamic", m.Name, name)
@@ -513,6 +373,205 @@ func (p *parser) parseMetric(n *yaml.Node, cfg *Config) (Metric, bool) {
 	}
 	p.checkLiveness(&m)
 	return m, len(p.errs) == errsBefore
+}
+
+// metricKey reads one key of a metric.
+func (p *parser) metricKey(m *Metric, at *metricNodes, key string, k, v *yaml.Node) {
+	switch key {
+	case "name":
+		if s, ok := p.str(v, "name"); ok {
+			if !metricNameRE.MatchString(s) {
+				p.errorf(v, "metric name %q: use 1 to 100 letters, digits, '_', '-', '.' or '/', starting with a letter", s)
+			}
+			m.Name = s
+		}
+	case "type":
+		at.typ = v
+		p.metricType(m, v)
+	case "field":
+		at.field = v
+		if s, ok := p.str(v, "field"); ok {
+			if _, err := event.ParsePath(s); err != nil {
+				p.errorf(v, "field: %v", err)
+			}
+			m.Field = s
+		}
+	case "labels":
+		m.Labels = p.stringMap(v, "labels", func(vn *yaml.Node, _ string) {})
+	case "dynamic_labels":
+		m.DynamicLabels = p.stringMap(v, "dynamic_labels", func(vn *yaml.Node, path string) {
+			if _, err := event.ParsePath(path); err != nil {
+				p.errorf(vn, "dynamic_labels: %v", err)
+			}
+		})
+	case "filter-conditions", "filter_conditions":
+		// Both spellings are accepted; given together, one list would
+		// silently replace the other.
+		if at.conditionsKey != nil {
+			p.errorf(k, "metric: give %s or %s, not both", at.conditionsKey.Value, k.Value)
+			return
+		}
+		at.conditionsKey = k
+		m.Conditions = p.conditions(v)
+	case "filter":
+		if s, ok := p.str(v, "filter"); ok {
+			e, err := filters.Expression(s)
+			if err != nil {
+				p.errorf(v, "%v", err)
+			}
+			m.Filter, m.FilterExpr = s, e
+		}
+	case "window":
+		if d, ok := p.window(v); ok {
+			m.Window, m.WindowSet = d, true
+		}
+	case "future_tolerance", "stale_after":
+		at.freshness = append(at.freshness, k)
+		p.freshnessSetting(m, key, v)
+	case "max_series":
+		var i int
+		if v.Tag != "!!int" || v.Decode(&i) != nil || i < 1 {
+			p.errorf(v, "max_series must be a whole number of at least 1")
+			return
+		}
+		m.MaxSeries = i
+	case "buckets":
+		at.buckets = v
+		m.Buckets = p.buckets(v)
+	case "exponential_buckets":
+		at.exponential = v
+		m.Buckets = p.exponentialBuckets(v)
+	case "description":
+		m.Description, _ = p.str(v, key)
+	case "unit":
+		m.Unit, _ = p.str(v, key)
+	case "export_type":
+		if s, ok := p.str(v, key); ok {
+			s = strings.ToLower(s)
+			if !contains(ExportTypes(), s) {
+				p.errorf(v, "unknown export_type %q (known: %s)", s, strings.Join(ExportTypes(), ", "))
+			}
+			m.ExportType = s
+		}
+	case "kind":
+		at.kind = v
+		if s, ok := p.str(v, key); ok {
+			s = strings.ToLower(s)
+			if s != "gauge" && s != "cumulative" {
+				p.errorf(v, "kind must be gauge or cumulative, not %q", s)
+			}
+			m.Kind = s
+		}
+	case "absent":
+		m.Absent = p.absent(v)
+	case "alert":
+		m.Alert = p.alert(v)
+	}
+}
+
+// metricType reads type: an aggregation, or freshness (a distribution of
+// the event's lag plus its two companion series).
+func (p *parser) metricType(m *Metric, v *yaml.Node) {
+	s, ok := p.str(v, "type")
+	if !ok {
+		return
+	}
+	if strings.EqualFold(strings.TrimSpace(s), "freshness") {
+		m.Type, m.Freshness = aggregate.Distribution, FreshnessLag
+		return
+	}
+	t, err := aggregate.ParseType(s)
+	if err != nil {
+		p.errorf(v, "%v, or freshness", err)
+	}
+	m.Type = t
+}
+
+// freshnessSetting reads future_tolerance or stale_after.
+func (p *parser) freshnessSetting(m *Metric, key string, v *yaml.Node) {
+	d, ok := p.duration(v, key)
+	if !ok {
+		return
+	}
+	if d <= 0 {
+		p.errorf(v, "%s must be positive", key)
+	}
+	if key == "future_tolerance" {
+		m.FutureTolerance = d
+	} else {
+		m.StaleAfter = d
+	}
+}
+
+// resolveType applies the type's defaults and its rules about field.
+func (p *parser) resolveType(n *yaml.Node, m *Metric, at *metricNodes) {
+	switch {
+	case at.typ == nil:
+		// The original defaulted to count; say so rather than guess silently.
+		m.Type = aggregate.Count
+		p.warnf(n, "metric %q has no type: counting events (write type: count to silence this)", m.Name)
+	case m.Type == 0:
+		// reported where the type was read
+	case m.Freshness == FreshnessLag:
+		if m.FutureTolerance == 0 {
+			m.FutureTolerance = DefaultFutureTolerance
+		}
+		if m.StaleAfter == 0 {
+			m.StaleAfter = DefaultStaleAfter
+		}
+		if at.buckets == nil && at.exponential == nil {
+			m.Buckets = DefaultLagBuckets
+			at.buckets = at.typ // buckets given, for checkBuckets
+		}
+		if at.field != nil {
+			p.warnf(at.field, "metric %q: field is ignored for type freshness, which reads the event time", m.Name)
+		}
+	case m.Type.NeedsField() && m.Field == "":
+		p.errorf(at.typ, "metric %q: type %s needs a field to read values from", m.Name, m.Type)
+	case m.Type == aggregate.Count && at.field != nil:
+		p.warnf(at.field, "metric %q: field is ignored for type count, which counts matching events", m.Name)
+	}
+}
+
+func (p *parser) checkFreshnessKeys(m *Metric, at *metricNodes) {
+	if m.Freshness == NotFreshness && len(at.freshness) > 0 {
+		p.errorf(at.freshness[0], "metric %q: %s applies to type freshness only", m.Name, at.freshness[0].Value)
+	}
+}
+
+// checkBuckets: a distribution needs exactly one way of giving buckets,
+// and other types none.
+func (p *parser) checkBuckets(m *Metric, at *metricNodes) {
+	if m.Type == aggregate.Distribution {
+		if at.buckets == nil && at.exponential == nil {
+			p.errorf(at.typ, "metric %q: a distribution needs buckets: [0.1, 0.5, 1] or exponential_buckets: {start: 1, factor: 2, count: 10}", m.Name)
+		}
+		if at.buckets != nil && at.exponential != nil {
+			p.errorf(at.exponential, "metric %q: give buckets or exponential_buckets, not both", m.Name)
+		}
+		return
+	}
+	if m.Type != 0 && (at.buckets != nil || at.exponential != nil) {
+		bn := at.buckets
+		if bn == nil {
+			bn = at.exponential
+		}
+		p.errorf(bn, "metric %q: buckets apply to type distribution only, not %s", m.Name, m.Type)
+	}
+}
+
+// checkKind: running totals exist for count, sum and distribution.
+func (p *parser) checkKind(m *Metric, at *metricNodes) {
+	if m.Kind != "cumulative" {
+		return
+	}
+	if m.Freshness != NotFreshness {
+		p.errorf(at.kind, "metric %q: kind cumulative does not apply to type freshness", m.Name)
+		return
+	}
+	if m.Type != 0 && m.Type != aggregate.Count && m.Type != aggregate.Sum && m.Type != aggregate.Distribution {
+		p.errorf(at.kind, "metric %q: kind cumulative applies to count, sum and distribution, not %s", m.Name, m.Type)
+	}
 }
 
 func (p *parser) stringMap(n *yaml.Node, what string, check func(v *yaml.Node, s string)) map[string]string {
@@ -557,7 +616,7 @@ func (p *parser) conditions(n *yaml.Node) []Condition {
 	var out []Condition
 	for _, cn := range n.Content {
 		c := Condition{Line: cn.Line, Column: cn.Column}
-		var opNode *yaml.Node
+		var opNode, valueNode *yaml.Node
 		p.mapping(cn, "filter condition", conditionKeys, func(key string, k, v *yaml.Node) {
 			switch key {
 			case "field":
@@ -566,6 +625,7 @@ func (p *parser) conditions(n *yaml.Node) []Condition {
 				opNode = v
 				c.Operator, _ = p.str(v, "operator")
 			case "value":
+				valueNode = v
 				c.HasValue = true
 				if err := v.Decode(&c.Value); err != nil {
 					p.errorf(v, "value: %v", err)
@@ -583,10 +643,16 @@ func (p *parser) conditions(n *yaml.Node) []Condition {
 			p.errorf(cn, "filter condition on %q without an operator", c.Field)
 			continue
 		}
-		if _, err := filters.Condition(c.Field, c.Operator, c.Value, c.HasValue); err != nil {
-			p.errorf(opNode, "filter condition on %q: %v", c.Field, err)
+		pred, err := filters.Condition(c.Field, c.Operator, c.Value, c.HasValue)
+		if err != nil {
+			at := opNode
+			if errors.As(err, new(*filters.ValueError)) && valueNode != nil {
+				at = valueNode // a bad regex, say: point at it, not at the operator
+			}
+			p.errorf(at, "filter condition on %q: %v", c.Field, err)
 			continue
 		}
+		c.Pred = pred
 		c.Operator = strings.ToLower(c.Operator)
 		out = append(out, c)
 	}

@@ -120,7 +120,8 @@ func TestErrors(t *testing.T) {
 		{"min without field", "metrics:\n  - {name: a, type: min}\n", []string{"type min needs a field"}},
 		{"distinct without field", "metrics:\n  - {name: a, type: distinct}\n", []string{"type distinct needs a field"}},
 		{"bad regex", "metrics:\n  - name: a\n    type: count\n    filter-conditions:\n      - {field: a, operator: regex, value: '[a-'}\n", []string{
-			`5:30: filter condition on "a": bad regex`}},
+			// at the value (column 44), not at the operator (30)
+			`5:44: filter condition on "a": bad regex`}},
 		{"bad expression", "metrics:\n  - name: a\n    type: count\n    filter: 'status >= 500 &&'\n", []string{
 			"4:13: bad filter expression"}},
 		{"expression not bool", "metrics:\n  - name: a\n    type: count\n    filter: '1 + 2'\n", []string{

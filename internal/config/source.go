@@ -35,7 +35,7 @@ func (s Source) Load() (*Config, error) {
 	o := s.Overrides
 	if o.Window != 0 {
 		if err := CheckWindow(o.Window); err != nil {
-			return nil, fmt.Errorf("--window-size: %v", err)
+			return nil, fmt.Errorf("--window-size: %w", err)
 		}
 		cfg.Window = o.Window
 		for i := range cfg.Metrics {
@@ -58,7 +58,7 @@ func (s Source) Load() (*Config, error) {
 	if o.EventTimeFormat != "" {
 		f, err := eventtime.ParseFormat(o.EventTimeFormat)
 		if err != nil {
-			return nil, fmt.Errorf("--event-time-format: %v", err)
+			return nil, fmt.Errorf("--event-time-format: %w", err)
 		}
 		cfg.EventTimeFormat = f
 	}

@@ -7,7 +7,9 @@ package engine
 import (
 	"encoding/binary"
 	"fmt"
+	"log/slog"
 	"sort"
+	"sync/atomic"
 	"time"
 
 	"github.com/beametrics/beametrics/exporters"
@@ -35,13 +37,25 @@ type Engine struct {
 	// schema is every path the config reads: events are projected onto it
 	// in one pass instead of being parsed whole.
 	schema *event.Schema
+	// filterErrorsLogged counts, per metric, the filter errors logged by
+	// every Processor of the engine: the first few are logged to log, all
+	// counted.
+	filterErrorsLogged []atomic.Int64
+	log                *slog.Logger
 }
+
+// SetFilterErrorLog sets where the first few filter errors of each metric
+// are logged (slog's default logger unless set; nil logs none, for callers
+// that report Stats.FilterErrorReasons themselves). Call it before making
+// Processors.
+func (e *Engine) SetFilterErrorLog(l *slog.Logger) { e.log = l }
 
 type metric struct {
 	index     int
 	cfg       *config.Metric
 	typ       aggregate.Type
-	pred      filters.Predicate
+	pred      filters.Predicate // the filter-conditions; nil when there are none
+	expr      *filters.Expr     // the filter expression; nil when there is none
 	field     event.Path
 	static    []exporters.Label // sorted
 	dynNames  []string          // sorted
@@ -57,7 +71,7 @@ type metric struct {
 
 // New compiles a checked config.
 func New(cfg *config.Config) (*Engine, error) {
-	e := &Engine{cfg: cfg, timeFormat: cfg.EventTimeFormat, schema: event.NewSchema()}
+	e := &Engine{cfg: cfg, timeFormat: cfg.EventTimeFormat, schema: event.NewSchema(), log: slog.Default()}
 	if cfg.EventTimeField != "" {
 		p, err := event.ParsePath(cfg.EventTimeField)
 		if err != nil {
@@ -74,28 +88,29 @@ func New(cfg *config.Config) (*Engine, error) {
 		m := &metric{index: i, cfg: mc, typ: mc.Type, window: int64(mc.Window), bounds: mc.Buckets,
 			maxSeries: mc.MaxSeries, fast: true, fresh: mc.Freshness,
 			tolerance: int64(mc.FutureTolerance), stale: int64(mc.StaleAfter)}
+		// The config compiled the filters when it checked them; binding
+		// copies them onto this engine's schema.
 		var preds []filters.Predicate
 		for _, c := range mc.Conditions {
-			p, err := filters.Condition(c.Field, c.Operator, c.Value, c.HasValue)
-			if err != nil {
-				return nil, fmt.Errorf("metric %q: %v", mc.Name, err)
+			if c.Pred == nil {
+				return nil, fmt.Errorf("metric %q: filter condition on %q was not compiled (configs come from config.Parse)", mc.Name, c.Field)
 			}
-			preds = append(preds, p)
+			preds = append(preds, c.Pred)
+		}
+		if len(preds) > 0 {
+			m.pred = filters.Bind(filters.All(preds...), e.schema)
 		}
 		if mc.Filter != "" {
-			p, err := filters.Expression(mc.Filter)
-			if err != nil {
-				return nil, fmt.Errorf("metric %q: %v", mc.Name, err)
+			if mc.FilterExpr == nil {
+				return nil, fmt.Errorf("metric %q: filter was not compiled (configs come from config.Parse)", mc.Name)
 			}
-			m.fast = filters.IsFast(p)
-			preds = append(preds, p)
+			m.expr = filters.Bind(mc.FilterExpr, e.schema).(*filters.Expr)
+			m.fast = filters.IsFast(m.expr)
 		}
-		m.pred = filters.All(preds...)
-		filters.Bind(m.pred, e.schema)
 		if mc.Type.NeedsField() && mc.Freshness == config.NotFreshness {
 			p, err := event.ParsePath(mc.Field)
 			if err != nil {
-				return nil, fmt.Errorf("metric %q: %v", mc.Name, err)
+				return nil, fmt.Errorf("metric %q: %w", mc.Name, err)
 			}
 			e.schema.Add(&p)
 			m.field = p
@@ -111,13 +126,14 @@ func New(cfg *config.Config) (*Engine, error) {
 		for _, k := range m.dynNames {
 			p, err := event.ParsePath(mc.DynamicLabels[k])
 			if err != nil {
-				return nil, fmt.Errorf("metric %q: %v", mc.Name, err)
+				return nil, fmt.Errorf("metric %q: %w", mc.Name, err)
 			}
 			e.schema.Add(&p)
 			m.dynPaths = append(m.dynPaths, p)
 		}
 		e.metrics = append(e.metrics, m)
 	}
+	e.filterErrorsLogged = make([]atomic.Int64, len(e.metrics))
 	return e, nil
 }
 

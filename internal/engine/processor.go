@@ -2,6 +2,7 @@ package engine
 
 import (
 	"encoding/binary"
+	"fmt"
 	"time"
 
 	"github.com/beametrics/beametrics/internal/aggregate"
@@ -29,7 +30,25 @@ type Stats struct {
 	Matched       []int64 // per metric: events that passed the filter
 	Dropped       []int64 // per metric: matched events without a usable value
 	Overflowed    []int64 // per metric: events folded into the overflow series
+	// FilterErrors counts, per metric, events whose filter expression
+	// failed (a type error, the work budget): they are not counted by the
+	// metric. FilterErrorReasons holds the reason of the first few.
+	FilterErrors       []int64
+	FilterErrorReasons []FilterError
 }
+
+// FilterError is one failure of a metric's filter expression.
+type FilterError struct {
+	Metric string
+	Reason string
+}
+
+// Filter errors logged per metric and engine, and kept per Processor in
+// Stats.FilterErrorReasons: enough to see the cause, not a flood.
+const (
+	filterErrorsToLog  = 3
+	filterErrorsToKeep = 10
+)
 
 // Processor aggregates events. It is not safe for concurrent use: a
 // pipeline has one per worker goroutine.
@@ -83,7 +102,7 @@ func (e *Engine) NewProcessor() *Processor {
 		newest:   make([]int64, n),
 		last:     make([]lastSeries, n),
 		Stats: Stats{DeadLetters: map[string]int64{}, Matched: make([]int64, n),
-			Dropped: make([]int64, n), Overflowed: make([]int64, n)},
+			Dropped: make([]int64, n), Overflowed: make([]int64, n), FilterErrors: make([]int64, n)},
 	}
 }
 
@@ -111,12 +130,36 @@ func (p *Processor) Process(body []byte, attrs map[string]string, sourceTime int
 	}
 	p.Stats.Events++
 	for _, m := range p.e.metrics {
-		if m.pred.Match(p.reader) {
-			p.Stats.Matched[m.index]++
-			p.add(m, t)
+		if m.pred != nil && !m.pred.Match(p.reader) {
+			continue
 		}
+		if m.expr != nil {
+			match, failure := m.expr.Eval(p.reader)
+			if failure != "" {
+				p.filterFailed(m, failure)
+				continue
+			}
+			if !match {
+				continue
+			}
+		}
+		p.Stats.Matched[m.index]++
+		p.add(m, t)
 	}
 	return nil
+}
+
+// filterFailed counts an event whose filter expression failed, and keeps
+// and logs the first few reasons.
+func (p *Processor) filterFailed(m *metric, reason string) {
+	p.Stats.FilterErrors[m.index]++
+	if len(p.Stats.FilterErrorReasons) < filterErrorsToKeep {
+		p.Stats.FilterErrorReasons = append(p.Stats.FilterErrorReasons, FilterError{Metric: m.cfg.Name, Reason: reason})
+	}
+	if p.e.log != nil && p.e.filterErrorsLogged[m.index].Add(1) <= filterErrorsToLog {
+		p.e.log.Warn("filter error: the event is not counted", "metric", m.cfg.Name, "reason", reason,
+			"note", fmt.Sprintf("the first %d are logged, all are counted as filter_errors", filterErrorsToLog))
+	}
 }
 
 // EventTime returns the time Process used for the last event, for sources

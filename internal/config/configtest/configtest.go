@@ -6,6 +6,7 @@ package configtest
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -38,6 +39,9 @@ type Case struct {
 	Expect      []Expectation    `yaml:"expect"`
 	DeadLetters map[string]int64 `yaml:"dead_letters"`
 	Dropped     map[string]int64 `yaml:"dropped_values"`
+	// FilterErrors are the events each metric's filter expression failed
+	// on. Filter errors that a case does not expect fail it.
+	FilterErrors map[string]int64 `yaml:"filter_errors"`
 }
 
 // Message is a record with Pub/Sub attributes.
@@ -64,14 +68,17 @@ func Run(cfg *config.Config, testFile string, w io.Writer) (failed int, err erro
 	if err != nil {
 		return 0, err
 	}
-	var f File
-	dec := yaml.NewDecoder(strings.NewReader(string(data)))
-	dec.KnownFields(true)
-	if err := dec.Decode(&f); err != nil {
-		return 0, fmt.Errorf("%s: %v", testFile, err)
-	}
 	var root yaml.Node
-	_ = yaml.Unmarshal(data, &root)
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return 0, fmt.Errorf("%s: %s", testFile, strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	if problems := checkKeys(testFile, &root); len(problems) > 0 {
+		return 0, errors.New(strings.Join(problems, "\n"))
+	}
+	var f File
+	if err := root.Decode(&f); err != nil {
+		return 0, fmt.Errorf("%s: %s", testFile, userWords(err))
+	}
 	setLines(&root, &f)
 	if len(f.Tests) == 0 {
 		return 0, fmt.Errorf("%s: no tests", testFile)
@@ -80,6 +87,7 @@ func Run(cfg *config.Config, testFile string, w io.Writer) (failed int, err erro
 	if err != nil {
 		return 0, err
 	}
+	eng.SetFilterErrorLog(nil) // the report gives their reasons
 	for i := range f.Tests {
 		c := &f.Tests[i]
 		problems := runCase(eng, c)
@@ -187,6 +195,11 @@ func runCase(eng *engine.Engine, c *Case) []string {
 	checked := map[string]bool{}
 	for _, ex := range c.Expect {
 		checked[ex.Metric] = true
+		if !hasMetric(eng, ex.Metric) {
+			problems = append(problems, fmt.Sprintf("expectation%s: no metric named %q in the config (metrics: %s)",
+				lineOf(ex.line), ex.Metric, strings.Join(metricNames(eng), ", ")))
+			continue
+		}
 		problems = append(problems, expect(eng, ex, results)...)
 	}
 	for _, g := range results {
@@ -197,15 +210,91 @@ func runCase(eng *engine.Engine, c *Case) []string {
 	}
 	problems = append(problems, compareCounts("dead letters", c.DeadLetters, p.Stats.DeadLetters)...)
 	if c.Dropped != nil {
-		dropped := map[string]int64{}
-		for i, n := range p.Stats.Dropped {
-			if n > 0 {
-				dropped[eng.Metric(i).Name] = n
-			}
+		problems = append(problems, unknownMetrics(eng, "dropped_values", c.Dropped)...)
+		problems = append(problems, compareCounts("dropped values", c.Dropped, perMetric(eng, p.Stats.Dropped))...)
+	}
+	problems = append(problems, unknownMetrics(eng, "filter_errors", c.FilterErrors)...)
+	filterErrors := perMetric(eng, p.Stats.FilterErrors)
+	if c.FilterErrors == nil && len(filterErrors) > 0 {
+		c.FilterErrors = map[string]int64{} // unexpected filter errors fail the case
+	}
+	if fp := compareCounts("filter errors", c.FilterErrors, filterErrors); len(fp) > 0 {
+		problems = append(problems, fp...)
+		for _, fe := range p.Stats.FilterErrorReasons {
+			problems = append(problems, fmt.Sprintf("filter error of %s: %s", fe.Metric, fe.Reason))
 		}
-		problems = append(problems, compareCounts("dropped values", c.Dropped, dropped)...)
 	}
 	return problems
+}
+
+// perMetric names the non-zero counts of a per-metric statistic.
+func perMetric(eng *engine.Engine, counts []int64) map[string]int64 {
+	out := map[string]int64{}
+	for i, n := range counts {
+		if n > 0 {
+			out[eng.Metric(i).Name] = n
+		}
+	}
+	return out
+}
+
+func hasMetric(eng *engine.Engine, name string) bool {
+	for i := range eng.NumMetrics() {
+		if eng.Metric(i).Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+func metricNames(eng *engine.Engine) []string {
+	names := make([]string, eng.NumMetrics())
+	for i := range names {
+		names[i] = eng.Metric(i).Name
+	}
+	sort.Strings(names)
+	return names
+}
+
+// unknownMetrics reports the names of counts that are not metrics of the
+// config: a misspelt name would otherwise expect 0 of a metric that
+// cannot have any.
+func unknownMetrics(eng *engine.Engine, what string, counts map[string]int64) []string {
+	var out []string
+	for name := range counts {
+		if !hasMetric(eng, name) {
+			out = append(out, fmt.Sprintf("%s: no metric named %q in the config (metrics: %s)", what, name, strings.Join(metricNames(eng), ", ")))
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func lineOf(line int) string {
+	if line == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (line %d)", line)
+}
+
+// userWords rewrites the YAML decoder's type errors, which name Go types
+// (cannot unmarshal !!str into int64), in the words of the test file.
+func userWords(err error) string {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	for _, r := range []struct{ goType, words string }{
+		{"map[string]int64", "a mapping of name to count"},
+		{"map[string]string", "a mapping of name to string"},
+		{"int64", "a whole number"},
+		{"string", "a string"},
+		{"[]configtest.Case", "a list of test cases"},
+		{"[]configtest.Message", "a list of messages"},
+		{"[]configtest.Expectation", "a list of expectations"},
+		{"[]yaml.Node", "a list of events"},
+		{"configtest.", ""},
+	} {
+		msg = strings.ReplaceAll(msg, "into "+r.goType, "into "+r.words)
+	}
+	return strings.ReplaceAll(msg, "unmarshal errors:\n  ", "")
 }
 
 func compareCounts(what string, want, have map[string]int64) []string {

@@ -116,7 +116,11 @@ func TestFileErrors(t *testing.T) {
 	cfg := load(t, "testdata/config.yaml")
 	for _, tc := range []struct{ file, msg string }{
 		{"testdata/does_not_exist.yaml", "no such file"},
-		{"testdata/unknown_key_test.yaml", "field expects not found"},
+		// Positioned, in the file's words, with the likely key.
+		{"testdata/unknown_key_test.yaml", `testdata/unknown_key_test.yaml:5:5: a test case: unknown key "expects" (known: dead_letters, dropped_values, events, expect, filter_errors, messages, name); did you mean expect?`},
+		{"testdata/bad_shape_test.yaml", `testdata/bad_shape_test.yaml:4:28: an expectation: unknown key "valeu" (known: labels, metric, value, window_start); did you mean value?`},
+		{"testdata/bad_shape_test.yaml", `testdata/bad_shape_test.yaml:5:21: dropped_values must be a mapping of name to count`},
+		{"testdata/bad_type_test.yaml", `testdata/bad_type_test.yaml: line 4: cannot unmarshal !!str ` + "`many`" + ` into a whole number`},
 		{"testdata/empty_test.yaml", "no tests"},
 	} {
 		var out bytes.Buffer
@@ -129,6 +133,69 @@ func TestFileErrors(t *testing.T) {
 	var out bytes.Buffer
 	failed, err := configtest.Run(cfg, "testdata/bad_publish_time_test.yaml", &out)
 	if err != nil || failed != 1 || !strings.Contains(out.String(), "message 1: publish_time") {
+		t.Errorf("failed %d, err %v:\n%s", failed, err, out.String())
+	}
+}
+
+// A name in a test that is no metric of the config says so, rather than
+// reporting a missing series of a metric that cannot exist.
+func TestUnknownMetric(t *testing.T) {
+	var out bytes.Buffer
+	failed, err := configtest.Run(load(t, "testdata/config.yaml"), "testdata/unknown_metric_test.yaml", &out)
+	if err != nil || failed != 1 {
+		t.Fatalf("failed %d, err %v:\n%s", failed, err, out.String())
+	}
+	want := `FAIL names that are not metrics
+     expectation (line 6): no metric named "nosuch-metric" in the config (metrics: bytes, latency, requests, users)
+     dropped_values: no metric named "byts" in the config (metrics: bytes, latency, requests, users)
+0 passed, 1 failed
+`
+	if out.String() != want {
+		t.Errorf("report:\n%s\nwant:\n%s", out.String(), want)
+	}
+}
+
+// Filter errors fail a case unless it expects them, and the report gives
+// their reason.
+func TestFilterErrors(t *testing.T) {
+	cfg, err := config.Parse("c.yaml", []byte(`
+window: 10s
+metrics:
+  - {name: slow, type: count, filter: 'status >= 500'}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	// One event with a string status (a type error), one without status
+	// (no match, no error), one that matches.
+	events := `    events:
+      - {status: "500"}
+      - {other: 1}
+      - {status: 503}
+    expect:
+      - {metric: slow, value: 1}
+`
+	var out bytes.Buffer
+	failed, err := configtest.Run(cfg, write("a_test.yaml", "tests:\n  - name: unexpected\n"+events), &out)
+	if err != nil || failed != 1 {
+		t.Fatalf("failed %d, err %v:\n%s", failed, err, out.String())
+	}
+	for _, must := range []string{"filter errors slow: got 1, want 0", "filter error of slow: >= needs two numbers or two strings"} {
+		if !strings.Contains(out.String(), must) {
+			t.Errorf("report does not say %q:\n%s", must, out.String())
+		}
+	}
+	out.Reset()
+	failed, err = configtest.Run(cfg, write("b_test.yaml", "tests:\n  - name: expected\n"+events+"    filter_errors: {slow: 1}\n"), &out)
+	if err != nil || failed != 0 {
 		t.Errorf("failed %d, err %v:\n%s", failed, err, out.String())
 	}
 }
