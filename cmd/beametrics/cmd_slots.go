@@ -171,6 +171,7 @@ func slotsPlan(args []string, stdout, stderr io.Writer) int {
 	consPath := fs.String("constraints", "", "constraints YAML (optional; without it every DAG with a movable schedule may move anywhere in the day)")
 	use := fs.String("use", "p90", "per-minute profile to plan with: p90 or median")
 	outDir := fs.String("out-dir", "", "directory to write plan.md, plan.svg and plan.json into (optional)")
+	margin := fs.String("margin", slots.DefaultMargin, "headroom: SLOTS,MINUTESm; plan under the cap minus SLOTS (a number or a % of the cap) with each DAG widened by MINUTES on both sides; 0 for none")
 	if err := fs.Parse(args); err != nil {
 		return helpOr2(err)
 	}
@@ -179,6 +180,10 @@ func slotsPlan(args []string, stdout, stderr io.Writer) int {
 	}
 	if *profPath == "" || *capSlots <= 0 {
 		return usageErr(stderr, "--profile and a positive --cap are required")
+	}
+	m, err := slots.ParseMargin(*margin, *capSlots)
+	if err != nil {
+		return usageErr(stderr, err.Error())
 	}
 	doc, err := profile.ReadDoc(*profPath)
 	if err != nil {
@@ -194,7 +199,7 @@ func slotsPlan(args []string, stdout, stderr io.Writer) int {
 	} else {
 		fmt.Fprintln(stderr, "beametrics slots plan: no --constraints: every DAG with a movable schedule may move anywhere in the day")
 	}
-	pl, err := slots.Build(doc, cons, slots.Options{CapSlots: *capSlots, Use: *use, Solver: planner.DefaultOptions})
+	pl, err := slots.Build(doc, cons, slots.Options{CapSlots: *capSlots, Use: *use, Solver: planner.DefaultOptions, Margin: m})
 	if err != nil {
 		fmt.Fprintf(stderr, "beametrics slots plan: %v\n", err)
 		if slots.IsInfeasible(err) {

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strconv"
+	"strings"
 
 	"github.com/beametrics/beametrics/internal/jobs/slots/constraints"
 	"github.com/beametrics/beametrics/internal/jobs/slots/cronshift"
@@ -23,17 +25,67 @@ type Options struct {
 	// Use is "p90" or "median": which per-minute profile to plan with.
 	Use    string
 	Solver planner.Options
+	// Margin is the headroom the plan keeps; the zero value keeps none.
+	Margin Margin
+}
+
+// Margin is headroom against a real day differing from the model: the plan
+// is made under the cap minus Slots, with every DAG's usage widened by
+// Minutes on both sides (each minute counts the highest usage within
+// Minutes of it), so that a run starting or ending a few minutes off does
+// not land on its neighbour.
+type Margin struct {
+	Slots   float64 `json:"slots"`
+	Minutes int     `json:"minutes"`
+}
+
+// DefaultMargin is the --margin default: 5% of the cap and 5 minutes.
+const DefaultMargin = "5%,5m"
+
+// ParseMargin reads "SLOTS,MINUTESm": SLOTS a number of slots or a
+// percentage of the cap ("20" or "5%"), MINUTES whole minutes ("5m").
+// "0" alone means no margin.
+func ParseMargin(s string, capSlots float64) (Margin, error) {
+	if s == "0" {
+		return Margin{}, nil
+	}
+	slotsPart, minPart, ok := strings.Cut(s, ",")
+	if !ok || !strings.HasSuffix(minPart, "m") {
+		return Margin{}, fmt.Errorf("margin %q: want SLOTS,MINUTESm such as 5%%,5m or 20,10m (or 0 for none)", s)
+	}
+	var m Margin
+	pct := strings.HasSuffix(slotsPart, "%")
+	v, err := strconv.ParseFloat(strings.TrimSuffix(slotsPart, "%"), 64)
+	if err != nil || v < 0 || math.IsInf(v, 0) || math.IsNaN(v) {
+		return Margin{}, fmt.Errorf("margin %q: slots %q is not a non-negative number or percentage", s, slotsPart)
+	}
+	if pct {
+		v = capSlots * v / 100
+	}
+	m.Slots = v
+	if m.Minutes, err = strconv.Atoi(strings.TrimSuffix(minPart, "m")); err != nil || m.Minutes < 0 || m.Minutes > 120 {
+		return Margin{}, fmt.Errorf("margin %q: minutes %q is not a whole number of minutes from 0 to 120", s, minPart)
+	}
+	if m.Slots >= capSlots {
+		return Margin{}, fmt.Errorf("margin %q: %.1f slots leaves nothing of the %.1f-slot cap", s, m.Slots, capSlots)
+	}
+	return m, nil
 }
 
 // Plan is the result of `slots plan`.
 type Plan struct {
-	CapSlots float64   `json:"cap_slots"`
-	Use      string    `json:"use"`
-	Method   string    `json:"method"`
-	Optimal  bool      `json:"optimal"`
-	Before   Summary   `json:"before"`
-	After    Summary   `json:"after"`
-	DAGs     []DAGPlan `json:"dags"`
+	CapSlots float64 `json:"cap_slots"`
+	Use      string  `json:"use"`
+	Method   string  `json:"method"`
+	Optimal  bool    `json:"optimal"`
+	Before   Summary `json:"before"`
+	After    Summary `json:"after"`
+	// Margin is the headroom planned for; AfterInMargin measures the
+	// proposal against the cap minus the slot margin with every DAG
+	// widened by the minute margin (what the search minimised).
+	Margin        Margin    `json:"margin"`
+	AfterInMargin Summary   `json:"after_in_margin"`
+	DAGs          []DAGPlan `json:"dags"`
 	// Notes are things the user must know: DAGs left out, constraints
 	// that could not apply.
 	Notes []string `json:"notes"`
@@ -91,7 +143,10 @@ func Build(doc *profile.Doc, cons *constraints.File, opt Options) (*Plan, error)
 	if cons == nil {
 		cons = &constraints.File{DAGs: map[string]constraints.DAG{}}
 	}
-	pl := &Plan{CapSlots: opt.CapSlots, Use: opt.Use, Notes: []string{}}
+	if opt.Margin.Slots < 0 || opt.Margin.Slots >= opt.CapSlots || opt.Margin.Minutes < 0 {
+		return nil, fmt.Errorf("margin %+v does not fit the %.1f-slot cap", opt.Margin, opt.CapSlots)
+	}
+	pl := &Plan{CapSlots: opt.CapSlots, Use: opt.Use, Notes: []string{}, Margin: opt.Margin}
 	prob := &planner.Problem{Horizon: day, Cap: milli(opt.CapSlots), Background: make([]int64, day)}
 	for m, s := range doc.MinuteOfDay {
 		prob.Background[m] = milli(s.MeanBackgroundSlots)
@@ -142,10 +197,13 @@ func Build(doc *profile.Doc, cons *constraints.File, opt Options) (*Plan, error)
 	}
 	sort.Strings(pl.Notes)
 
-	sol, err := planner.Solve(prob, opt.Solver)
+	padded := withMargin(prob, opt.Margin)
+	sol, err := planner.Solve(padded, opt.Solver)
 	if err != nil {
 		return nil, err
 	}
+	sol.Anchors = unshift(padded, prob, sol.Anchors)
+	pl.AfterInMargin = summarize(padded.Load(shift(prob, padded, sol.Anchors)), padded.Cap)
 	pl.Method, pl.Optimal = sol.Method, sol.Optimal
 	current := make([]int, len(prob.Items))
 	for i, it := range prob.Items {
@@ -298,3 +356,74 @@ func toSlots(ms []int64) []float64 {
 
 // IsInfeasible reports whether err means the constraints cannot be met.
 func IsInfeasible(err error) bool { return errors.Is(err, planner.ErrInfeasible) }
+
+// withMargin returns the problem the search solves: the cap lowered by the
+// slot margin and each pattern widened by the minute margin. A widened
+// pattern starts m minutes before the item's anchor, so its anchors are
+// shifted by day−m (a whole day keeps them non-negative and changes no
+// distance or dependency).
+func withMargin(p *planner.Problem, m Margin) *planner.Problem {
+	out := *p
+	out.Cap = p.Cap - milli(m.Slots)
+	out.Items = make([]planner.Item, len(p.Items))
+	for i, it := range p.Items {
+		pat, back := widen(it.Pattern, m.Minutes)
+		it.Pattern = pat
+		sh := day - back
+		it.Current += sh
+		it.Candidates = append([]int(nil), it.Candidates...)
+		for k := range it.Candidates {
+			it.Candidates[k] += sh
+		}
+		out.Items[i] = it
+	}
+	return &out
+}
+
+// shift and unshift convert anchors between the plain and the widened
+// problem.
+func shift(plain, padded *planner.Problem, anchors []int) []int {
+	out := make([]int, len(anchors))
+	for i, a := range anchors {
+		out[i] = a + padded.Items[i].Current - plain.Items[i].Current
+	}
+	return out
+}
+
+func unshift(padded, plain *planner.Problem, anchors []int) []int {
+	out := make([]int, len(anchors))
+	for i, a := range anchors {
+		out[i] = a - (padded.Items[i].Current - plain.Items[i].Current)
+	}
+	return out
+}
+
+// widen returns the pattern in which each minute holds the highest value
+// within m minutes of it, and how many minutes it starts before the
+// original. A pattern that would cover the whole day wraps around instead.
+func widen(p []int64, m int) ([]int64, int) {
+	if m == 0 {
+		return p, 0
+	}
+	n := len(p)
+	if n+2*m < day {
+		out := make([]int64, n+2*m)
+		for k := range out {
+			for j := max(k-2*m, 0); j <= min(k, n-1); j++ {
+				out[k] = max(out[k], p[j])
+			}
+		}
+		return out, m
+	}
+	base := make([]int64, day)
+	for k, v := range p {
+		base[k%day] += v
+	}
+	out := make([]int64, day)
+	for k := range out {
+		for j := -m; j <= m; j++ {
+			out[k] = max(out[k], base[((k+j)%day+day)%day])
+		}
+	}
+	return out, 0
+}

@@ -253,3 +253,50 @@ func TestPlanWindowPastMidnight(t *testing.T) {
 	}
 	checkCrons(t, pl)
 }
+
+// TestPlanMarginKeepsDAGsApart: a fixed hourly DAG uses 200 slots from
+// minute 0 to 10 of every hour; a daily DAG of 200 slots for 30 minutes
+// runs at 02:15 (ends 02:45). Under a 300-slot cap the model calls that
+// fine, and without a margin nothing moves. With 5 minutes of margin the
+// daily DAG widened to 02:10–02:50 touches the hourly run widened to
+// 01:55–02:15, so it must start where its widened span [x−5, x+35) stays
+// within [hh:15, hh:55): x = hh:20, the nearest being 02:20 (shift +5).
+func TestPlanMarginKeepsDAGsApart(t *testing.T) {
+	doc := flatDoc(0, flatDAG("hourly", "0 * * * *", 200, 10, 0), flatDAG("daily", "15 2 * * *", 200, 30, 0))
+	cons, err := constraints.Parse([]byte("dags:\n  hourly: {fixed: true}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		margin Margin
+		tick   string
+		shift  int
+	}{{Margin{}, "02:15", 0}, {Margin{Minutes: 5}, "02:20", 5}} {
+		pl, err := Build(doc, cons, Options{CapSlots: 300, Use: "p90", Solver: planner.DefaultOptions, Margin: tc.margin})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range pl.DAGs {
+			if d.DAG == "daily" && (d.NewTick != tc.tick || d.ShiftMin != tc.shift || d.NewSchedule != "20 2 * * *" && tc.shift == 5) {
+				t.Errorf("margin %+v: daily %+v, want %s (shift %d)", tc.margin, d, tc.tick, tc.shift)
+			}
+		}
+		if pl.After.MinutesOverCap != 0 || pl.AfterInMargin.MinutesOverCap != 0 || pl.Margin != tc.margin {
+			t.Errorf("margin %+v: after %+v, in margin %+v, margin %+v", tc.margin, pl.After, pl.AfterInMargin, pl.Margin)
+		}
+		checkCrons(t, pl)
+	}
+}
+
+func TestParseMargin(t *testing.T) {
+	for in, want := range map[string]Margin{"5%,5m": {15, 5}, "20,10m": {20, 10}, "0": {}, "0,0m": {}} {
+		if got, err := ParseMargin(in, 300); err != nil || got != want {
+			t.Errorf("ParseMargin(%q, 300) = %+v, %v; want %+v", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"5%", "x,5m", "300,5m", "100%,5m", "5,-1m", "5,5", "-1,5m", "5,500m"} {
+		if _, err := ParseMargin(in, 300); err == nil {
+			t.Errorf("ParseMargin(%q, 300) accepted", in)
+		}
+	}
+}

@@ -25,6 +25,13 @@ func Table(w io.Writer, p *slots.Plan) error {
 	fmt.Fprintf(&b, "| peak slots | %s | %s |\n", num(p.Before.PeakSlots), num(p.After.PeakSlots))
 	fmt.Fprintf(&b, "| slot-minutes over cap | %s | %s |\n", num(p.Before.SlotMinutesOverCap), num(p.After.SlotMinutesOverCap))
 	fmt.Fprintf(&b, "| minutes over cap | %d | %d |\n\n", p.Before.MinutesOverCap, p.After.MinutesOverCap)
+	if p.Margin.Slots > 0 || p.Margin.Minutes > 0 {
+		fmt.Fprintf(&b, "Margin: planned under %s slots (cap − %s) with each DAG widened by %d minutes on both sides; "+
+			"after the move, %d minutes (%s slot-minutes) fall inside that margin.\n\n",
+			num(p.CapSlots-p.Margin.Slots), num(p.Margin.Slots), p.Margin.Minutes, p.AfterInMargin.MinutesOverCap, num(p.AfterInMargin.SlotMinutesOverCap))
+	} else {
+		fmt.Fprintf(&b, "Margin: none (--margin 0): a run starting a few minutes late may land on its neighbour.\n\n")
+	}
 	fmt.Fprintf(&b, "## Proposed schedules\n\n")
 	fmt.Fprintf(&b, "| DAG | schedule now | proposed | first run | shift (min) | slot-minutes a day | note |\n|---|---|---|---|---:|---:|---|\n")
 	for _, d := range p.DAGs {
