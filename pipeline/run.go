@@ -18,6 +18,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/beametrics/beametrics/exporters"
+	localexp "github.com/beametrics/beametrics/exporters/local"
 	"github.com/beametrics/beametrics/internal/config"
 	"github.com/beametrics/beametrics/internal/engine"
 	"github.com/beametrics/beametrics/internal/progress"
@@ -209,6 +210,8 @@ func Run(ctx context.Context, o *Options, stderr io.Writer) error {
 	go func() {
 		select {
 		case <-sigs:
+		case <-localexp.OutputClosed(): // `beametrics | head`: drain as on Ctrl-C
+			fmt.Fprintln(stderr, "beametrics: standard output was closed by its reader")
 		case <-runCtx.Done():
 			return
 		}
@@ -253,6 +256,9 @@ func Run(ctx context.Context, o *Options, stderr io.Writer) error {
 	}
 	if closeErr != nil {
 		return runError(closeErr)
+	}
+	if n := localexp.LostToClosedOutput(); n > 0 {
+		return runError(fmt.Errorf("the output was closed by its reader: %d points were not written (counted as export failures, code %s)", n, localexp.CodeOutputClosed))
 	}
 	return nil
 }

@@ -1,0 +1,174 @@
+package pipeline_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/beametrics/beametrics/internal/loggen"
+	"github.com/beametrics/beametrics/pipeline"
+)
+
+// The tests below run pipeline.Run in a child process (this test binary)
+// so that everything the run writes to the real standard output and
+// standard error can be read, and so that standard output can be a real
+// pipe.
+const (
+	childEnv       = "BEAMETRICS_PIPELINE_CHILD" // config path
+	childInputEnv  = "BEAMETRICS_PIPELINE_CHILD_INPUT"
+	childDeadEnv   = "BEAMETRICS_PIPELINE_CHILD_DEAD"
+	childTestRegex = "^(TestClosedStdoutEndsTheRunWithASummary|TestNoSecretInAnyOutput)$"
+)
+
+// runChildIfAsked runs the pipeline as the child and exits; it returns in
+// the parent.
+func runChildIfAsked() {
+	cfg := os.Getenv(childEnv)
+	if cfg == "" {
+		return
+	}
+	o := &pipeline.Options{Config: cfg, Inputs: []string{os.Getenv(childInputEnv)}, DeadLetter: os.Getenv(childDeadEnv)}
+	err := pipeline.Run(context.Background(), o, os.Stderr)
+	if err == nil {
+		os.Exit(0)
+	}
+	fmt.Fprintf(os.Stderr, "child: %v\n", err)
+	var exit *pipeline.ExitError
+	if errors.As(err, &exit) {
+		os.Exit(exit.Code)
+	}
+	os.Exit(99)
+}
+
+// child prepares the child's command for config, input and dead letters.
+func child(config, input, dead string) *exec.Cmd {
+	cmd := exec.Command(os.Args[0], "-test.run="+childTestRegex)
+	cmd.Env = append(os.Environ(), childEnv+"="+config, childInputEnv+"="+input, childDeadEnv+"="+dead)
+	return cmd
+}
+
+// webLogs writes n generated web-app log lines, 100 ms apart, plus a line
+// that is not JSON (a dead letter).
+func webLogs(t *testing.T, n int) string {
+	t.Helper()
+	gen := loggen.New(7, time.Date(2025, 11, 24, 16, 0, 0, 0, time.UTC), 100*time.Millisecond)
+	var file, buf []byte
+	for range n {
+		buf, _ = gen.Append(buf[:0])
+		file = append(append(file, buf...), '\n')
+	}
+	file = append(file, "not json\n"...)
+	return writeFile(t, "logs.jsonl", file)
+}
+
+// TestClosedStdoutEndsTheRunWithASummary: `beametrics ... | head -1`. The
+// reader closes the pipe after one line; the run must not die of SIGPIPE
+// (exit 141, no summary) but end with its summary, name the closed output
+// and exit 1, since points were lost.
+func TestClosedStdoutEndsTheRunWithASummary(t *testing.T) {
+	runChildIfAsked()
+	// About 80 windows of ~16 series: several times a pipe's 64 KiB, so
+	// the run is still writing when the reader goes away.
+	input := webLogs(t, 50_000)
+	cfg := writeFile(t, "c.yaml", []byte(`event_time_field: time
+window: 60s
+metrics:
+  - {name: requests, type: count, dynamic_labels: {service: service, status: http.status}, export_type: local}
+`))
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := child(cfg, input, "")
+	cmd.Stdout = w
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	line, rerr := bufio.NewReader(r).ReadString('\n')
+	r.Close()
+	err = cmd.Wait()
+	if rerr != nil || !strings.HasPrefix(line, `{"metric_name":"requests"`) {
+		t.Errorf("first line %q, %v", line, rerr)
+	}
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Fatalf("child ended with %v, want exit status 1\n%s", err, stderr.String())
+	}
+	for _, want := range []string{
+		"beametrics: standard output was closed by its reader",
+		"beametrics: done in ",
+		"the output was closed by its reader: ",
+		"code output_closed",
+	} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr.String())
+		}
+	}
+}
+
+// TestNoSecretInAnyOutput: remote write to a receiver that answers 400
+// quoting the request's Authorization header. The bearer token must appear
+// in none of the run's outputs: standard output, standard error (logs,
+// progress, summary), dead letters and the local exporter's file.
+func TestNoSecretInAnyOutput(t *testing.T) {
+	runChildIfAsked()
+	const token = "tok-e2e-9a7d3c51"
+	var echoed atomic.Int64
+	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		echoed.Add(1)
+		http.Error(w, "out of order sample; request had Authorization: "+r.Header.Get("Authorization"), http.StatusBadRequest)
+	}))
+	defer recv.Close()
+	dir := t.TempDir()
+	tokFile, localOut, dead := filepath.Join(dir, "token"), filepath.Join(dir, "metrics.jsonl"), filepath.Join(dir, "dead.jsonl")
+	if err := os.WriteFile(tokFile, []byte(token+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := writeFile(t, "c.yaml", []byte(fmt.Sprintf(`event_time_field: time
+window: 60s
+metrics:
+  - {name: requests, type: count, dynamic_labels: {service: service}, export_type: prometheus}
+  - {name: requests-local, type: count, export_type: local}
+exporters:
+  prometheus_remote_write: {url: %q, bearer_token_file: %q, max_retries: 1}
+  local: {path: %q}
+`, recv.URL+"/api/v1/write", tokFile, localOut)))
+	cmd := child(cfg, webLogs(t, 3000), dead)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	if echoed.Load() == 0 {
+		t.Fatalf("the receiver got no request (child: %v)\n%s", err, stderr.String())
+	}
+	outputs := map[string][]byte{"stdout": stdout.Bytes(), "stderr": stderr.Bytes()}
+	for _, p := range []string{dead, localOut} {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatalf("%v (child: %s)", err, stderr.String())
+		}
+		outputs[filepath.Base(p)] = b
+	}
+	for name, b := range outputs {
+		if bytes.Contains(b, []byte(token)) {
+			t.Errorf("the token is in %s:\n%s", name, b)
+		}
+	}
+	// The failures went to the dead letters, with the echo masked.
+	if d := string(outputs["dead.jsonl"]); !strings.Contains(d, "export_failed/prometheus/HTTP_400") || !strings.Contains(d, "Authorization: Bearer [redacted]") {
+		t.Errorf("dead letters lack the masked export failures:\n%.2000s", d)
+	}
+}
