@@ -19,6 +19,7 @@ import (
 	"github.com/beametrics/beametrics/transforms/linesource"
 	"github.com/beametrics/beametrics/transforms/metricagg"
 	"github.com/beametrics/beametrics/transforms/pubsubread"
+	"github.com/beametrics/beametrics/transforms/seriesorder"
 )
 
 func init() {
@@ -27,12 +28,19 @@ func init() {
 
 // Plan is everything Build needs, checked by the launcher.
 type Plan struct {
-	Source     config.Source
-	Config     *config.Config
-	Files      []linesource.File  // replay; nil when streaming
-	PubSub     *pubsubread.Config // local streaming source
-	DeadLetter string
-	Exporters  exporters.Settings
+	Source config.Source
+	Config *config.Config
+	Files  []linesource.File // replay; nil when streaming
+	// ReplayMaxDelay is how far a local replay's watermark trails the
+	// newest event time read, at least (metricagg.ReplayFn).
+	ReplayMaxDelay time.Duration
+	// SplitReading reads Files with Beam's splittable reader and
+	// aggregates per bundle, as a batch job (Dataflow), instead of the
+	// local replay.
+	SplitReading bool
+	PubSub       *pubsubread.Config // local streaming source
+	DeadLetter   string
+	Exporters    exporters.Settings
 	// ReadRecords, when set, replaces the sources: it returns the
 	// PCollection<pubsubread.Message> to aggregate (the Dataflow runner
 	// reads with its native Pub/Sub source this way).
@@ -51,11 +59,17 @@ func Build(s beam.Scope, plan *Plan) error {
 	case plan.ReadRecords != nil:
 		msgs := plan.ReadRecords(s.Scope("Read"))
 		aggs, dead = beam.ParDo2(s.Scope("Aggregate"), metricagg.NewParseMessages(plan.Source, 0), msgs)
+	case plan.Files != nil && plan.SplitReading:
+		// Batch on a distributed runner: Beam's splittable reading
+		// spreads files and byte ranges over the workers.
+		lines := linesource.Read(s.Scope("Read"), plan.Files)
+		aggs, dead = beam.ParDo2(s.Scope("Aggregate"), metricagg.NewParseLines(plan.Source), lines)
 	case plan.Files != nil:
-		// Replay reads and aggregates in one DoFn, block by block on
-		// every core; see metricagg.ReplayFn.
-		blocks := beam.CreateList(s.Scope("Read"), metricagg.Blocks(plan.Files))
-		aggs, dead = beam.ParDo2(s.Scope("Aggregate"), metricagg.NewReplay(plan.Source), blocks)
+		// Local replay reads and aggregates in one DoFn, round by round
+		// on every core, and moves the watermark as the input's time
+		// passes; see metricagg.ReplayFn.
+		in := beam.Create(s.Scope("Read"), metricagg.ReplayInput{Blocks: metricagg.Blocks(plan.Files)})
+		aggs, dead = beam.ParDo2(s.Scope("Aggregate"), metricagg.NewReplay(plan.Source, plan.ReplayMaxDelay), in)
 	case plan.PubSub != nil:
 		msgs := pubsubread.Read(s.Scope("Read"), *plan.PubSub)
 		lateAfter := plan.PubSub.MaxDelay + plan.Config.AllowedLateness
@@ -105,6 +119,9 @@ func Build(s beam.Scope, plan *Plan) error {
 			exportsink.WriteTotals(ws.Scope("ExportCumulative"), plan.Source, plan.Exporters, plan.DeadLetter, totals,
 				exportsink.WithWorkerSelfMetrics(plan.WorkerSelfMetrics))
 		}
+		// Each series' windows reach the exporters in window order,
+		// however the runner fires and bundles them.
+		combined = seriesorder.InWindowOrder(ws.Scope("Order"), size, combined)
 		exportsink.Write(ws.Scope("Export"), plan.Source, plan.Exporters, plan.DeadLetter, combined,
 			exportsink.WithWorkerSelfMetrics(plan.WorkerSelfMetrics))
 	}

@@ -49,6 +49,8 @@ func prepareDataflow(ctx context.Context, plan *Plan, o *Options) error {
 		return err
 	}
 	enableWorkerSelfMetrics(plan)
+	// Replay as a batch job whose reading is split over the workers.
+	plan.SplitReading = plan.Files != nil
 	if plan.PubSub != nil {
 		project, id, err := splitSubscription(plan.PubSub.Subscription)
 		if err != nil {

@@ -40,7 +40,10 @@ type Options struct {
 	ExportType      string
 
 	MaxDelay time.Duration // Pub/Sub watermark: now minus this
-	Pullers  int
+	// MaxDisorder: replay's watermark trails the newest event time read
+	// by at least this.
+	MaxDisorder time.Duration
+	Pullers     int
 
 	// ProgressInterval is how often the progress line is printed; 0 turns
 	// it off.
@@ -85,6 +88,7 @@ func (o *Options) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.ExportType, "export-type", "", "export type for every metric, overriding the config: google-cloud-monitoring, prometheus or local")
 
 	fs.DurationVar(&o.MaxDelay, "max-delay", 10*time.Second, "Pub/Sub: the watermark trails the clock by this much")
+	fs.DurationVar(&o.MaxDisorder, "max-disorder", 10*time.Minute, "replay: how far behind the newest event time read a record may come and still count (the input's own disorder widens it)")
 	fs.IntVar(&o.Pullers, "pullers", 2, "Pub/Sub: parallel pullers on local runners")
 	fs.DurationVar(&o.ProgressInterval, "progress-interval", 5*time.Second, "how often to print the progress line on stderr (0: never)")
 

@@ -111,6 +111,16 @@ func Prepare(ctx context.Context, o *Options) (*Plan, error) {
 		if plan.Files, err = linesource.Expand(ctx, o.Inputs); err != nil {
 			return nil, usageError(err)
 		}
+		if o.MaxDisorder < 0 {
+			return nil, usageErrorf("--max-disorder must not be negative")
+		}
+		plan.ReplayMaxDelay = o.MaxDisorder
+		var total int64
+		for _, f := range plan.Files {
+			total += f.Size
+		}
+		progress.BytesTotal.Store(total)
+		progress.BytesRead.Store(0)
 	case o.Subscription != "":
 		pc := pubsubread.NewConfig(o.Subscription)
 		pc.MaxDelay, pc.Pullers = o.MaxDelay, o.Pullers

@@ -72,7 +72,10 @@ type Processor struct {
 	// RequireEventTime makes a bad event-time field a dead letter instead
 	// of a fallback to the source time (file input has no source time).
 	RequireEventTime bool
-	Stats            Stats
+	// LastTime is the event time (Unix nanoseconds) of the last record
+	// Process accepted: replay follows how far its input's time has come.
+	LastTime int64
+	Stats    Stats
 }
 
 type entry struct {
@@ -129,6 +132,7 @@ func (p *Processor) Process(body []byte, attrs map[string]string, sourceTime int
 		}
 	}
 	p.Stats.Events++
+	p.LastTime = t
 	for _, m := range p.e.metrics {
 		if m.pred != nil && !m.pred.Match(p.reader) {
 			continue

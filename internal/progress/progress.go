@@ -21,6 +21,30 @@ var (
 	LatestWindowEnd atomic.Int64 // Unix nanoseconds of the newest exported window end
 )
 
+// Replay's input: bytes read of the total, and the range of event times
+// read (Unix nanoseconds; valid once EventTimesSeen is set).
+var (
+	BytesRead, BytesTotal atomic.Int64
+	EventTimesSeen        atomic.Bool
+	OldestEventTime       atomic.Int64
+	NewestEventTime       atomic.Int64
+)
+
+// ObserveEventTimes widens the range of event times read to [oldest, newest].
+func ObserveEventTimes(oldest, newest int64) {
+	timesMu.Lock()
+	defer timesMu.Unlock()
+	if !EventTimesSeen.Load() || oldest < OldestEventTime.Load() {
+		OldestEventTime.Store(oldest)
+	}
+	if !EventTimesSeen.Load() || newest > NewestEventTime.Load() {
+		NewestEventTime.Store(newest)
+	}
+	EventTimesSeen.Store(true)
+}
+
+var timesMu sync.Mutex
+
 // Counts by label, for the self-metrics. Callers add once per bundle, not
 // per event: each Add takes a lock.
 var (
