@@ -120,8 +120,12 @@ func Build(s beam.Scope, plan *Plan) error {
 				exportsink.WithWorkerSelfMetrics(plan.WorkerSelfMetrics))
 		}
 		// Each series' windows reach the exporters in window order,
-		// however the runner fires and bundles them.
-		combined = seriesorder.InWindowOrder(ws.Scope("Order"), size, combined)
+		// however prism fires and bundles them. Local runs only for now:
+		// a new step would change a running Dataflow job's graph
+		// (--update compatibility, docs/dataflow.md).
+		if plan.ReadRecords == nil && !plan.SplitReading {
+			combined = seriesorder.InWindowOrder(ws.Scope("Order"), size, combined)
+		}
 		exportsink.Write(ws.Scope("Export"), plan.Source, plan.Exporters, plan.DeadLetter, combined,
 			exportsink.WithWorkerSelfMetrics(plan.WorkerSelfMetrics))
 	}

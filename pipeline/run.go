@@ -297,9 +297,9 @@ func startProgress(w io.Writer, every time.Duration, start time.Time) (stop func
 				if end := progress.LatestWindowEnd.Load(); end > 0 {
 					lag = now.Sub(time.Unix(0, end)).Round(time.Second).String()
 				}
-				fmt.Fprintf(w, "beametrics: %d events (%.0f/s), %d dead letters, %d late, %d windows / %d points exported, %d export failures, newest window closed %s ago\n",
+				fmt.Fprintf(w, "beametrics: %d events (%.0f/s), %d dead letters, %d late, %d windows / %d points exported, %d export failures, newest window closed %s ago%s\n",
 					ev, rate, progress.DeadLetters.Load(), progress.Late.Load(), progress.WindowsExported.Load(), progress.PointsExported.Load(),
-					progress.ExportFailures.Load(), lag)
+					progress.ExportFailures.Load(), lag, inputProgress(now.Sub(start)))
 			}
 		}
 	}()
@@ -309,7 +309,29 @@ func startProgress(w io.Writer, every time.Duration, start time.Time) (stop func
 func printSummary(w io.Writer, start time.Time) {
 	d := time.Since(start)
 	ev := progress.Events.Load()
-	fmt.Fprintf(w, "beametrics: done in %v: %d events (%.0f/s), %d dead letters, %d points exported, %d export failures\n",
+	span := ""
+	if progress.EventTimesSeen.Load() {
+		span = fmt.Sprintf(", event times %s to %s, %d late",
+			time.Unix(0, progress.OldestEventTime.Load()).UTC().Format(time.RFC3339),
+			time.Unix(0, progress.NewestEventTime.Load()).UTC().Format(time.RFC3339), progress.Late.Load())
+	}
+	fmt.Fprintf(w, "beametrics: done in %v: %d events (%.0f/s), %d dead letters, %d points exported, %d export failures%s\n",
 		d.Round(time.Millisecond), ev, float64(ev)/d.Seconds(), progress.DeadLetters.Load(),
-		progress.PointsExported.Load(), progress.ExportFailures.Load())
+		progress.PointsExported.Load(), progress.ExportFailures.Load(), span)
+}
+
+// inputProgress is a replay's part of the progress line: bytes read of the
+// total and the time left at the average rate so far; "" when streaming.
+func inputProgress(elapsed time.Duration) string {
+	total, read := progress.BytesTotal.Load(), progress.BytesRead.Load()
+	if total <= 0 {
+		return ""
+	}
+	eta := "n/a"
+	if read > 0 && read < total {
+		eta = time.Duration(float64(elapsed) * float64(total-read) / float64(read)).Round(time.Second).String()
+	} else if read >= total {
+		eta = "0s"
+	}
+	return fmt.Sprintf(", read %d of %d MB (%.0f%%), ETA %s", read>>20, total>>20, 100*float64(read)/float64(total), eta)
 }
