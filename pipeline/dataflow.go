@@ -7,10 +7,13 @@ import (
 	"os"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/mtime"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/pubsubio"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/log"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 	pb "google.golang.org/genproto/googleapis/pubsub/v1"
 
@@ -21,7 +24,7 @@ import (
 )
 
 func init() {
-	register.Function1x1(messageFromPubsub)
+	register.Function3x1(messageFromPubsub)
 }
 
 // dataflowRequiredFlags are the Beam flags the Dataflow runner cannot do
@@ -57,11 +60,18 @@ func prepareDataflow(ctx context.Context, plan *Plan, o *Options) error {
 			return usageError(err)
 		}
 		plan.ReadRecords = func(s beam.Scope) beam.PCollection {
-			raw := pubsubio.Read(s, project, pubsubio.ReadOptions{Subscription: id, WithAttributes: true})
+			raw := nativeRead(s, project, id)
 			return beam.ParDo(s.Scope("ToMessage"), messageFromPubsub, raw)
 		}
 	}
 	return nil
+}
+
+// nativeRead is Dataflow's native Pub/Sub source: PCollection<*pb.PubsubMessage>
+// with data and attributes, each element stamped with its publish time.
+// Prism cannot run it; the tests put a stand-in here that emits the same.
+var nativeRead = func(s beam.Scope, project, subscription string) beam.PCollection {
+	return pubsubio.Read(s, project, pubsubio.ReadOptions{Subscription: subscription, WithAttributes: true})
 }
 
 // enableWorkerSelfMetrics makes each worker export its own self-metrics,
@@ -134,17 +144,42 @@ func splitSubscription(sub string) (project, id string, err error) {
 	return parts[1], parts[3], nil
 }
 
+// publishTimeSkew is how far a message's publish_time may be from its
+// element timestamp and still be the same instant: Beam timestamps have
+// millisecond precision, publish times finer.
+const publishTimeSkew = time.Millisecond
+
+// skewLogged makes a worker log the first disagreement only.
+var skewLogged atomic.Bool
+
 // messageFromPubsub converts a message of Dataflow's native Pub/Sub source
-// into the form the rest of the pipeline reads.
-func messageFromPubsub(m *pb.PubsubMessage) pubsubread.Message {
-	var published time.Time
-	if ts := m.GetPublishTime(); ts != nil {
-		published = ts.AsTime()
+// into the form the rest of the pipeline reads. The native source gives
+// the publish time as the element's timestamp (the message's publish_time
+// and message_id are often empty), and the runner's watermark follows that
+// timestamp, so it is the message's time. A publish_time that agrees with
+// it only adds precision; one that does not is logged and ignored.
+func messageFromPubsub(ctx context.Context, et beam.EventTime, m *pb.PubsubMessage) pubsubread.Message {
+	t := et.ToTime()
+	if ts := m.GetPublishTime(); ts != nil && ts.IsValid() {
+		published := ts.AsTime()
+		switch d := published.Sub(t); {
+		case et == mtime.MinTimestamp:
+			// No element timestamp at all: not the native source's way,
+			// but the publish time is then the only time there is.
+			t = published
+		case d > -publishTimeSkew && d < publishTimeSkew:
+			t = published
+		default:
+			if skewLogged.CompareAndSwap(false, true) {
+				log.Warnf(ctx, "Pub/Sub message %s: publish_time %v differs from its element timestamp %v by %v; the element timestamp (the runner's event time) is used (logged once per worker)",
+					m.GetMessageId(), published.UTC(), t.UTC(), d)
+			}
+		}
 	}
 	return pubsubread.Message{
 		ID:          m.GetMessageId(),
 		Data:        m.GetData(),
 		Attributes:  m.GetAttributes(),
-		PublishTime: published,
+		PublishTime: t.UTC(),
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/mtime"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/log"
 	pipepb "github.com/apache/beam/sdks/v2/go/pkg/beam/model/pipeline_v1"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
@@ -424,19 +425,35 @@ func TestSplitSubscription(t *testing.T) {
 	}
 }
 
+// The native source's element timestamp is the message's time; a
+// publish_time, when the message has one, only adds precision to it.
 func TestMessageFromPubsub(t *testing.T) {
-	published := time.Date(2025, 11, 24, 16, 0, 5, 123000000, time.UTC)
-	got := messageFromPubsub(&pb.PubsubMessage{
-		MessageId:   "42",
-		Data:        []byte(`{"user":"dummy"}`),
-		Attributes:  map[string]string{"source": "app"},
-		PublishTime: timestamppb.New(published),
-	})
-	if got.ID != "42" || string(got.Data) != `{"user":"dummy"}` || got.Attributes["source"] != "app" || !got.PublishTime.Equal(published) {
-		t.Errorf("got %+v", got)
-	}
-	if m := messageFromPubsub(&pb.PubsubMessage{MessageId: "1"}); !m.PublishTime.IsZero() {
-		t.Errorf("a message without publish time got %v, want the zero time", m.PublishTime)
+	ctx := context.Background()
+	published := time.Date(2025, 11, 24, 16, 0, 5, 123456789, time.UTC)
+	elementTime := mtime.FromTime(published) // milliseconds, as the runner keeps it
+	millis := time.Date(2025, 11, 24, 16, 0, 5, 123000000, time.UTC)
+	for _, tc := range []struct {
+		name string
+		et   beam.EventTime
+		msg  *pb.PubsubMessage
+		want time.Time
+	}{
+		{"data and attributes only, as on Dataflow", elementTime,
+			&pb.PubsubMessage{Data: []byte(`{"user":"dummy"}`), Attributes: map[string]string{"source": "app"}}, millis},
+		{"publish_time agrees: its precision is kept", elementTime,
+			&pb.PubsubMessage{MessageId: "42", Data: []byte(`{}`), PublishTime: timestamppb.New(published)}, published},
+		{"publish_time disagrees: the element timestamp wins", elementTime,
+			&pb.PubsubMessage{MessageId: "43", PublishTime: timestamppb.New(published.Add(-time.Hour))}, millis},
+		{"no element timestamp: the publish_time", mtime.MinTimestamp,
+			&pb.PubsubMessage{MessageId: "44", PublishTime: timestamppb.New(published)}, published},
+	} {
+		got := messageFromPubsub(ctx, tc.et, tc.msg)
+		if !got.PublishTime.Equal(tc.want) {
+			t.Errorf("%s: time %v, want %v", tc.name, got.PublishTime, tc.want)
+		}
+		if got.ID != tc.msg.GetMessageId() || string(got.Data) != string(tc.msg.GetData()) || !reflect.DeepEqual(got.Attributes, tc.msg.GetAttributes()) {
+			t.Errorf("%s: got %+v from %v", tc.name, got, tc.msg)
+		}
 	}
 }
 

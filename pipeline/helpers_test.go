@@ -15,6 +15,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
 
 	"github.com/beametrics/beametrics/exporters"
+	"github.com/beametrics/beametrics/internal/testing/processenv"
 	"github.com/beametrics/beametrics/transforms/deadletter"
 	"github.com/beametrics/beametrics/transforms/exportsink"
 )
@@ -22,7 +23,9 @@ import (
 // The pipeline tests run prism in this process, one pipeline at a time:
 // the exporters, dead-letter files and progress counters are process-wide.
 func TestMain(m *testing.M) {
-	ptest.Main(m)
+	code := ptest.MainRet(m)
+	processenv.Cleanup() // the binaries of the worker-process tests
+	os.Exit(code)
 }
 
 // recorder is a strict fake of every exporter: it keeps the points it is

@@ -204,6 +204,11 @@ func Run(ctx context.Context, o *Options, stderr io.Writer) error {
 	fmt.Fprintf(stderr, "beametrics: runner %s%s, %s, %d metric(s)\n", runnerName,
 		map[bool]string{true: " (local; --runner=direct means prism)", false: ""}[local], mode, len(plan.Config.Metrics))
 
+	if local && processWorkers() && plan.Files == nil {
+		// This process sees none of the workers' counts: each worker
+		// exports its own self-metrics, as on Dataflow.
+		enableWorkerSelfMetrics(plan)
+	}
 	p, s := beam.NewPipelineWithRoot()
 	if err := Build(s, plan); err != nil {
 		return runError(err)
@@ -214,6 +219,10 @@ func Run(ctx context.Context, o *Options, stderr io.Writer) error {
 	// (A context with a deadline would crash prism; only cancel is safe.)
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	workers, runCtx, err := startWorkerProcs(runCtx, stderr)
+	if err != nil {
+		return runError(err)
+	}
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(sigs)
@@ -227,6 +236,7 @@ func Run(ctx context.Context, o *Options, stderr io.Writer) error {
 		}
 		fmt.Fprintln(stderr, "beametrics: draining: no more pulls; flushing open windows (signal again to stop at once)")
 		pubsubread.StopAll()
+		workers.drain()
 		if emb != nil {
 			emb.cancel()
 		}
@@ -247,12 +257,15 @@ func Run(ctx context.Context, o *Options, stderr io.Writer) error {
 	}
 	stopProgress := startProgress(stderr, progressEvery, start)
 	stopSelfMetrics := func() {}
-	if local && plan.Files == nil {
+	if local && plan.Files == nil && !plan.WorkerSelfMetrics {
 		// Self-metrics follow the processing clock: they describe a
 		// streaming job's health. A replay's summary line says the same.
 		stopSelfMetrics = startSelfMetrics(runCtx, plan)
 	}
 	err = beamx.Run(runCtx, p)
+	if werr := workers.finish(); werr != nil {
+		err = werr
+	}
 	stopProgress()
 	stopSelfMetrics()
 	closeErr := errors.Join(exportsink.CloseAll(), absence.CloseAll(), deadletter.CloseFiles())

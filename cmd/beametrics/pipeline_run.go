@@ -26,6 +26,12 @@ func runPipeline(args []string) int {
 		fmt.Fprintf(os.Stderr, "beametrics: unexpected argument %q (flags only; subcommands go first)\n", flag.Arg(0))
 		return 2
 	}
+	if f := flag.Lookup("worker"); f != nil && f.Value.String() == "true" {
+		// A Beam worker process: the SDK prints messages of its own to
+		// standard output, where the local exporter writes points (it
+		// keeps the real one); send theirs to standard error.
+		os.Stdout = os.Stderr
+	}
 	beam.Init()
 	// BEAMETRICS_CPUPROFILE=FILE profiles a local run, for finding where
 	// replay time goes; it is for developers, so it is not a flag.

@@ -46,6 +46,11 @@ type sharedFile struct {
 	mu sync.Mutex
 }
 
+// stdout is standard output as the process started with it: a Beam worker
+// process points os.Stdout at standard error, so that the SDK's own
+// messages do not mix with the points (cmd/beametrics).
+var stdout = os.Stdout
+
 // Stdout returns an exporter to standard output. All of a process's Stdout
 // exporters share one lock, so sink instances never interleave lines.
 //
@@ -56,7 +61,7 @@ type sharedFile struct {
 // the run to stop.
 func Stdout() *Exporter {
 	ignoreSIGPIPE.Do(func() { signal.Ignore(syscall.SIGPIPE) })
-	return &Exporter{w: os.Stdout, mu: &stdoutMu}
+	return &Exporter{w: stdout, mu: &stdoutMu}
 }
 
 var ignoreSIGPIPE sync.Once
@@ -150,7 +155,7 @@ func (e *Exporter) Failures() map[exporters.FailureKey]int64 { return e.failures
 
 // Close flushes a file to disk; standard output and shared files stay open.
 func (e *Exporter) Close() error {
-	if f, ok := e.w.(*os.File); ok && f != os.Stdout {
+	if f, ok := e.w.(*os.File); ok && f != stdout {
 		e.mu.Lock()
 		defer e.mu.Unlock()
 		return f.Sync()

@@ -27,11 +27,13 @@ var registry = struct {
 	sync.Mutex
 	runs        map[string]*run
 	stoppedKeys map[string]bool
+	stopAll     bool // the stop file appeared: every run stops
 }{runs: map[string]*run{}, stoppedKeys: map[string]bool{}}
 
 // runFor returns the shared state of the Read with this ID, creating it on
 // first use.
 func runFor(id string, cfg Config) *run {
+	watchStopFile()
 	registry.Lock()
 	defer registry.Unlock()
 	if r, ok := registry.runs[id]; ok {
@@ -39,7 +41,7 @@ func runFor(id string, cfg Config) *run {
 	}
 	r := &run{stopKey: cfg.StopKey, stopAfter: cfg.StopAfter, idle: cfg.StopWhenIdle}
 	r.lastActivity.Store(time.Now().UnixNano())
-	if cfg.StopKey != "" && registry.stoppedKeys[cfg.StopKey] {
+	if registry.stopAll || (cfg.StopKey != "" && registry.stoppedKeys[cfg.StopKey]) {
 		r.stopped.Store(true)
 	}
 	registry.runs[id] = r
