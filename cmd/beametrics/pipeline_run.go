@@ -31,6 +31,7 @@ func runPipeline(args []string) int {
 		// standard output, where the local exporter writes points (it
 		// keeps the real one); send theirs to standard error.
 		os.Stdout = os.Stderr
+		dieWithParent()
 	}
 	beam.Init()
 	// BEAMETRICS_CPUPROFILE=FILE profiles a local run, for finding where
