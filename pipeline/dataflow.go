@@ -4,8 +4,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"os"
-	"runtime"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -18,7 +16,7 @@ import (
 	pb "google.golang.org/genproto/googleapis/pubsub/v1"
 
 	"github.com/beametrics/beametrics/internal/config"
-	"github.com/beametrics/beametrics/internal/selfreport"
+	"github.com/beametrics/beametrics/internal/selfmetrics"
 	"github.com/beametrics/beametrics/transforms/deadletter"
 	"github.com/beametrics/beametrics/transforms/pubsubread"
 )
@@ -33,7 +31,8 @@ func init() {
 var dataflowRequiredFlags = []string{"project", "region", "staging_location"}
 
 // prepareDataflow checks the Dataflow options and adapts the plan to the
-// Dataflow runner (native Pub/Sub source, worker binary) before launch.
+// Dataflow runner (native Pub/Sub source, worker self-metrics) before
+// launch. cmd/beametrics points --worker_binary at the running executable.
 func prepareDataflow(ctx context.Context, plan *Plan, o *Options) error {
 	var missing []string
 	for _, name := range dataflowRequiredFlags {
@@ -46,9 +45,6 @@ func prepareDataflow(ctx context.Context, plan *Plan, o *Options) error {
 		return usageErrorf("--runner=dataflow needs --project, --region and --staging_location (gs://BUCKET/PATH); missing: %s", strings.Join(missing, ", "))
 	}
 	if err := checkWorkerDestinations(plan); err != nil {
-		return err
-	}
-	if err := defaultWorkerBinary(); err != nil {
 		return err
 	}
 	enableWorkerSelfMetrics(plan)
@@ -82,7 +78,7 @@ func enableWorkerSelfMetrics(plan *Plan) {
 	if plan.Config == nil {
 		return
 	}
-	_, err := selfreport.Check(selfreport.Options{Config: plan.Config, Settings: plan.Exporters, Worker: "check"})
+	_, err := selfmetrics.Check(selfmetrics.Options{Config: plan.Config, Settings: plan.Exporters, Worker: "check"})
 	if err != nil {
 		plan.Config.Warnings = append(plan.Config.Warnings, config.Error{File: plan.Config.File,
 			Msg: fmt.Sprintf("self-metrics off on the workers: %v", err)})
@@ -109,29 +105,6 @@ func checkWorkerDestinations(plan *Plan) error {
 		return usageErrorf("--runner=dataflow: %s", strings.Join(errs, "; "))
 	}
 	return nil
-}
-
-// defaultWorkerBinary points --worker_binary at the running executable when
-// it is not given. Without it the SDK tries to `go build` the program from
-// source, which cannot work inside a flex template launcher image.
-func defaultWorkerBinary() error {
-	f := flag.Lookup("worker_binary")
-	if f == nil {
-		return usageErrorf("--runner=dataflow: this binary has no --worker_binary flag (Beam's jobopts package is not linked in)")
-	}
-	if f.Value.String() != "" {
-		return nil
-	}
-	// Dataflow workers run linux/amd64; another executable would be
-	// staged and then fail on every worker.
-	if runtime.GOOS != "linux" || runtime.GOARCH != "amd64" {
-		return usageErrorf("--runner=dataflow: this beametrics is built for %s/%s but Dataflow workers run linux/amd64: give --worker_binary=PATH to a linux/amd64 build (deploy/build-linux-amd64.sh)", runtime.GOOS, runtime.GOARCH)
-	}
-	exe, err := os.Executable()
-	if err != nil {
-		return usageErrorf("--runner=dataflow: cannot find the running executable for --worker_binary (%v); give --worker_binary=PATH", err)
-	}
-	return f.Value.Set(exe)
 }
 
 // splitSubscription splits projects/P/subscriptions/S into P and S, the

@@ -33,9 +33,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/beametrics/beametrics/exporters"
-	"github.com/beametrics/beametrics/exporters/selfmetrics"
-	"github.com/beametrics/beametrics/internal/progress"
-	"github.com/beametrics/beametrics/internal/selfreport"
+	"github.com/beametrics/beametrics/internal/selfmetrics"
 	"github.com/beametrics/beametrics/transforms/exportsink"
 	"github.com/beametrics/beametrics/transforms/pubsubread"
 )
@@ -119,7 +117,7 @@ func dryRun(t *testing.T, o *Options) (*df.Job, *pipepb.Pipeline) {
 		"staging_location": "gs://fake-bucket/staging",
 		"dry_run":          "true",
 		"job_name":         "beametrics-dry-run",
-		"worker_binary":    "",
+		"worker_binary":    os.Args[0], // cmd/beametrics defaults it to the running executable
 		// A prism run earlier in this test binary leaves its loopback
 		// environment in Beam's global flags; Dataflow needs the default.
 		"environment_type":   "",
@@ -129,6 +127,7 @@ func dryRun(t *testing.T, o *Options) (*df.Job, *pipepb.Pipeline) {
 	log.SetLogger(logs)
 	t.Cleanup(func() { log.SetLogger(&log.Structural{}) })
 
+	o.Runner = "dataflow"
 	var stderr bytes.Buffer
 	if err := Run(context.Background(), o, &stderr); err != nil {
 		t.Fatalf("dry run: %v\nstderr:\n%s\nbeam log:\n%s", err, stderr.String(), strings.Join(logs.messages(), "\n"))
@@ -252,10 +251,6 @@ func TestDataflowDryRun(t *testing.T) {
 			if job.ProjectId != fakeProject || job.Name != "beametrics-dry-run" {
 				t.Errorf("job project %q name %q, want %q and beametrics-dry-run", job.ProjectId, job.Name, fakeProject)
 			}
-			exe, _ := os.Executable()
-			if got := flag.Lookup("worker_binary").Value.String(); got != exe {
-				t.Errorf("--worker_binary = %q, want the running executable %q", got, exe)
-			}
 
 			names, reads := transformNames(model)
 			if len(reads) != 1 {
@@ -340,7 +335,7 @@ func TestDataflowBrokenConfigIsNotSubmitted(t *testing.T) {
 	t.Cleanup(func() { log.SetLogger(&log.Structural{}) })
 
 	o := flagDefaults(t)
-	o.Config, o.Subscription = bad, fakeSubscription
+	o.Config, o.Subscription, o.Runner = bad, fakeSubscription, "dataflow"
 	err := Run(context.Background(), o, &bytes.Buffer{})
 	var exit *ExitError
 	if !errors.As(err, &exit) || exit.Code != 2 {
@@ -397,19 +392,6 @@ func TestPrepareDataflowRefusesWorkerLocalOutputs(t *testing.T) {
 	ok := Plan{DeadLetter: "projects/p/topics/dead", Exporters: exporters.Settings{Local: exporters.LocalSettings{Path: "-"}}}
 	if err := prepareDataflow(context.Background(), &ok, &Options{}); err != nil {
 		t.Errorf("a topic and standard output: %v", err)
-	}
-}
-
-func TestPrepareDataflowKeepsGivenWorkerBinary(t *testing.T) {
-	setFlags(t, map[string]string{
-		"project": fakeProject, "region": "europe-west1", "staging_location": "gs://b/s",
-		"worker_binary": "/opt/beametrics-linux-amd64",
-	})
-	if err := prepareDataflow(context.Background(), &Plan{}, &Options{}); err != nil {
-		t.Fatal(err)
-	}
-	if got := flag.Lookup("worker_binary").Value.String(); got != "/opt/beametrics-linux-amd64" {
-		t.Errorf("--worker_binary = %q, want the given path", got)
 	}
 }
 
@@ -595,8 +577,8 @@ func TestDataflowWorkerSelfMetricsOnPrism(t *testing.T) {
 		return beam.ParDo(s, publishedMessage, teststream.Create(s, ts))
 	}
 
-	eventsBefore := progress.Events.Load()
-	deadBefore := progress.DeadLettersByReason.Snapshot()
+	eventsBefore := selfmetrics.Events.Load()
+	deadBefore := selfmetrics.DeadLettersByReason.Snapshot()
 	p, s := beam.NewPipelineWithRoot()
 	if err := Build(s, plan); err != nil {
 		t.Fatal(err)
@@ -606,16 +588,16 @@ func TestDataflowWorkerSelfMetricsOnPrism(t *testing.T) {
 	}
 	// A worker's reporter runs until its process ends; here the last,
 	// partial window is exported by stopping it.
-	exportsink.StopSelfMetrics()
-	pointsTotal := progress.PointsByExporter.Snapshot()
-	windowsTotal := progress.WindowsByExporter.Snapshot()
+	selfmetrics.StopWorker()
+	pointsTotal := selfmetrics.PointsByExporter.Snapshot()
+	windowsTotal := selfmetrics.WindowsByExporter.Snapshot()
 
 	fake.mu.Lock()
 	defer fake.mu.Unlock()
 	for _, pr := range fake.problems {
 		t.Errorf("exporter misuse: %s", pr)
 	}
-	worker := exporters.Label{Name: selfmetrics.WorkerLabel, Value: selfreport.WorkerID()}
+	worker := exporters.Label{Name: selfmetrics.WorkerLabel, Value: selfmetrics.WorkerID()}
 	metricPoints := map[string]int64{}
 	for _, typ := range []string{exporters.TypeLocal, exporters.TypeRemoteWrite} {
 		// The sink's exporter and the reporter's, one each.
@@ -644,7 +626,7 @@ func TestDataflowWorkerSelfMetricsOnPrism(t *testing.T) {
 				}
 			}
 			sums[pt.Metric+"{"+strings.Join(ls, ",")+"}"] += pt.Int
-			if pt.Metric == selfmetrics.EventsRead {
+			if pt.Metric == selfmetrics.MetricEventsRead {
 				windows = append(windows, pt)
 			}
 		}

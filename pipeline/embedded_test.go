@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/beametrics/beametrics/internal/progress"
+	"github.com/beametrics/beametrics/internal/selfmetrics"
 	"github.com/beametrics/beametrics/pipeline"
 	"github.com/beametrics/beametrics/transforms/pubsubread"
 )
@@ -40,13 +40,13 @@ func TestEmbeddedQuickStartDrains(t *testing.T) {
 	// the windows after the watermark (now - 2 s) passed them.
 	o := optionsFromArgs(t, "--config", "../examples/quickstart.yaml", "--allowed-lateness", "1m",
 		"--export-type", "local", "--local-output", out, "--progress-interval", "0")
-	eventsBefore := progress.Events.Load()
+	eventsBefore := selfmetrics.Events.Load()
 	var stderr bytes.Buffer
 	done := make(chan error, 1)
 	go func() { done <- pipeline.Run(context.Background(), o, &stderr) }()
 
 	deadline := time.Now().Add(60 * time.Second)
-	for progress.Events.Load()-eventsBefore < 100 {
+	for selfmetrics.Events.Load()-eventsBefore < 100 {
 		select {
 		case err := <-done:
 			t.Fatalf("Run ended before the drain: %v\n%s", err, stderr.String())
@@ -54,7 +54,7 @@ func TestEmbeddedQuickStartDrains(t *testing.T) {
 		}
 		if time.Now().After(deadline) {
 			pubsubread.StopAll()
-			t.Fatalf("after 60 s only %d events were read", progress.Events.Load()-eventsBefore)
+			t.Fatalf("after 60 s only %d events were read", selfmetrics.Events.Load()-eventsBefore)
 		}
 	}
 	pubsubread.StopAll()
@@ -66,7 +66,7 @@ func TestEmbeddedQuickStartDrains(t *testing.T) {
 	case <-time.After(60 * time.Second):
 		t.Fatalf("Run did not end within 60 s of StopAll\n%s", stderr.String())
 	}
-	events := progress.Events.Load() - eventsBefore
+	events := selfmetrics.Events.Load() - eventsBefore
 	if !strings.Contains(stderr.String(), "in-process Pub/Sub server") {
 		t.Errorf("stderr does not say it streams from the embedded server:\n%s", stderr.String())
 	}

@@ -49,6 +49,15 @@ type Options struct {
 	// it off.
 	ProgressInterval time.Duration
 
+	// Runner names the Beam runner to run on: "prism" (also when empty) or
+	// "dataflow". Not a flag of its own: cmd/beametrics reads Beam's
+	// --runner (and maps "direct" to prism).
+	Runner string
+	// Drain, when closed, drains a streaming run: the sources stop
+	// pulling, every open window fires and is exported, and Run returns.
+	// Cancelling Run's context stops at once instead. nil: no drain.
+	Drain <-chan struct{}
+
 	// Unused flags the original accepted; kept so its templates run.
 	DataflowTemplateType string
 	ProjectID            string

@@ -17,7 +17,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
 
 	"github.com/beametrics/beametrics/internal/config"
-	"github.com/beametrics/beametrics/internal/progress"
+	"github.com/beametrics/beametrics/internal/selfmetrics"
 	"github.com/beametrics/beametrics/internal/testing/pubsubtest"
 	"github.com/beametrics/beametrics/pipeline"
 	"github.com/beametrics/beametrics/transforms/pubsubread"
@@ -189,7 +189,7 @@ func TestDrainStopAll(t *testing.T) {
 	rec := installRecorder(t)
 	cfgPath := writeFile(t, "e2e.yaml", []byte(e2eConfig))
 	o := &pipeline.Options{Config: cfgPath, Subscription: e2eSub, MaxDelay: 2 * time.Second, Pullers: 2}
-	eventsBefore, deadBefore := progress.Events.Load(), progress.DeadLetters.Load()
+	eventsBefore, deadBefore := selfmetrics.Events.Load(), selfmetrics.DeadLetters.Load()
 	var stderr bytes.Buffer
 	done := make(chan error, 1)
 	go func() { done <- pipeline.Run(context.Background(), o, &stderr) }()
@@ -204,7 +204,7 @@ func TestDrainStopAll(t *testing.T) {
 		return true
 	}
 	deadline := time.Now().Add(60 * time.Second)
-	for progress.Events.Load()-eventsBefore < int64(len(msgs)-bad) || progress.DeadLetters.Load()-deadBefore < int64(bad) || !allAcked() {
+	for selfmetrics.Events.Load()-eventsBefore < int64(len(msgs)-bad) || selfmetrics.DeadLetters.Load()-deadBefore < int64(bad) || !allAcked() {
 		select {
 		case err := <-done:
 			t.Fatalf("Run ended before the drain: %v\n%s", err, stderr.String())
@@ -212,8 +212,8 @@ func TestDrainStopAll(t *testing.T) {
 		}
 		if time.Now().After(deadline) {
 			pubsubread.StopAll()
-			t.Fatalf("after 60 s: %d events, %d dead letters read; want %d and %d", progress.Events.Load()-eventsBefore,
-				progress.DeadLetters.Load()-deadBefore, len(msgs)-bad, bad)
+			t.Fatalf("after 60 s: %d events, %d dead letters read; want %d and %d", selfmetrics.Events.Load()-eventsBefore,
+				selfmetrics.DeadLetters.Load()-deadBefore, len(msgs)-bad, bad)
 		}
 	}
 	rec.mu.Lock()

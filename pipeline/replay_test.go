@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/beametrics/beametrics/internal/loggen"
-	"github.com/beametrics/beametrics/internal/progress"
+	"github.com/beametrics/beametrics/internal/selfmetrics"
 	"github.com/beametrics/beametrics/pipeline"
 )
 
@@ -181,17 +181,17 @@ func TestReplayFile(t *testing.T) {
 	dir := t.TempDir()
 	out, dead := dir+"/metrics.jsonl", dir+"/dead.jsonl"
 
-	eventsBefore, deadBefore := progress.Events.Load(), progress.DeadLetters.Load()
+	eventsBefore, deadBefore := selfmetrics.Events.Load(), selfmetrics.DeadLetters.Load()
 	var stderr bytes.Buffer
 	o := &pipeline.Options{Config: "testdata/replay.yaml", Inputs: []string{input}, DeadLetter: dead}
 	o.Exporters.Local.Path = out
 	if err := pipeline.Run(context.Background(), o, &stderr); err != nil {
 		t.Fatalf("Run: %v\nstderr:\n%s", err, stderr.String())
 	}
-	if got := progress.Events.Load() - eventsBefore; got != n {
+	if got := selfmetrics.Events.Load() - eventsBefore; got != n {
 		t.Errorf("events counted = %d, want %d", got, n)
 	}
-	if got := progress.DeadLetters.Load() - deadBefore; got != int64(len(badLines)) {
+	if got := selfmetrics.DeadLetters.Load() - deadBefore; got != int64(len(badLines)) {
 		t.Errorf("dead letters counted = %d, want %d", got, len(badLines))
 	}
 	if !strings.Contains(stderr.String(), "replaying 1 file(s)") {

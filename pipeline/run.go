@@ -3,25 +3,22 @@ package pipeline
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/x/beamx"
+	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/x/beamx" // registers the runners
 	"gopkg.in/yaml.v3"
 
 	"github.com/beametrics/beametrics/exporters"
 	localexp "github.com/beametrics/beametrics/exporters/local"
 	"github.com/beametrics/beametrics/internal/config"
 	"github.com/beametrics/beametrics/internal/engine"
-	"github.com/beametrics/beametrics/internal/progress"
+	"github.com/beametrics/beametrics/internal/selfmetrics"
 	"github.com/beametrics/beametrics/transforms/absence"
 	"github.com/beametrics/beametrics/transforms/deadletter"
 	"github.com/beametrics/beametrics/transforms/exportsink"
@@ -119,8 +116,8 @@ func Prepare(ctx context.Context, o *Options) (*Plan, error) {
 		for _, f := range plan.Files {
 			total += f.Size
 		}
-		progress.BytesTotal.Store(total)
-		progress.BytesRead.Store(0)
+		selfmetrics.BytesTotal.Store(total)
+		selfmetrics.BytesRead.Store(0)
 	case o.Subscription != "":
 		pc := pubsubread.NewConfig(o.Subscription)
 		pc.MaxDelay, pc.Pullers = o.MaxDelay, o.Pullers
@@ -150,18 +147,15 @@ func exporterSettings(cfg *config.Config, flags exporters.Settings) (exporters.S
 	return fromFile.Override(flags), nil
 }
 
-// Run launches the pipeline described by args (flags, as on the command
-// line) and waits for it. It returns an *ExitError.
+// Run builds the pipeline o describes and runs it on o.Runner, waiting
+// for the end of the run (on Dataflow: for the job's submission). It
+// returns an *ExitError. It neither reads nor changes Beam's global flags
+// nor handles signals: the caller (cmd/beametrics) does, and closes
+// o.Drain to drain or cancels ctx to stop at once.
 func Run(ctx context.Context, o *Options, stderr io.Writer) error {
-	runner := flag.Lookup("runner")
-	if runner != nil && (runner.Value.String() == "direct" || runner.Value.String() == "") {
-		// The legacy Go direct runner cannot stream; prism is Beam's own
-		// local runner and does everything the direct runner did.
-		_ = runner.Value.Set("prism")
-	}
-	runnerName := "prism"
-	if runner != nil {
-		runnerName = runner.Value.String()
+	runnerName := o.Runner
+	if runnerName == "" {
+		runnerName = "prism"
 	}
 	local := runnerName == "prism"
 
@@ -185,7 +179,6 @@ func Run(ctx context.Context, o *Options, stderr io.Writer) error {
 			return runError(fmt.Errorf("embedded Pub/Sub: %v", err))
 		}
 		defer emb.Stop()
-		o.Subscription = emb.Subscription
 		pc := pubsubread.NewConfig(emb.Subscription)
 		pc.Pullers = o.Pullers
 		pc.Endpoint, pc.Insecure = emb.Addr, true
@@ -197,12 +190,15 @@ func Run(ctx context.Context, o *Options, stderr io.Writer) error {
 	for _, w := range plan.Config.Warnings {
 		fmt.Fprintf(stderr, "warning: %s\n", w)
 	}
-	mode := "streaming from " + o.Subscription
+	mode := "replaying"
+	if plan.PubSub != nil {
+		mode = "streaming from " + plan.PubSub.Subscription
+	}
 	if plan.Files != nil {
 		mode = fmt.Sprintf("replaying %d file(s)", len(plan.Files))
 	}
 	fmt.Fprintf(stderr, "beametrics: runner %s%s, %s, %d metric(s)\n", runnerName,
-		map[bool]string{true: " (local; --runner=direct means prism)", false: ""}[local], mode, len(plan.Config.Metrics))
+		map[bool]string{true: " (local)", false: ""}[local], mode, len(plan.Config.Metrics))
 
 	if local && processWorkers() && plan.Files == nil {
 		// This process sees none of the workers' counts: each worker
@@ -214,37 +210,27 @@ func Run(ctx context.Context, o *Options, stderr io.Writer) error {
 		return runError(err)
 	}
 
-	// Ctrl-C or SIGTERM drains: the sources stop, every open window fires
-	// and is exported, and the run ends by itself. A second signal cancels.
-	// (A context with a deadline would crash prism; only cancel is safe.)
+	// Draining: the sources stop, every open window fires and is
+	// exported, and the run ends by itself. (A context with a deadline
+	// would crash prism; only cancel is safe.)
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	workers, runCtx, err := startWorkerProcs(runCtx, stderr)
 	if err != nil {
 		return runError(err)
 	}
-	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	defer signal.Stop(sigs)
 	go func() {
 		select {
-		case <-sigs:
+		case <-o.Drain:
 		case <-localexp.OutputClosed(): // `beametrics | head`: drain as on Ctrl-C
-			fmt.Fprintln(stderr, "beametrics: standard output was closed by its reader")
+			fmt.Fprintln(stderr, "beametrics: standard output was closed by its reader; draining")
 		case <-runCtx.Done():
 			return
 		}
-		fmt.Fprintln(stderr, "beametrics: draining: no more pulls; flushing open windows (signal again to stop at once)")
 		pubsubread.StopAll()
 		workers.drain()
 		if emb != nil {
 			emb.cancel()
-		}
-		select {
-		case <-sigs:
-			fmt.Fprintln(stderr, "beametrics: stopping without drain")
-			cancel()
-		case <-runCtx.Done():
 		}
 	}()
 
@@ -255,14 +241,19 @@ func Run(ctx context.Context, o *Options, stderr io.Writer) error {
 		// this process stay at zero, so print nothing rather than zeros.
 		progressEvery = 0
 	}
-	stopProgress := startProgress(stderr, progressEvery, start)
+	// The live line reads this process's counters (prism's workers run in
+	// it by default); the summary reads the job's Beam counters, which are
+	// right wherever the workers ran.
+	before := selfmetrics.ProcessTotals()
+	sinceStart := func() selfmetrics.Totals { return selfmetrics.ProcessTotals().Sub(before) }
+	stopProgress := selfmetrics.StartProgress(stderr, progressEvery, start, sinceStart)
 	stopSelfMetrics := func() {}
 	if local && plan.Files == nil && !plan.WorkerSelfMetrics {
 		// Self-metrics follow the processing clock: they describe a
 		// streaming job's health. A replay's summary line says the same.
-		stopSelfMetrics = startSelfMetrics(runCtx, plan)
+		stopSelfMetrics = selfmetrics.StartLocal(runCtx, selfmetrics.LocalOptions(plan.Config, plan.Exporters, stderr), stderr)
 	}
-	err = beamx.Run(runCtx, p)
+	res, err := beam.Run(runCtx, runnerName, p)
 	if werr := workers.finish(); werr != nil {
 		err = werr
 	}
@@ -270,7 +261,15 @@ func Run(ctx context.Context, o *Options, stderr io.Writer) error {
 	stopSelfMetrics()
 	closeErr := errors.Join(exportsink.CloseAll(), absence.CloseAll(), deadletter.CloseFiles())
 	if local {
-		printSummary(stderr, start)
+		here := sinceStart()
+		totals, ok := selfmetrics.ResultTotals(res)
+		from := ""
+		if !ok {
+			totals, from = here, "this process's counts: the runner reported none"
+		}
+		// Only this process saw the event times it read.
+		totals.OldestEventTime, totals.NewestEventTime = here.OldestEventTime, here.NewestEventTime
+		fmt.Fprintln(stderr, selfmetrics.Summary(totals, time.Since(start), from))
 	} else if err == nil {
 		fmt.Fprintf(stderr, "beametrics: job submitted to %s\n", runnerName)
 	}
@@ -284,67 +283,4 @@ func Run(ctx context.Context, o *Options, stderr io.Writer) error {
 		return runError(fmt.Errorf("the output was closed by its reader: %d points were not written (counted as export failures, code %s)", n, localexp.CodeOutputClosed))
 	}
 	return nil
-}
-
-func startProgress(w io.Writer, every time.Duration, start time.Time) (stop func()) {
-	if every <= 0 {
-		return func() {}
-	}
-	done := make(chan struct{})
-	finished := make(chan struct{})
-	go func() {
-		defer close(finished)
-		t := time.NewTicker(every)
-		defer t.Stop()
-		var lastEvents int64
-		last := start
-		for {
-			select {
-			case <-done:
-				return
-			case now := <-t.C:
-				ev := progress.Events.Load()
-				rate := float64(ev-lastEvents) / now.Sub(last).Seconds()
-				lastEvents, last = ev, now
-				lag := "n/a"
-				if end := progress.LatestWindowEnd.Load(); end > 0 {
-					lag = now.Sub(time.Unix(0, end)).Round(time.Second).String()
-				}
-				fmt.Fprintf(w, "beametrics: %d events (%.0f/s), %d dead letters, %d late, %d windows / %d points exported, %d export failures, newest window closed %s ago%s\n",
-					ev, rate, progress.DeadLetters.Load(), progress.Late.Load(), progress.WindowsExported.Load(), progress.PointsExported.Load(),
-					progress.ExportFailures.Load(), lag, inputProgress(now.Sub(start)))
-			}
-		}
-	}()
-	return func() { close(done); <-finished }
-}
-
-func printSummary(w io.Writer, start time.Time) {
-	d := time.Since(start)
-	ev := progress.Events.Load()
-	span := ""
-	if progress.EventTimesSeen.Load() {
-		span = fmt.Sprintf(", event times %s to %s, %d late",
-			time.Unix(0, progress.OldestEventTime.Load()).UTC().Format(time.RFC3339),
-			time.Unix(0, progress.NewestEventTime.Load()).UTC().Format(time.RFC3339), progress.Late.Load())
-	}
-	fmt.Fprintf(w, "beametrics: done in %v: %d events (%.0f/s), %d dead letters, %d points exported, %d export failures%s\n",
-		d.Round(time.Millisecond), ev, float64(ev)/d.Seconds(), progress.DeadLetters.Load(),
-		progress.PointsExported.Load(), progress.ExportFailures.Load(), span)
-}
-
-// inputProgress is a replay's part of the progress line: bytes read of the
-// total and the time left at the average rate so far; "" when streaming.
-func inputProgress(elapsed time.Duration) string {
-	total, read := progress.BytesTotal.Load(), progress.BytesRead.Load()
-	if total <= 0 {
-		return ""
-	}
-	eta := "n/a"
-	if read > 0 && read < total {
-		eta = time.Duration(float64(elapsed) * float64(total-read) / float64(read)).Round(time.Second).String()
-	} else if read >= total {
-		eta = "0s"
-	}
-	return fmt.Sprintf(", read %d of %d MB (%.0f%%), ETA %s", read>>20, total>>20, 100*float64(read)/float64(total), eta)
 }

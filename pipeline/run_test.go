@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"flag"
 	"os"
 	"regexp"
 	"strings"
@@ -138,32 +137,4 @@ func TestRunMetricsJSONThatDoesNotParse(t *testing.T) {
 	o.Metrics = `{"name":"requests","type":"count"}` // an object, not an array
 	stderr, err = runOptions(t, o)
 	wantExit(t, err, stderr, 2, `--metrics`, out)
-}
-
-func TestRunDirectMeansPrism(t *testing.T) {
-	runner := flag.Lookup("runner")
-	if runner == nil {
-		t.Fatal("no --runner flag registered")
-	}
-	old := runner.Value.String()
-	t.Cleanup(func() { _ = runner.Value.Set(old) })
-	if err := runner.Value.Set("direct"); err != nil {
-		t.Fatal(err)
-	}
-	cfg := writeFile(t, "c.yaml", []byte(goodConfig))
-	input := writeFile(t, "in.jsonl", []byte(oneLine))
-	out := t.TempDir() + "/out.jsonl"
-	o := &pipeline.Options{Config: cfg, Inputs: []string{input}}
-	o.Exporters.Local.Path = out
-	stderr, err := runOptions(t, o)
-	if err != nil {
-		t.Fatalf("--runner=direct: %v\n%s", err, stderr)
-	}
-	if !strings.Contains(stderr, "runner prism") {
-		t.Errorf("stderr does not say the runner is prism:\n%s", stderr)
-	}
-	got, err := os.ReadFile(out)
-	if err != nil || !strings.Contains(string(got), `"metric_name":"requests","labels":{},"value":1,`) {
-		t.Errorf("output %q (%v), want requests = 1", got, err)
-	}
 }

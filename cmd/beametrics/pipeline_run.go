@@ -5,8 +5,12 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
+	"os/signal"
+	"runtime"
 	"runtime/pprof"
+	"syscall"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 
@@ -48,7 +52,29 @@ func runPipeline(args []string) int {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	err := pipeline.Run(context.Background(), &o, os.Stderr)
+	return exitCode(launch(context.Background(), &o, os.Stderr))
+}
+
+// launch sets up what belongs to the process, not the pipeline: Beam's
+// global flags (the runner, the worker binary) and the signals, then runs
+// the pipeline.
+func launch(ctx context.Context, o *pipeline.Options, stderr io.Writer) error {
+	o.Runner = resolveRunner()
+	if o.Runner == "dataflow" {
+		if err := defaultWorkerBinary(); err != nil {
+			return &pipeline.ExitError{Code: 2, Err: err}
+		}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	drain := make(chan struct{})
+	o.Drain = drain
+	stop := onSignals(stderr, func() { close(drain) }, cancel)
+	defer stop()
+	return pipeline.Run(ctx, o, stderr)
+}
+
+func exitCode(err error) int {
 	if err == nil {
 		return 0
 	}
@@ -58,4 +84,71 @@ func runPipeline(args []string) int {
 		return exit.Code
 	}
 	return 1
+}
+
+// resolveRunner returns the runner Beam's --runner names, with "direct"
+// and "" meaning prism: the legacy Go direct runner cannot stream, and
+// prism is Beam's own local runner, which does everything it did. The
+// flag is set to match, for Beam code that reads it.
+func resolveRunner() string {
+	f := flag.Lookup("runner")
+	if f == nil {
+		return "prism"
+	}
+	if v := f.Value.String(); v != "" && v != "direct" {
+		return v
+	}
+	_ = f.Value.Set("prism")
+	return "prism"
+}
+
+// defaultWorkerBinary points --worker_binary at the running executable when
+// it is not given. Without it the SDK tries to `go build` the program from
+// source, which cannot work inside a flex template launcher image.
+func defaultWorkerBinary() error {
+	f := flag.Lookup("worker_binary")
+	if f == nil {
+		return errors.New("--runner=dataflow: this binary has no --worker_binary flag (Beam's jobopts package is not linked in)")
+	}
+	if f.Value.String() != "" {
+		return nil
+	}
+	// Dataflow workers run linux/amd64; another executable would be
+	// staged and then fail on every worker.
+	if runtime.GOOS != "linux" || runtime.GOARCH != "amd64" {
+		return fmt.Errorf("--runner=dataflow: this beametrics is built for %s/%s but Dataflow workers run linux/amd64: give --worker_binary=PATH to a linux/amd64 build (deploy/build-linux-amd64.sh)", runtime.GOOS, runtime.GOARCH)
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("--runner=dataflow: cannot find the running executable for --worker_binary (%w); give --worker_binary=PATH", err)
+	}
+	return f.Value.Set(exe)
+}
+
+// onSignals makes Ctrl-C or SIGTERM drain (drain is called once) and a
+// second signal stop at once (stopNow). The returned function stops
+// listening.
+func onSignals(stderr io.Writer, drain, stopNow func()) (stop func()) {
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-sigs:
+		case <-done:
+			return
+		}
+		fmt.Fprintln(stderr, "beametrics: draining: no more pulls; flushing open windows (signal again to stop at once)")
+		drain()
+		select {
+		case <-sigs:
+			fmt.Fprintln(stderr, "beametrics: stopping without drain")
+			stopNow()
+		case <-done:
+		}
+	}()
+	return func() {
+		signal.Stop(sigs)
+		close(done)
+	}
 }

@@ -9,7 +9,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"sync"
 	"time"
 
@@ -25,7 +24,7 @@ import (
 	"github.com/beametrics/beametrics/internal/aggregate"
 	"github.com/beametrics/beametrics/internal/config"
 	"github.com/beametrics/beametrics/internal/engine"
-	"github.com/beametrics/beametrics/internal/progress"
+	"github.com/beametrics/beametrics/internal/selfmetrics"
 	"github.com/beametrics/beametrics/transforms/cumulative"
 	"github.com/beametrics/beametrics/transforms/deadletter"
 	"github.com/beametrics/beametrics/transforms/metricagg"
@@ -59,6 +58,16 @@ func newSink(cfg config.Source, settings exporters.Settings, deadLetter string, 
 	return s
 }
 
+// Option changes what Write and WriteTotals build.
+type Option func(*sink)
+
+// WithWorkerSelfMetrics(true) makes the sink start this process's
+// self-metrics reporter when it is set up (selfmetrics.StartWorker; for
+// jobs on many worker processes, such as Dataflow's).
+func WithWorkerSelfMetrics(on bool) Option {
+	return func(s *sink) { s.WorkerSelfMetrics = on }
+}
+
 // NewExporter makes the exporter of one export type. It is a variable so
 // that the program can install the full set of exporters and tests a fake.
 var NewExporter = all.New
@@ -80,7 +89,7 @@ type sink struct {
 	Settings   exporters.Settings
 	DeadLetter string // where lost points go; "" for nowhere but the log
 	// WorkerSelfMetrics starts the process's worker self-metrics at Setup
-	// (see selfmetrics.go); set for Dataflow jobs.
+	// (selfmetrics.StartWorker); set for Dataflow jobs.
 	WorkerSelfMetrics bool
 
 	dead      *deadletter.Writer
@@ -159,7 +168,7 @@ func (fn *sink) setup(ctx context.Context) error {
 		fn.exporters[typ] = e
 	}
 	if fn.WorkerSelfMetrics {
-		startWorkerSelfMetrics(cfg, fn.Settings)
+		selfmetrics.StartWorker(cfg, fn.Settings, NewExporter)
 	}
 	return nil
 }
@@ -215,34 +224,30 @@ func (fn *sink) finishBundle(ctx context.Context) error {
 	for typ, points := range fn.batches {
 		if fn.scrape != nil {
 			if err := fn.scrape.Export(ctx, points); err != nil {
-				lost := fn.countFailures(ctx, promscrape.ExporterName, len(points), err)
-				log.Errorf(ctx, "prometheus scrape endpoint: %d of %d points refused: %v", lost, len(points), err)
+				lost := selfmetrics.CountLost(ctx, promscrape.ExporterName, len(points), err)
+				log.Errorf(ctx, "beametrics: prometheus scrape endpoint: %d of %d points refused: %v", lost, len(points), err)
 			}
 		}
 		err := fn.exporters[typ].Export(ctx, points)
 		lost := 0
 		if err != nil {
-			lost = fn.countFailures(ctx, typ, len(points), err)
-			fn.deadLetter(ctx, typ, points, err)
 			// The exporter has retried already; losing points must be
 			// loud, but must not stop the pipeline.
-			log.Errorf(ctx, "export %s: %d of %d points lost: %v", typ, lost, len(points), err)
-			fmt.Fprintf(os.Stderr, "beametrics: export %s: %d of %d points lost: %v\n", typ, lost, len(points), err)
+			lost = selfmetrics.CountLost(ctx, typ, len(points), err)
+			log.Errorf(ctx, "beametrics: export %s: %d of %d points lost: %v", typ, lost, len(points), err)
+			fn.deadLetter(ctx, typ, points, err)
 		}
-		beam.NewCounter("beametrics", "points_exported/"+typ).Inc(ctx, int64(len(points)-lost))
-		progress.PointsExported.Add(int64(len(points) - lost))
-		progress.PointsByExporter.Add(typ, int64(len(points)-lost))
+		selfmetrics.CountExported(ctx, typ, int64(len(points)-lost))
 	}
 	perType := map[string]int64{}
+	var newest time.Time
 	for wk := range fn.windows {
-		progress.WindowsExported.Add(1)
-		progress.ObserveWindowEnd(wk.end)
 		perType[fn.eng.Metric(wk.metric).ExportType]++
+		if wk.end.After(newest) {
+			newest = wk.end
+		}
 	}
-	for typ, n := range perType {
-		progress.WindowsByExporter.Add(typ, n)
-	}
-	beam.NewCounter("beametrics", "windows_exported").Inc(ctx, int64(len(fn.windows)))
+	selfmetrics.CountWindows(ctx, perType, newest)
 	return nil
 }
 
@@ -275,34 +280,9 @@ func (fn *sink) deadLetter(ctx context.Context, exporter string, points []export
 	}
 }
 
-// countFailures counts the points an Export call lost, by code, into Beam
-// counters (export_failures/<exporter> and export_failures/<exporter>/<code>)
-// and the progress counts, and returns how many were lost.
-func (fn *sink) countFailures(ctx context.Context, exporter string, total int, err error) int {
-	byCode := map[string]int64{}
-	var exportErr *exporters.ExportError
-	if errors.As(err, &exportErr) {
-		for _, f := range exportErr.Failed {
-			byCode[f.Code]++
-		}
-	} else {
-		// An error without the list of lost points loses them all.
-		byCode["unknown"] = int64(total)
-	}
-	lost := int64(0)
-	for code, n := range byCode {
-		lost += n
-		beam.NewCounter("beametrics", "export_failures/"+exporter+"/"+code).Inc(ctx, n)
-		progress.FailuresByExporter.Add(progress.Failure{Exporter: exporter, Code: code}, n)
-	}
-	beam.NewCounter("beametrics", "export_failures/"+exporter).Inc(ctx, lost)
-	progress.ExportFailures.Add(lost)
-	return int(lost)
-}
-
 // CloseAll flushes and closes the process's exporters, the worker
 // self-metrics' too. Call it after the pipeline has finished.
 func CloseAll() error {
-	StopSelfMetrics()
+	selfmetrics.StopWorker()
 	return shared.CloseAll()
 }

@@ -24,7 +24,7 @@ import (
 	"github.com/beametrics/beametrics/internal/aggregate"
 	"github.com/beametrics/beametrics/internal/config"
 	"github.com/beametrics/beametrics/internal/engine"
-	"github.com/beametrics/beametrics/internal/progress"
+	"github.com/beametrics/beametrics/internal/selfmetrics"
 	"github.com/beametrics/beametrics/transforms/deadletter"
 	"github.com/beametrics/beametrics/transforms/exportsink"
 	"github.com/beametrics/beametrics/transforms/metricagg"
@@ -198,7 +198,7 @@ func TestWriteRoutesByExportType(t *testing.T) {
 	r := &recorder{}
 	install(t, r)
 	src := config.Source{Name: "sink.yaml", Text: []byte(sinkConfig)}
-	before := progress.PointsExported.Load()
+	before := selfmetrics.PointsExported.Load()
 	if err := runSink(t, src, partials(t, src, sinkEvents)); err != nil {
 		t.Fatalf("pipeline failed: %v", err)
 	}
@@ -228,7 +228,7 @@ func TestWriteRoutesByExportType(t *testing.T) {
 	if fmt.Sprint(r.points["prometheus"]) != fmt.Sprint(wantProm) {
 		t.Errorf("prometheus points %q, want %q", r.points["prometheus"], wantProm)
 	}
-	if got := progress.PointsExported.Load() - before; got != 5 {
+	if got := selfmetrics.PointsExported.Load() - before; got != 5 {
 		t.Errorf("points exported counter grew by %d, want 5", got)
 	}
 }
@@ -247,15 +247,15 @@ func TestWriteCountsLostPoints(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			install(t, tc.r)
-			failBefore, outBefore := progress.ExportFailures.Load(), progress.PointsExported.Load()
+			failBefore, outBefore := selfmetrics.ExportFailures.Load(), selfmetrics.PointsExported.Load()
 			if err := runSink(t, src, elems); err != nil {
 				t.Fatalf("a lost point failed the pipeline: %v", err)
 			}
 			tc.r.mu.Lock()
 			calls := len(tc.r.points["local"]) + len(tc.r.points["prometheus"])
 			tc.r.mu.Unlock()
-			lost := progress.ExportFailures.Load() - failBefore
-			out := progress.PointsExported.Load() - outBefore
+			lost := selfmetrics.ExportFailures.Load() - failBefore
+			out := selfmetrics.PointsExported.Load() - outBefore
 			if lost+out != int64(calls) || calls != 5 {
 				t.Errorf("%d points given to exporters, %d counted lost, %d exported; want 5 in all", calls, lost, out)
 			}

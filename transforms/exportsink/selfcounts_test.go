@@ -15,7 +15,7 @@ import (
 	"github.com/beametrics/beametrics/exporters"
 	"github.com/beametrics/beametrics/exporters/promscrape"
 	"github.com/beametrics/beametrics/internal/config"
-	"github.com/beametrics/beametrics/internal/progress"
+	"github.com/beametrics/beametrics/internal/selfmetrics"
 	"github.com/beametrics/beametrics/transforms/exportsink"
 )
 
@@ -45,17 +45,17 @@ func TestWriteCountsByExporterAndCode(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			install(t, tc.r)
-			pointsBefore := progress.PointsByExporter.Snapshot()
-			failsBefore := progress.FailuresByExporter.Snapshot()
-			windowsBefore := progress.WindowsByExporter.Snapshot()
+			pointsBefore := selfmetrics.PointsByExporter.Snapshot()
+			failsBefore := selfmetrics.FailuresByExporter.Snapshot()
+			windowsBefore := selfmetrics.WindowsByExporter.Snapshot()
 			if err := runSink(t, src, elems); err != nil {
 				t.Fatalf("pipeline failed: %v", err)
 			}
-			points := diff(pointsBefore, progress.PointsByExporter.Snapshot())
-			fails := diff(failsBefore, progress.FailuresByExporter.Snapshot())
-			windows := diff(windowsBefore, progress.WindowsByExporter.Snapshot())
-			localLost := fails[progress.Failure{Exporter: "local", Code: tc.code}]
-			promLost := fails[progress.Failure{Exporter: "prometheus", Code: tc.code}]
+			points := diff(pointsBefore, selfmetrics.PointsByExporter.Snapshot())
+			fails := diff(failsBefore, selfmetrics.FailuresByExporter.Snapshot())
+			windows := diff(windowsBefore, selfmetrics.WindowsByExporter.Snapshot())
+			localLost := fails[selfmetrics.Failure{Exporter: "local", Code: tc.code}]
+			promLost := fails[selfmetrics.Failure{Exporter: "prometheus", Code: tc.code}]
 			if points["local"]+localLost != 3 || points["prometheus"]+promLost != 2 {
 				t.Errorf("local: %d written + %d lost, prometheus: %d + %d; want 3 and 2 in all (failures %v)",
 					points["local"], localLost, points["prometheus"], promLost, fails)
@@ -81,7 +81,7 @@ func TestWriteFeedsScrapeEndpoint(t *testing.T) {
 	install(t, &recorder{})
 	src := config.Source{Name: "sink.yaml", Text: []byte(sinkConfig)}
 	const listen = "127.0.0.1:0"
-	failsBefore := progress.FailuresByExporter.Snapshot()
+	failsBefore := selfmetrics.FailuresByExporter.Snapshot()
 	run := func(events []string) {
 		p, s := beam.NewPipelineWithRoot()
 		combined := beam.ParDo(s, decodeSeries, beam.Create(s, partials(t, src, events)...))
@@ -96,7 +96,7 @@ func TestWriteFeedsScrapeEndpoint(t *testing.T) {
 	// a second run with an older point (which never replaces a newer one)
 	// leaves the first run's values on /metrics.
 	run([]string{`{"time":"2025-11-24T15:00:00Z","bytes":3}`})
-	if fails := diff(failsBefore, progress.FailuresByExporter.Snapshot()); len(fails) != 0 {
+	if fails := diff(failsBefore, selfmetrics.FailuresByExporter.Snapshot()); len(fails) != 0 {
 		t.Errorf("points lost: %v", fails)
 	}
 	srv, err := promscrape.Shared(listen)

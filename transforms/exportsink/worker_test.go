@@ -12,10 +12,8 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
 
 	"github.com/beametrics/beametrics/exporters"
-	"github.com/beametrics/beametrics/exporters/selfmetrics"
 	"github.com/beametrics/beametrics/internal/config"
-	"github.com/beametrics/beametrics/internal/progress"
-	"github.com/beametrics/beametrics/internal/selfreport"
+	"github.com/beametrics/beametrics/internal/selfmetrics"
 	"github.com/beametrics/beametrics/transforms/exportsink"
 )
 
@@ -26,7 +24,7 @@ func sumSelf(t *testing.T, r *recorder, typ, metric, labels string) (sum int64, 
 	t.Helper()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	worker := selfmetrics.WorkerLabel + "=" + selfreport.WorkerID()
+	worker := selfmetrics.WorkerLabel + "=" + selfmetrics.WorkerID()
 	want := labels
 	if want != "" {
 		want += ","
@@ -71,9 +69,9 @@ func TestWorkerSelfMetrics(t *testing.T) {
 	}
 	run()
 	run()
-	exportsink.StopSelfMetrics() // the last, partial window
-	totals := progress.PointsByExporter.Snapshot()
-	windowTotals := progress.WindowsByExporter.Snapshot()
+	selfmetrics.StopWorker() // the last, partial window
+	totals := selfmetrics.PointsByExporter.Snapshot()
+	windowTotals := selfmetrics.WindowsByExporter.Snapshot()
 
 	r.mu.Lock()
 	for _, m := range r.misuse {
@@ -82,15 +80,15 @@ func TestWorkerSelfMetrics(t *testing.T) {
 	starts := fmt.Sprint(r.starts)
 	r.mu.Unlock()
 	// One reporter: each export type's self-metrics were started once.
-	if n := strings.Count(starts, selfmetrics.EventsRead); n != 2 {
-		t.Errorf("%s given to Start %d times, want twice (once per export type of one reporter): %s", selfmetrics.EventsRead, n, starts)
+	if n := strings.Count(starts, selfmetrics.MetricEventsRead); n != 2 {
+		t.Errorf("%s given to Start %d times, want twice (once per export type of one reporter): %s", selfmetrics.MetricEventsRead, n, starts)
 	}
 	for _, typ := range []string{exporters.TypeLocal, exporters.TypeRemoteWrite} {
-		got, windows := sumSelf(t, r, typ, selfmetrics.PointsExported, "exporter="+typ)
+		got, windows := sumSelf(t, r, typ, selfmetrics.MetricPointsExported, "exporter="+typ)
 		if windows == 0 || got != totals[typ] {
 			t.Errorf("%s: points_exported adds up to %d over %d windows; the process counted %d", typ, got, windows, totals[typ])
 		}
-		got, _ = sumSelf(t, r, typ, selfmetrics.WindowsExported, "exporter="+typ)
+		got, _ = sumSelf(t, r, typ, selfmetrics.MetricWindowsExported, "exporter="+typ)
 		if got != windowTotals[typ] {
 			t.Errorf("%s: windows_exported adds up to %d; the process counted %d", typ, got, windowTotals[typ])
 		}
@@ -102,12 +100,12 @@ func TestWorkerSelfMetrics(t *testing.T) {
 
 	// Stopped, the next sink set up starts a new reporter.
 	run()
-	exportsink.StopSelfMetrics()
+	selfmetrics.StopWorker()
 	r.mu.Lock()
 	starts = fmt.Sprint(r.starts)
 	r.mu.Unlock()
-	if n := strings.Count(starts, selfmetrics.EventsRead); n != 4 {
-		t.Errorf("after a stop, %s given to Start %d times in all, want 4", selfmetrics.EventsRead, n)
+	if n := strings.Count(starts, selfmetrics.MetricEventsRead); n != 4 {
+		t.Errorf("after a stop, %s given to Start %d times in all, want 4", selfmetrics.MetricEventsRead, n)
 	}
 }
 
@@ -119,7 +117,7 @@ func TestNoWorkerSelfMetricsByDefault(t *testing.T) {
 	if err := runSink(t, src, partials(t, src, sinkEvents)); err != nil {
 		t.Fatal(err)
 	}
-	exportsink.StopSelfMetrics()
+	selfmetrics.StopWorker()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if s := fmt.Sprint(r.starts, r.points); strings.Contains(s, selfmetrics.Prefix) {

@@ -23,7 +23,7 @@ import (
 	"github.com/beametrics/beametrics/internal/config"
 	"github.com/beametrics/beametrics/internal/engine"
 	"github.com/beametrics/beametrics/internal/event"
-	"github.com/beametrics/beametrics/internal/progress"
+	"github.com/beametrics/beametrics/internal/selfmetrics"
 	"github.com/beametrics/beametrics/transforms/pubsubread"
 )
 
@@ -126,7 +126,7 @@ func (b *base) finishBundle(ctx context.Context, emit func(beam.EventTime, strin
 	})
 	if late > 0 {
 		beam.NewCounter("beametrics", "late_values").Inc(ctx, late)
-		progress.Late.Add(late)
+		selfmetrics.Late.Add(late)
 		log.Warnf(ctx, "%d values arrived after their window closed (watermark delay plus allowed lateness) and are dropped as late; raise --allowed-lateness or --max-delay", late)
 	}
 	b.reportStats(ctx)
@@ -144,7 +144,7 @@ func (b *base) reportStats(ctx context.Context) {
 		}
 		return d
 	}
-	progress.Events.Add(inc("events", st.Events, &b.seen.Events))
+	selfmetrics.Events.Add(inc("events", st.Events, &b.seen.Events))
 	inc("event_time_fallbacks", st.TimeFallbacks, &b.seen.TimeFallbacks)
 	if b.seen.DeadLetters == nil {
 		b.seen.DeadLetters = map[string]int64{}
@@ -160,16 +160,16 @@ func (b *base) reportStats(ctx context.Context) {
 			if reason == "" {
 				reason = "error" // as refuse names it
 			}
-			progress.DeadLettersByReason.Add(reason, d)
+			selfmetrics.DeadLettersByReason.Add(reason, d)
 		}
 	}
 	for i := range st.Dropped {
 		name := b.eng.Metric(i).Name
 		if d := inc("dropped_values/"+name, st.Dropped[i], &b.seen.Dropped[i]); d != 0 {
-			progress.DroppedByMetric.Add(name, d)
+			selfmetrics.DroppedByMetric.Add(name, d)
 		}
 		if d := inc("overflowed/"+name, st.Overflowed[i], &b.seen.Overflowed[i]); d != 0 {
-			progress.OverflowedByMetric.Add(name, d)
+			selfmetrics.OverflowedByMetric.Add(name, d)
 		}
 		inc("matched/"+name, st.Matched[i], &b.seen.Matched[i])
 	}
@@ -181,7 +181,7 @@ func refuse(err error, data []byte, source string) DeadLetter {
 	if reason == "" {
 		reason = "error"
 	}
-	progress.DeadLetters.Add(1)
+	selfmetrics.DeadLetters.Add(1)
 	return DeadLetter{Reason: reason, Detail: err.Error(), Data: append([]byte(nil), data...),
 		Source: source, Time: time.Now().UTC()}
 }

@@ -1,4 +1,4 @@
-package pipeline
+package selfmetrics
 
 import (
 	"bufio"
@@ -16,7 +16,6 @@ import (
 	"github.com/beametrics/beametrics/exporters"
 	"github.com/beametrics/beametrics/exporters/promscrape"
 	"github.com/beametrics/beametrics/internal/config"
-	"github.com/beametrics/beametrics/internal/progress"
 )
 
 const selfMetricsConfig = `
@@ -27,9 +26,9 @@ metrics:
     export_type: local
 `
 
-// selfMetricsPlan returns a plan whose metrics go to the real local
-// exporter writing into a temporary file, and the file's path.
-func selfMetricsPlan(t *testing.T, window, listen string) (*Plan, string) {
+// localOptions returns a local run's options whose metrics go to the real
+// local exporter writing into a temporary file, and the file's path.
+func localOptions(t *testing.T, window, listen string) (Options, string) {
 	t.Helper()
 	src := config.Source{Name: "self.yaml", Text: []byte(fmt.Sprintf(selfMetricsConfig, window))}
 	cfg, err := src.Load()
@@ -38,7 +37,7 @@ func selfMetricsPlan(t *testing.T, window, listen string) (*Plan, string) {
 	}
 	out := filepath.Join(t.TempDir(), "points.jsonl")
 	settings := exporters.Settings{Local: exporters.LocalSettings{Path: out}, PrometheusListen: listen}
-	return &Plan{Source: src, Config: cfg, Exporters: settings}, out
+	return LocalOptions(cfg, settings, os.Stderr), out
 }
 
 type localLine struct {
@@ -87,30 +86,31 @@ func contains(lines []string, want string) bool {
 
 // Each window's self-metrics hold what happened in that window only, go
 // to the metrics' exporter and the scrape endpoint, and name their labels.
-func TestSelfMetricsWindowCounts(t *testing.T) {
-	plan, out := selfMetricsPlan(t, "10s", "127.0.0.1:0")
+func TestLocalWindowCounts(t *testing.T) {
+	o, out := localOptions(t, "10s", "127.0.0.1:0")
 	// Far from the test data of other tests, whose windows also move the
 	// process's newest window end.
 	t0 := time.Date(2030, 1, 2, 10, 0, 3, 0, time.UTC)
 	clock := t0
-	sm, err := newSelfMetrics(context.Background(), plan, func() time.Time { return clock })
+	o.Now = func() time.Time { return clock }
+	sm, err := New(context.Background(), o)
 	if err != nil {
-		t.Fatalf("newSelfMetrics: %v", err)
+		t.Fatalf("New: %v", err)
 	}
 	defer sm.Close()
 
-	progress.Events.Add(7)
-	progress.DeadLettersByReason.Add("invalid_json", 2)
-	progress.DroppedByMetric.Add("requests", 1)
-	progress.OverflowedByMetric.Add("requests", 4)
-	progress.PointsByExporter.Add(exporters.TypeLocal, 5)
-	progress.WindowsByExporter.Add(exporters.TypeLocal, 1)
-	progress.FailuresByExporter.Add(progress.Failure{Exporter: exporters.TypeLocal, Code: "write"}, 3)
-	progress.ObserveWindowEnd(t0.Add(-3 * time.Second)) // 10:00:00
+	Events.Add(7)
+	DeadLettersByReason.Add("invalid_json", 2)
+	DroppedByMetric.Add("requests", 1)
+	OverflowedByMetric.Add("requests", 4)
+	PointsByExporter.Add(exporters.TypeLocal, 5)
+	WindowsByExporter.Add(exporters.TypeLocal, 1)
+	FailuresByExporter.Add(Failure{Exporter: exporters.TypeLocal, Code: "write"}, 3)
+	ObserveWindowEnd(t0.Add(-3 * time.Second)) // 10:00:00
 	clock = t0.Add(7 * time.Second)
 	sm.Export(context.Background(), clock)
 
-	progress.Events.Add(3)
+	Events.Add(3)
 	clock = t0.Add(17 * time.Second)
 	sm.Export(context.Background(), clock)
 
@@ -156,12 +156,12 @@ func TestSelfMetricsWindowCounts(t *testing.T) {
 
 // The goroutine exports at window boundaries and, when stopped, the last
 // partial window: every event read while it ran is in some window.
-func TestSelfMetricsRunAndStop(t *testing.T) {
-	plan, out := selfMetricsPlan(t, "1s", "")
-	stop := startSelfMetrics(context.Background(), plan)
-	progress.Events.Add(5)
+func TestLocalRunAndStop(t *testing.T) {
+	o, out := localOptions(t, "1s", "")
+	stop := StartLocal(context.Background(), o, os.Stderr)
+	Events.Add(5)
 	time.Sleep(1200 * time.Millisecond) // at least one boundary passes
-	progress.Events.Add(6)
+	Events.Add(6)
 	stop()
 	stop() // a second stop is harmless
 
@@ -182,7 +182,7 @@ func TestSelfMetricsRunAndStop(t *testing.T) {
 }
 
 // Self-metrics that collide with a metric's name are refused, loudly.
-func TestSelfMetricsRefuseCollidingMetric(t *testing.T) {
+func TestLocalRefuseCollidingMetric(t *testing.T) {
 	src := config.Source{Name: "self.yaml", Text: []byte(`
 window: 10s
 metrics:
@@ -194,8 +194,8 @@ metrics:
 	if err != nil {
 		t.Skipf("the config refuses the name itself: %v", err)
 	}
-	plan := &Plan{Source: src, Config: cfg, Exporters: exporters.Settings{Local: exporters.LocalSettings{Path: filepath.Join(t.TempDir(), "x")}}}
-	if _, err := newSelfMetrics(context.Background(), plan, time.Now); err == nil {
+	o := LocalOptions(cfg, exporters.Settings{Local: exporters.LocalSettings{Path: filepath.Join(t.TempDir(), "x")}}, os.Stderr)
+	if _, err := New(context.Background(), o); err == nil {
 		t.Fatal("a metric named beametrics/events_read was accepted next to the self-metric of that name")
 	}
 }

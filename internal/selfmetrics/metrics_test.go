@@ -16,11 +16,11 @@ func TestPointsThroughLocalExporter(t *testing.T) {
 	start := time.Date(2025, 11, 24, 16, 0, 0, 0, time.UTC)
 	end := start.Add(time.Minute)
 	prev := Snapshot{EventsRead: 100, DeadLetters: map[string]int64{"bad_json": 2},
-		ExportFailures: map[exporters.FailureKey]int64{{Exporter: "prometheus", Code: "HTTP_503"}: 1}}
+		ExportFailures: map[Failure]int64{{Exporter: "prometheus", Code: "HTTP_503"}: 1}}
 	cur := Snapshot{EventsRead: 160, DeadLetters: map[string]int64{"bad_json": 5, "missing_field": 1},
 		DroppedValues:  map[string]int64{"latency": 0},
 		PointsExported: map[string]int64{"local": 12},
-		ExportFailures: map[exporters.FailureKey]int64{{Exporter: "prometheus", Code: "HTTP_503"}: 4},
+		ExportFailures: map[Failure]int64{{Exporter: "prometheus", Code: "HTTP_503"}: 4},
 		WatermarkLag:   1500 * time.Millisecond}
 	var out bytes.Buffer
 	e := local.New(&out)
@@ -78,7 +78,7 @@ func TestWorkerLabel(t *testing.T) {
 	}
 	start := time.Date(2025, 11, 24, 16, 0, 0, 0, time.UTC)
 	snap := Snapshot{EventsRead: 4, DeadLetters: map[string]int64{"invalid_json": 1},
-		ExportFailures: map[exporters.FailureKey]int64{{Exporter: "prometheus", Code: "HTTP_503"}: 2}}
+		ExportFailures: map[Failure]int64{{Exporter: "prometheus", Code: "HTTP_503"}: 2}}
 	pts := snap.Points(start, start.Add(time.Minute), exporters.Label{Name: WorkerLabel, Value: "host-7"})
 	if len(pts) != 4 {
 		t.Fatalf("%d points, want 4: %+v", len(pts), pts)

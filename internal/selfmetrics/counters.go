@@ -1,8 +1,10 @@
-// Package progress keeps process-wide counters for the progress line of a
-// local run. Beam's own counters are only readable when a run ends; these
-// are read every few seconds. On a distributed runner each worker has its
-// own, and only Beam's counters add up.
-package progress
+package selfmetrics
+
+// Process-wide counters, read every few seconds by the progress line of a
+// local run and by the Reporter. Beam's own counters are only readable when
+// a run ends; these are read while it runs. On a distributed runner (or
+// prism with worker processes) each worker process has its own, and only
+// Beam's counters add up (see Summary).
 
 import (
 	"sync"

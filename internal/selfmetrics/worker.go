@@ -1,4 +1,4 @@
-package exportsink
+package selfmetrics
 
 import (
 	"context"
@@ -8,13 +8,12 @@ import (
 
 	"github.com/beametrics/beametrics/exporters"
 	"github.com/beametrics/beametrics/internal/config"
-	"github.com/beametrics/beametrics/internal/selfreport"
 )
 
-// Self-metrics of a worker. On Dataflow the counts of internal/progress
-// live in the worker processes, which the launcher cannot read: so each
-// worker process reports its own, once per process, from the first export
-// sink set up in it, labelled with selfreport.WorkerID(). Cloud Monitoring
+// Self-metrics of a worker. On Dataflow the process counters live in the
+// worker processes, which the launcher cannot read: so each worker process
+// reports its own, once per process, from the first export sink set up in
+// it (exportsink.WithWorkerSelfMetrics), labelled with WorkerID(). Cloud Monitoring
 // and remote write would refuse two workers writing the same series.
 //
 // Nothing flushes the last, partial window when a worker stops: the Go SDK
@@ -23,28 +22,19 @@ import (
 // boundary are lost from the self-metrics at drain, cancel or scale-down
 // (the job's Beam counters keep them).
 
-// Option changes what Write and WriteTotals build.
-type Option func(*sink)
-
-// WithWorkerSelfMetrics(true) makes the sink start this process's
-// self-metrics reporter when it is set up (for jobs on many worker
-// processes, such as Dataflow's).
-func WithWorkerSelfMetrics(on bool) Option {
-	return func(s *sink) { s.WorkerSelfMetrics = on }
-}
-
 var worker struct {
 	mu    sync.Mutex
 	ready chan struct{} // closed once the reporter has started, or failed to; nil before a start
 	stop  func()        // set before ready is closed; nil if the start failed
 }
 
-// startWorkerSelfMetrics starts the process's reporter unless one was
+// StartWorker starts the process's reporter unless one was
 // started (or failed to start) already. It does not wait: starting makes
 // the exporters, which for Cloud Monitoring means calls to the API, and the
 // sink's Setup should not wait on them. A problem is logged and leaves the
 // pipeline running.
-func startWorkerSelfMetrics(cfg *config.Config, settings exporters.Settings) {
+// newExporter makes the exporters (nil means all.New).
+func StartWorker(cfg *config.Config, settings exporters.Settings, newExporter NewExporterFunc) {
 	worker.mu.Lock()
 	defer worker.mu.Unlock()
 	if worker.ready != nil {
@@ -56,10 +46,10 @@ func startWorkerSelfMetrics(cfg *config.Config, settings exporters.Settings) {
 		defer close(ready)
 		// The reporter outlives the Setup call that starts it.
 		ctx := context.Background()
-		id := selfreport.WorkerID()
-		stop, err := selfreport.Start(ctx, selfreport.Options{
+		id := WorkerID()
+		stop, err := Start(ctx, Options{
 			Config: cfg, Settings: settings, Worker: id, SinceProcessStart: true,
-			NewExporter: NewExporter,
+			NewExporter: newExporter,
 			Logf:        func(f string, a ...any) { log.Errorf(ctx, "beametrics: worker %s: "+f, append([]any{id}, a...)...) },
 		})
 		if err != nil {
@@ -73,11 +63,11 @@ func startWorkerSelfMetrics(cfg *config.Config, settings exporters.Settings) {
 	}()
 }
 
-// StopSelfMetrics exports the process's worker self-metrics for the last,
+// StopWorker exports the process's worker self-metrics for the last,
 // partial window, closes their exporters, and lets the next sink set up
-// start a new reporter. CloseAll calls it; on a Dataflow worker nothing
-// does (see above).
-func StopSelfMetrics() {
+// start a new reporter. exportsink.CloseAll calls it; on a Dataflow worker
+// nothing does (see above).
+func StopWorker() {
 	worker.mu.Lock()
 	ready := worker.ready
 	worker.mu.Unlock()

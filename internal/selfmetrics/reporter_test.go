@@ -1,4 +1,4 @@
-package selfreport
+package selfmetrics
 
 import (
 	"context"
@@ -14,9 +14,7 @@ import (
 
 	"github.com/beametrics/beametrics/exporters"
 	"github.com/beametrics/beametrics/exporters/cloudmonitoring"
-	"github.com/beametrics/beametrics/exporters/selfmetrics"
 	"github.com/beametrics/beametrics/internal/config"
-	"github.com/beametrics/beametrics/internal/progress"
 	"github.com/beametrics/beametrics/internal/testing/fakemonitoring"
 )
 
@@ -72,7 +70,7 @@ func seriesOf(srv *fakemonitoring.Server, metric string) []string {
 		if se.MetricType != exporters.DefaultMetricPrefix+metric {
 			continue
 		}
-		s := "worker=" + se.Labels[selfmetrics.WorkerLabel]
+		s := "worker=" + se.Labels[WorkerLabel]
 		for _, p := range se.Points {
 			if _, ok := p.Value.GetValue().(*monitoringpb.TypedValue_Int64Value); ok {
 				s += " " + strconv.FormatInt(p.Value.GetInt64Value(), 10)
@@ -104,28 +102,28 @@ func TestTwoWorkersSameWindow(t *testing.T) {
 	}
 	defer b.Close()
 
-	failsBefore := progress.FailuresByExporter.Snapshot()
+	failsBefore := FailuresByExporter.Snapshot()
 	// Both reporters read this process's counters; what matters is that
 	// the same window from two workers does not collide.
-	progress.Events.Add(5)
+	Events.Add(5)
 	a.Export(context.Background(), t0.Add(10*time.Second))
-	progress.Events.Add(2)
+	Events.Add(2)
 	b.Export(context.Background(), t0.Add(10*time.Second))
 	if d := diffFailures(failsBefore); len(d) > 0 {
 		t.Fatalf("points lost: %v", d)
 	}
 
-	for _, metric := range []string{selfmetrics.EventsRead, selfmetrics.WatermarkLag} {
+	for _, metric := range []string{MetricEventsRead, MetricWatermarkLag} {
 		got := seriesOf(srv, metric)
 		if len(got) != 2 || !strings.HasPrefix(got[0], "worker=vm-a-7 ") || !strings.HasPrefix(got[1], "worker=vm-b-7 ") {
 			t.Errorf("%s series %q, want one per worker", metric, got)
 		}
 	}
-	got := seriesOf(srv, selfmetrics.EventsRead)
+	got := seriesOf(srv, MetricEventsRead)
 	if len(got) == 2 && (got[0] != "worker=vm-a-7 5" || got[1] != "worker=vm-b-7 7") {
 		t.Errorf("events_read %q, want 5 from vm-a-7 and 7 (counted since b started) from vm-b-7", got)
 	}
-	for _, d := range selfmetrics.Descriptors(10*time.Second, exporters.TypeCloudMonitoring) {
+	for _, d := range Descriptors(10*time.Second, exporters.TypeCloudMonitoring) {
 		md := srv.Descriptor(exporters.DefaultMetricPrefix + d.Name)
 		if md == nil {
 			t.Errorf("no descriptor for %s", d.Name)
@@ -135,8 +133,8 @@ func TestTwoWorkersSameWindow(t *testing.T) {
 		for _, l := range md.Labels {
 			keys = append(keys, l.Key)
 		}
-		if !slices.Contains(keys, selfmetrics.WorkerLabel) {
-			t.Errorf("descriptor of %s declares %v, without %q", d.Name, keys, selfmetrics.WorkerLabel)
+		if !slices.Contains(keys, WorkerLabel) {
+			t.Errorf("descriptor of %s declares %v, without %q", d.Name, keys, WorkerLabel)
 		}
 	}
 }
@@ -158,16 +156,16 @@ func TestWithoutWorkerLabelWorkersCollide(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	failsBefore := progress.FailuresByExporter.Snapshot()
+	failsBefore := FailuresByExporter.Snapshot()
 	a.Export(context.Background(), t0.Add(10*time.Second))
 	b.Export(context.Background(), t0.Add(10*time.Second))
 	// b's points are the same series as a's, for the same window: every
 	// one of them is refused.
-	lost := diffFailures(failsBefore)[progress.Failure{Exporter: exporters.TypeCloudMonitoring, Code: "INVALID_ARGUMENT"}]
+	lost := diffFailures(failsBefore)[Failure{Exporter: exporters.TypeCloudMonitoring, Code: "INVALID_ARGUMENT"}]
 	if want := int64(len(srv.Series())); lost != want {
 		t.Errorf("%d points of the second process refused, want all %d (each collides with the first's)", lost, want)
 	}
-	if got := seriesOf(srv, selfmetrics.EventsRead); len(got) != 1 || !strings.HasPrefix(got[0], "worker= ") || strings.Count(got[0], " ") != 1 {
+	if got := seriesOf(srv, MetricEventsRead); len(got) != 1 || !strings.HasPrefix(got[0], "worker= ") || strings.Count(got[0], " ") != 1 {
 		t.Errorf("events_read series %q, want exactly one point on one series, without a worker", got)
 	}
 }
@@ -176,8 +174,8 @@ func TestWithoutWorkerLabelWorkersCollide(t *testing.T) {
 // sink was set up (and so before the reporter existed) are its own.
 func TestSinceProcessStart(t *testing.T) {
 	srv := startFake(t)
-	progress.Events.Add(3)
-	total := progress.Events.Load()
+	Events.Add(3)
+	total := Events.Load()
 	t0 := time.Now().UTC().Truncate(10 * time.Second)
 	o := monitoringOptions(t, srv, "vm-c-1", func() time.Time { return t0.Add(time.Second) })
 	o.SinceProcessStart = true
@@ -188,7 +186,7 @@ func TestSinceProcessStart(t *testing.T) {
 	defer r.Close()
 	r.Export(context.Background(), t0.Add(10*time.Second))
 	want := "worker=vm-c-1 " + strconv.FormatInt(total, 10)
-	if got := seriesOf(srv, selfmetrics.EventsRead); len(got) != 1 || got[0] != want {
+	if got := seriesOf(srv, MetricEventsRead); len(got) != 1 || got[0] != want {
 		t.Errorf("events_read %q, want %q (every event this process read)", got, want)
 	}
 }
@@ -211,12 +209,12 @@ func TestNextEndKeepsCloudMonitoringGap(t *testing.T) {
 	if got := r.nextEnd(); !got.Equal(t0.Add(20 * time.Second)) {
 		t.Errorf("after a partial window ending 3 s before a boundary: next end %v, want %v", got, t0.Add(20*time.Second))
 	}
-	failsBefore := progress.FailuresByExporter.Snapshot()
+	failsBefore := FailuresByExporter.Snapshot()
 	r.Export(context.Background(), r.nextEnd())
 	if d := diffFailures(failsBefore); len(d) > 0 {
 		t.Errorf("points lost: %v", d)
 	}
-	if got := seriesOf(srv, selfmetrics.EventsRead); len(got) != 1 || strings.Count(got[0], " ") != 2 {
+	if got := seriesOf(srv, MetricEventsRead); len(got) != 1 || strings.Count(got[0], " ") != 2 {
 		t.Errorf("events_read %q, want two points of one series", got)
 	}
 }
@@ -239,9 +237,9 @@ func TestWorkerID(t *testing.T) {
 	}
 }
 
-func diffFailures(before map[progress.Failure]int64) map[progress.Failure]int64 {
-	out := map[progress.Failure]int64{}
-	for k, v := range progress.FailuresByExporter.Snapshot() {
+func diffFailures(before map[Failure]int64) map[Failure]int64 {
+	out := map[Failure]int64{}
+	for k, v := range FailuresByExporter.Snapshot() {
 		if d := v - before[k]; d != 0 {
 			out[k] = d
 		}

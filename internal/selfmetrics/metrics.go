@@ -1,7 +1,10 @@
-// Package selfmetrics turns beametrics' own counters into points, so that a
-// broken pipeline is visible and alertable on the same exporters as the
-// metrics it computes. Every name starts with "beametrics/"; Prometheus
-// sees them as beametrics_events_read and so on.
+// Package selfmetrics owns beametrics' account of itself: the process-wide
+// counters that the transforms add to (counters.go), the beametrics/...
+// self-metrics made from them and exported through the same exporters as
+// the metrics it computes (metrics.go, reporter.go, worker.go), and the
+// progress line and run summary (progress.go). Every self-metric name starts
+// with "beametrics/"; Prometheus sees them as beametrics_events_read and so
+// on.
 package selfmetrics
 
 import (
@@ -17,14 +20,14 @@ const Prefix = "beametrics/"
 // Metric names. Counts are per window (what happened between the window's
 // start and end), exported as INT64 gauges.
 const (
-	EventsRead       = Prefix + "events_read"       // no labels
-	DeadLetters      = Prefix + "dead_letters"      // label reason
-	DroppedValues    = Prefix + "dropped_values"    // label metric
-	SeriesOverflowed = Prefix + "series_overflowed" // label metric
-	WindowsExported  = Prefix + "windows_exported"  // label exporter
-	PointsExported   = Prefix + "points_exported"   // label exporter
-	ExportFailures   = Prefix + "export_failures"   // labels code, exporter
-	WatermarkLag     = Prefix + "watermark_lag"     // seconds, DOUBLE, no labels
+	MetricEventsRead       = Prefix + "events_read"       // no labels
+	MetricDeadLetters      = Prefix + "dead_letters"      // label reason
+	MetricDroppedValues    = Prefix + "dropped_values"    // label metric
+	MetricSeriesOverflowed = Prefix + "series_overflowed" // label metric
+	MetricWindowsExported  = Prefix + "windows_exported"  // label exporter
+	MetricPointsExported   = Prefix + "points_exported"   // label exporter
+	MetricExportFailures   = Prefix + "export_failures"   // labels code, exporter
+	MetricWatermarkLag     = Prefix + "watermark_lag"     // seconds, DOUBLE, no labels
 )
 
 // WorkerLabel names the process that counted, on runners with many
@@ -42,14 +45,14 @@ func Descriptors(window time.Duration, exportType string, extraLabels ...string)
 			Unit: "1", Description: desc, LabelNames: withNames(labels, extraLabels), ExportType: exportType, Window: window}
 	}
 	return []exporters.Descriptor{
-		count(EventsRead, "beametrics: events read from the source in the window"),
-		count(DeadLetters, "beametrics: records sent to the dead-letter output in the window, by reason", "reason"),
-		count(DroppedValues, "beametrics: values dropped in the window, by metric", "metric"),
-		count(SeriesOverflowed, "beametrics: series refused for exceeding a metric's series limit in the window, by metric", "metric"),
-		count(WindowsExported, "beametrics: windows exported in the window, by exporter", "exporter"),
-		count(PointsExported, "beametrics: points exported in the window, by exporter", "exporter"),
-		count(ExportFailures, "beametrics: points lost after retries in the window, by exporter and code", "code", "exporter"),
-		{Name: WatermarkLag, Aggregation: "latest", ValueType: exporters.Double, Kind: exporters.Gauge, Unit: "s",
+		count(MetricEventsRead, "beametrics: events read from the source in the window"),
+		count(MetricDeadLetters, "beametrics: records sent to the dead-letter output in the window, by reason", "reason"),
+		count(MetricDroppedValues, "beametrics: values dropped in the window, by metric", "metric"),
+		count(MetricSeriesOverflowed, "beametrics: series refused for exceeding a metric's series limit in the window, by metric", "metric"),
+		count(MetricWindowsExported, "beametrics: windows exported in the window, by exporter", "exporter"),
+		count(MetricPointsExported, "beametrics: points exported in the window, by exporter", "exporter"),
+		count(MetricExportFailures, "beametrics: points lost after retries in the window, by exporter and code", "code", "exporter"),
+		{Name: MetricWatermarkLag, Aggregation: "latest", ValueType: exporters.Double, Kind: exporters.Gauge, Unit: "s",
 			Description: "beametrics: wall clock minus the output watermark at the window end", LabelNames: withNames(nil, extraLabels),
 			ExportType: exportType, Window: window},
 	}
@@ -86,7 +89,7 @@ type Snapshot struct {
 	SeriesOverflowed map[string]int64 // by metric
 	WindowsExported  map[string]int64 // by exporter
 	PointsExported   map[string]int64 // by exporter
-	ExportFailures   map[exporters.FailureKey]int64
+	ExportFailures   map[Failure]int64
 	WatermarkLag     time.Duration
 }
 
@@ -108,13 +111,13 @@ func (s Snapshot) Points(start, end time.Time, extra ...exporters.Label) []expor
 			add(name, m[k], exporters.Label{Name: label, Value: k})
 		}
 	}
-	add(EventsRead, s.EventsRead)
-	byLabel(DeadLetters, "reason", s.DeadLetters)
-	byLabel(DroppedValues, "metric", s.DroppedValues)
-	byLabel(SeriesOverflowed, "metric", s.SeriesOverflowed)
-	byLabel(WindowsExported, "exporter", s.WindowsExported)
-	byLabel(PointsExported, "exporter", s.PointsExported)
-	keys := make([]exporters.FailureKey, 0, len(s.ExportFailures))
+	add(MetricEventsRead, s.EventsRead)
+	byLabel(MetricDeadLetters, "reason", s.DeadLetters)
+	byLabel(MetricDroppedValues, "metric", s.DroppedValues)
+	byLabel(MetricSeriesOverflowed, "metric", s.SeriesOverflowed)
+	byLabel(MetricWindowsExported, "exporter", s.WindowsExported)
+	byLabel(MetricPointsExported, "exporter", s.PointsExported)
+	keys := make([]Failure, 0, len(s.ExportFailures))
 	for k := range s.ExportFailures {
 		keys = append(keys, k)
 	}
@@ -125,9 +128,9 @@ func (s Snapshot) Points(start, end time.Time, extra ...exporters.Label) []expor
 		return keys[i].Code < keys[j].Code
 	})
 	for _, k := range keys {
-		add(ExportFailures, s.ExportFailures[k], exporters.Label{Name: "code", Value: k.Code}, exporters.Label{Name: "exporter", Value: k.Exporter})
+		add(MetricExportFailures, s.ExportFailures[k], exporters.Label{Name: "code", Value: k.Code}, exporters.Label{Name: "exporter", Value: k.Exporter})
 	}
-	pts = append(pts, exporters.Point{Metric: WatermarkLag, Labels: withLabels(nil, extra), Start: start, End: end,
+	pts = append(pts, exporters.Point{Metric: MetricWatermarkLag, Labels: withLabels(nil, extra), Start: start, End: end,
 		Type: exporters.Double, Double: s.WatermarkLag.Seconds()})
 	return pts
 }
@@ -146,9 +149,9 @@ func Delta(prev, cur Snapshot) Snapshot {
 		}
 		return out
 	}
-	var fails map[exporters.FailureKey]int64
+	var fails map[Failure]int64
 	if cur.ExportFailures != nil {
-		fails = make(map[exporters.FailureKey]int64, len(cur.ExportFailures))
+		fails = make(map[Failure]int64, len(cur.ExportFailures))
 		for k, v := range cur.ExportFailures {
 			fails[k] = v - prev.ExportFailures[k]
 		}

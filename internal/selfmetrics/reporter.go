@@ -1,10 +1,11 @@
-// Package selfreport exports a process's own counts (internal/progress) as
-// the beametrics/... self-metrics, every window of the config's default
+package selfmetrics
+
+// The Reporter exports a process's own counts (counters.go) as the
+// beametrics/... self-metrics, every window of the config's default
 // window, through the exporters the metrics use. A local run has one
 // reporter, in the launcher; on Dataflow every worker process has its own,
 // and its points carry a worker label so that workers never write the same
 // series.
-package selfreport
 
 import (
 	"context"
@@ -18,10 +19,8 @@ import (
 	"github.com/beametrics/beametrics/exporters"
 	"github.com/beametrics/beametrics/exporters/all"
 	"github.com/beametrics/beametrics/exporters/promscrape"
-	"github.com/beametrics/beametrics/exporters/selfmetrics"
 	"github.com/beametrics/beametrics/internal/config"
 	"github.com/beametrics/beametrics/internal/engine"
-	"github.com/beametrics/beametrics/internal/progress"
 )
 
 // Options say what a Reporter reports and where.
@@ -31,7 +30,7 @@ type Options struct {
 	// (and names a self-metric must not take).
 	Config   *config.Config
 	Settings exporters.Settings
-	// Worker, when set, is the value of the selfmetrics.WorkerLabel on
+	// Worker, when set, is the value of the WorkerLabel on
 	// every point (see WorkerID). Empty on a local run: one process, and
 	// the series stay as they always were.
 	Worker string
@@ -43,13 +42,17 @@ type Options struct {
 	// after it may have read events already, and those are its own.
 	SinceProcessStart bool
 	// NewExporter makes the exporter of an export type; nil means all.New.
-	NewExporter func(ctx context.Context, exportType string, s exporters.Settings) (exporters.Exporter, error)
+	NewExporter NewExporterFunc
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Logf reports problems (one message, without a trailing newline);
 	// nil means standard error.
 	Logf func(format string, args ...any)
 }
+
+// NewExporterFunc makes the exporter of an export type (all.New, or a
+// test's fake).
+type NewExporterFunc func(ctx context.Context, exportType string, s exporters.Settings) (exporters.Exporter, error)
 
 // cloudMonitoringMinGap is Cloud Monitoring's shortest gap between two
 // points of a series.
@@ -74,9 +77,9 @@ type Reporter struct {
 	logf    func(string, ...any)
 	labels  []exporters.Label // on every point: the worker, if any
 	targets []target
-	minGap  time.Duration        // between two exports: Cloud Monitoring's, if it is a target
-	prev    selfmetrics.Snapshot // running totals at the last export
-	lastEnd time.Time            // end of the last exported window
+	minGap  time.Duration // between two exports: Cloud Monitoring's, if it is a target
+	prev    Snapshot      // running totals at the last export
+	lastEnd time.Time     // end of the last exported window
 	started time.Time
 }
 
@@ -88,9 +91,9 @@ type target struct {
 // descriptors returns the self-metrics' descriptors for one export type.
 func (o Options) descriptors(exportType string) []exporters.Descriptor {
 	if o.Worker != "" {
-		return selfmetrics.Descriptors(o.Config.Window, exportType, selfmetrics.WorkerLabel)
+		return Descriptors(o.Config.Window, exportType, WorkerLabel)
 	}
-	return selfmetrics.Descriptors(o.Config.Window, exportType)
+	return Descriptors(o.Config.Window, exportType)
 }
 
 // Check refuses self-metrics that cannot be exported next to the config's
@@ -156,7 +159,7 @@ func New(ctx context.Context, o Options) (*Reporter, error) {
 		r.prev = progressTotals()
 	}
 	if o.Worker != "" {
-		r.labels = []exporters.Label{{Name: selfmetrics.WorkerLabel, Value: o.Worker}}
+		r.labels = []exporters.Label{{Name: WorkerLabel, Value: o.Worker}}
 	}
 	var errs []error
 	for _, typ := range types {
@@ -268,11 +271,11 @@ func (r *Reporter) Export(ctx context.Context, end time.Time) {
 		return
 	}
 	cur := progressTotals()
-	snap := selfmetrics.Delta(r.prev, cur)
+	snap := Delta(r.prev, cur)
 	// Lag: how far the newest exported window end trails the clock; until
 	// a window is exported, the time since the start.
 	newest := r.started
-	if n := progress.LatestWindowEnd.Load(); n > 0 {
+	if n := LatestWindowEnd.Load(); n > 0 {
 		newest = time.Unix(0, n)
 	}
 	snap.WatermarkLag = end.Sub(newest)
@@ -284,7 +287,7 @@ func (r *Reporter) Export(ctx context.Context, end time.Time) {
 			continue
 		}
 		if err := t.exp.Export(ctx, points); err != nil {
-			lost := countFailures(t.name, len(points), err)
+			lost := CountLost(ctx, t.name, len(points), err)
 			r.logf("self-metrics to %s: %d of %d points lost: %v", t.name, lost, len(points), err)
 		}
 	}
@@ -300,35 +303,15 @@ func (r *Reporter) Close() {
 	}
 }
 
-// countFailures counts lost self-metric points like lost metric points,
-// so that the next window reports them, and returns how many were lost.
-func countFailures(exporter string, total int, err error) int {
-	var exportErr *exporters.ExportError
-	if !errors.As(err, &exportErr) {
-		progress.FailuresByExporter.Add(progress.Failure{Exporter: exporter, Code: "unknown"}, int64(total))
-		progress.ExportFailures.Add(int64(total))
-		return total
-	}
-	for _, f := range exportErr.Failed {
-		progress.FailuresByExporter.Add(progress.Failure{Exporter: exporter, Code: f.Code}, 1)
-	}
-	progress.ExportFailures.Add(int64(len(exportErr.Failed)))
-	return len(exportErr.Failed)
-}
-
 // progressTotals reads the process's running totals.
-func progressTotals() selfmetrics.Snapshot {
-	fails := map[exporters.FailureKey]int64{}
-	for k, v := range progress.FailuresByExporter.Snapshot() {
-		fails[exporters.FailureKey{Exporter: k.Exporter, Code: k.Code}] = v
-	}
-	return selfmetrics.Snapshot{
-		EventsRead:       progress.Events.Load(),
-		DeadLetters:      progress.DeadLettersByReason.Snapshot(),
-		DroppedValues:    progress.DroppedByMetric.Snapshot(),
-		SeriesOverflowed: progress.OverflowedByMetric.Snapshot(),
-		WindowsExported:  progress.WindowsByExporter.Snapshot(),
-		PointsExported:   progress.PointsByExporter.Snapshot(),
-		ExportFailures:   fails,
+func progressTotals() Snapshot {
+	return Snapshot{
+		EventsRead:       Events.Load(),
+		DeadLetters:      DeadLettersByReason.Snapshot(),
+		DroppedValues:    DroppedByMetric.Snapshot(),
+		SeriesOverflowed: OverflowedByMetric.Snapshot(),
+		WindowsExported:  WindowsByExporter.Snapshot(),
+		PointsExported:   PointsByExporter.Snapshot(),
+		ExportFailures:   FailuresByExporter.Snapshot(),
 	}
 }
