@@ -194,6 +194,17 @@ func TestReplayFile(t *testing.T) {
 	if got := selfmetrics.DeadLetters.Load() - deadBefore; got != int64(len(badLines)) {
 		t.Errorf("dead letters counted = %d, want %d", got, len(badLines))
 	}
+	// The summary comes from the job's Beam counters, as the runner
+	// reports them.
+	if strings.Contains(stderr.String(), "this process's counts") {
+		t.Errorf("the runner reported no counters:\n%s", stderr.String())
+	}
+	if want := fmt.Sprintf(" %d events (", n); !strings.Contains(stderr.String(), want) {
+		t.Errorf("the summary does not say %q:\n%s", want, stderr.String())
+	}
+	if want := fmt.Sprintf(", %d dead letters,", len(badLines)); !strings.Contains(stderr.String(), want) {
+		t.Errorf("the summary does not say %q:\n%s", want, stderr.String())
+	}
 	if !strings.Contains(stderr.String(), "replaying 1 file(s)") {
 		t.Errorf("stderr does not say it replays: %s", stderr.String())
 	}
