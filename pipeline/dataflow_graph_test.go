@@ -20,8 +20,8 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/teststream"
 	pb "google.golang.org/genproto/googleapis/pubsub/v1"
 
-	"github.com/beametrics/beametrics/exporters/selfmetrics"
 	"github.com/beametrics/beametrics/internal/loggen"
+	"github.com/beametrics/beametrics/internal/selfmetrics"
 	"github.com/beametrics/beametrics/transforms/exportsink"
 )
 
@@ -120,7 +120,7 @@ func TestDataflowGraphOnPrismMatchesReplay(t *testing.T) {
 	if err := ptest.Run(p); err != nil {
 		t.Fatalf("the Dataflow graph on prism: %v", err)
 	}
-	exportsink.StopSelfMetrics()
+	selfmetrics.StopWorker()
 	if err := exportsink.CloseAll(); err != nil {
 		t.Fatal(err)
 	}

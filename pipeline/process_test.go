@@ -17,8 +17,8 @@ import (
 
 	"cloud.google.com/go/pubsub/v2"
 
-	"github.com/beametrics/beametrics/exporters/selfmetrics"
 	"github.com/beametrics/beametrics/internal/loggen"
+	"github.com/beametrics/beametrics/internal/selfmetrics"
 	"github.com/beametrics/beametrics/internal/testing/processenv"
 	"github.com/beametrics/beametrics/internal/testing/pubsubtest"
 )
@@ -242,9 +242,9 @@ func TestWorkerProcessStreaming(t *testing.T) {
 			}
 			workers[p.Labels[selfmetrics.WorkerLabel]] = true
 			switch p.Metric {
-			case selfmetrics.EventsRead:
+			case selfmetrics.MetricEventsRead:
 				read += p.Value
-			case selfmetrics.DeadLetters:
+			case selfmetrics.MetricDeadLetters:
 				deadRead += p.Value
 			}
 		}

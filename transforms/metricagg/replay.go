@@ -18,7 +18,7 @@ import (
 	"github.com/beametrics/beametrics/internal/aggregate"
 	"github.com/beametrics/beametrics/internal/config"
 	"github.com/beametrics/beametrics/internal/engine"
-	"github.com/beametrics/beametrics/internal/progress"
+	"github.com/beametrics/beametrics/internal/selfmetrics"
 	"github.com/beametrics/beametrics/transforms/linesource"
 )
 
@@ -201,7 +201,7 @@ func (fn *ReplayFn) ProcessElement(ctx context.Context, we *replayWatermark, rt 
 		if !bt.seen {
 			continue
 		}
-		progress.ObserveEventTimes(bt.oldest, bt.newest)
+		selfmetrics.ObserveEventTimes(bt.oldest, bt.newest)
 		if r.Seen && r.Newest-bt.oldest > r.Disorder {
 			r.Disorder = r.Newest - bt.oldest
 		}
@@ -262,7 +262,7 @@ func (fn *ReplayFn) read(ctx context.Context, blocks []Block) ([]blockTimes, []D
 						}
 						bt.observe(p.LastTime)
 					})
-				progress.BytesRead.Add(blk.End - blk.Start)
+				selfmetrics.BytesRead.Add(blk.End - blk.Start)
 			}
 		}(b.proc)
 	}
@@ -307,7 +307,7 @@ func (fn *ReplayFn) handOn(ctx context.Context, watermark mtime.Time, emit func(
 	}
 	if late > 0 {
 		beam.NewCounter("beametrics", "late_values").Inc(ctx, late)
-		progress.Late.Add(late)
+		selfmetrics.Late.Add(late)
 		log.Warnf(ctx, "%d values are older than the replay's watermark (the newest event time read minus --max-delay or the disorder seen so far) and are dropped as late; raise --max-delay", late)
 	}
 }

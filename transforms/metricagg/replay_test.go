@@ -18,7 +18,7 @@ import (
 
 	"github.com/beametrics/beametrics/internal/aggregate"
 	"github.com/beametrics/beametrics/internal/config"
-	"github.com/beametrics/beametrics/internal/progress"
+	"github.com/beametrics/beametrics/internal/selfmetrics"
 	"github.com/beametrics/beametrics/transforms/metricagg"
 )
 
@@ -76,7 +76,7 @@ func (f *noteFiringFn) ProcessElement(_ beam.Window, _ string, _ aggregate.Acc) 
 	firings.Lock()
 	defer firings.Unlock()
 	firings.all[f.Test]++
-	if progress.BytesRead.Load() < f.Total {
+	if selfmetrics.BytesRead.Load() < f.Total {
 		firings.early[f.Test]++
 	}
 }
@@ -90,7 +90,7 @@ func runReplay(t *testing.T, blocks []metricagg.Block, maxDelay time.Duration, w
 	for _, b := range blocks {
 		total += b.End - b.Start
 	}
-	progress.BytesRead.Store(0)
+	selfmetrics.BytesRead.Store(0)
 	src := config.Source{Name: "replay.yaml", Text: []byte(replayConfig)}
 	p, s := beam.NewPipelineWithRoot()
 	in := beam.Create(s, metricagg.ReplayInput{Blocks: blocks})
@@ -160,9 +160,9 @@ func TestReplayInTimeOrderReleasesWindowsEarly(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	recs := makeRecords(12_000, time.Date(2025, 11, 24, 16, 0, 0, 0, time.UTC), 600*time.Millisecond, rng)
 	blocks := writeBlocks(t, map[string][]string{"a.jsonl": lines(recs)}, []string{"a.jsonl"}, 4<<10)
-	lateBefore := progress.Late.Load()
+	lateBefore := selfmetrics.Late.Load()
 	runReplay(t, blocks, time.Minute, expectCounts(countRecords(recs)))
-	if n := progress.Late.Load() - lateBefore; n != 0 {
+	if n := selfmetrics.Late.Load() - lateBefore; n != 0 {
 		t.Errorf("%d values counted late in time-ordered input", n)
 	}
 	firings.Lock()
@@ -190,9 +190,9 @@ func TestReplayOutOfOrderIsExact(t *testing.T) {
 		shuffled := append([]record(nil), recs...)
 		rng.Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
 		blocks := writeBlocks(t, map[string][]string{"a.jsonl": lines(shuffled)}, []string{"a.jsonl"}, 4<<10)
-		lateBefore := progress.Late.Load()
+		lateBefore := selfmetrics.Late.Load()
 		runReplay(t, blocks, time.Second, expectCounts(countRecords(recs)))
-		if n := progress.Late.Load() - lateBefore; n != 0 {
+		if n := selfmetrics.Late.Load() - lateBefore; n != 0 {
 			t.Errorf("%d values counted late", n)
 		}
 	})
@@ -207,9 +207,9 @@ func TestReplayOutOfOrderIsExact(t *testing.T) {
 			all = append(all, recs...)
 		}
 		blocks := writeBlocks(t, files, names, 4<<10)
-		lateBefore := progress.Late.Load()
+		lateBefore := selfmetrics.Late.Load()
 		runReplay(t, blocks, 3*time.Hour, expectCounts(countRecords(all)))
-		if n := progress.Late.Load() - lateBefore; n != 0 {
+		if n := selfmetrics.Late.Load() - lateBefore; n != 0 {
 			t.Errorf("%d values counted late", n)
 		}
 	})
@@ -227,9 +227,9 @@ func TestReplayCountsLateRecords(t *testing.T) {
 	stale := []record{{base, "checkout"}, {base.Add(time.Second), "auth"}, {base.Add(2 * time.Minute), "auth"}}
 	text := append(lines(recs), lines(stale)...)
 	blocks := writeBlocks(t, map[string][]string{"a.jsonl": text}, []string{"a.jsonl"}, 4<<10)
-	lateBefore := progress.Late.Load()
+	lateBefore := selfmetrics.Late.Load()
 	runReplay(t, blocks, time.Minute, expectCounts(countRecords(recs)))
-	if n := progress.Late.Load() - lateBefore; n != int64(len(stale)) {
+	if n := selfmetrics.Late.Load() - lateBefore; n != int64(len(stale)) {
 		t.Errorf("%d values counted late, want the %d stale records", n, len(stale))
 	}
 }

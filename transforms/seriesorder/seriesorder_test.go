@@ -18,7 +18,7 @@ import (
 	"github.com/beametrics/beametrics/exporters"
 	"github.com/beametrics/beametrics/internal/aggregate"
 	"github.com/beametrics/beametrics/internal/config"
-	"github.com/beametrics/beametrics/internal/progress"
+	"github.com/beametrics/beametrics/internal/selfmetrics"
 	"github.com/beametrics/beametrics/internal/testing/promtest"
 	"github.com/beametrics/beametrics/transforms/exportsink"
 	"github.com/beametrics/beametrics/transforms/metricagg"
@@ -186,11 +186,11 @@ func TestWindowsReachPrometheusInOrder(t *testing.T) {
 	t.Cleanup(func() { _ = exportsink.CloseAll() })
 	base := time.Now().Truncate(time.Minute).Add(-30 * time.Minute)
 	settings := exporters.Settings{RemoteWrite: exporters.RemoteWriteSettings{URL: srv.WriteURL(), Timeout: 10 * time.Second}}
-	failuresBefore := progress.ExportFailures.Load()
+	failuresBefore := selfmetrics.ExportFailures.Load()
 	if err := ptest.Run(pipelineOf(t, base, true, testConfig("prometheus"), settings)); err != nil {
 		t.Fatal(err)
 	}
-	if n := progress.ExportFailures.Load() - failuresBefore; n != 0 {
+	if n := selfmetrics.ExportFailures.Load() - failuresBefore; n != 0 {
 		t.Errorf("%d points failed to export\n%s", n, srv.Log())
 	}
 	series, err := srv.Raw(`{__name__=~"order_.*"}`, base.Add(20*time.Minute), 30*time.Minute)
