@@ -155,6 +155,14 @@ func TestWorkerProcessReplay(t *testing.T) {
 	metricLines(t, l.stdout.String()) // nothing but points, here none
 	checkReplayOutput(t, out, expectReplay(t, good))
 	checkDeadLetters(t, dead, input, badLines)
+	// The launcher's summary adds up the job's Beam counters: the true
+	// counts, although no event was read in the launcher's process.
+	if want := fmt.Sprintf(" %d events (", n); !strings.Contains(l.stderr.String(), want) {
+		t.Errorf("the summary does not say %q", want)
+	}
+	if want := fmt.Sprintf(", %d dead letters,", len(badLines)); !strings.Contains(l.stderr.String(), want) {
+		t.Errorf("the summary does not say %q", want)
+	}
 	if t.Failed() {
 		t.Logf("stderr:\n%s", tail(l.stderr.String()))
 	}
