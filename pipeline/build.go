@@ -12,6 +12,7 @@ import (
 	"github.com/beametrics/beametrics/exporters"
 	"github.com/beametrics/beametrics/internal/aggregate"
 	"github.com/beametrics/beametrics/internal/config"
+	"github.com/beametrics/beametrics/transforms/ackgate"
 	"github.com/beametrics/beametrics/transforms/cumulative"
 	"github.com/beametrics/beametrics/transforms/deadletter"
 	"github.com/beametrics/beametrics/transforms/exportsink"
@@ -73,7 +74,9 @@ func Build(s beam.Scope, plan *Plan) error {
 	case plan.PubSub != nil:
 		msgs := pubsubread.Read(s.Scope("Read"), *plan.PubSub)
 		lateAfter := plan.PubSub.MaxDelay + plan.Config.AllowedLateness
-		aggs, dead = beam.ParDo2(s.Scope("Aggregate"), metricagg.NewParseMessages(plan.Source, lateAfter), msgs)
+		parse := metricagg.NewParseMessages(plan.Source, lateAfter)
+		parse.AckGate = plan.PubSub.AckGate
+		aggs, dead = beam.ParDo2(s.Scope("Aggregate"), parse, msgs)
 	default:
 		return fmt.Errorf("pipeline: no source")
 	}
@@ -89,6 +92,7 @@ func Build(s beam.Scope, plan *Plan) error {
 		order = append(order, d)
 	}
 	sort.Slice(order, func(i, j int) bool { return order[i] < order[j] })
+	var sinkInputs []beam.PCollection
 	for _, size := range order {
 		ws := s.Scope(fmt.Sprintf("Window%v", size))
 		part := aggs
@@ -118,6 +122,7 @@ func Build(s beam.Scope, plan *Plan) error {
 			combined, totals = cumulative.Apply(ws.Scope("Cumulative"), cumulativeMetrics, combined)
 			exportsink.WriteTotals(ws.Scope("ExportCumulative"), plan.Source, plan.Exporters, plan.DeadLetter, totals,
 				exportsink.WithWorkerSelfMetrics(plan.WorkerSelfMetrics))
+			sinkInputs = append(sinkInputs, totals)
 		}
 		// Each series' windows reach the exporters in window order,
 		// however prism fires and bundles them. Local runs only for now:
@@ -128,6 +133,12 @@ func Build(s beam.Scope, plan *Plan) error {
 		}
 		exportsink.Write(ws.Scope("Export"), plan.Source, plan.Exporters, plan.DeadLetter, combined,
 			exportsink.WithWorkerSelfMetrics(plan.WorkerSelfMetrics))
+		sinkInputs = append(sinkInputs, combined)
+	}
+	if plan.PubSub != nil && plan.PubSub.AckGate != "" {
+		// Ack after export: the source's acks wait for the watermark
+		// after the sinks (see package ackgate).
+		ackgate.Probe(s.Scope("AckGate"), plan.PubSub.AckGate, time.Second, sinkInputs...)
 	}
 	return nil
 }

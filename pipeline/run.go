@@ -205,6 +205,21 @@ func Run(ctx context.Context, o *Options, stderr io.Writer) error {
 		// exports its own self-metrics, as on Dataflow.
 		enableWorkerSelfMetrics(plan)
 	}
+	if plan.PubSub != nil && local {
+		if err := pubsubread.Check(ctx, *plan.PubSub); err != nil {
+			var subErr *pubsubread.SubscriptionError
+			if errors.As(err, &subErr) {
+				return usageError(err)
+			}
+			fmt.Fprintf(stderr, "beametrics: warning: could not check %s, starting anyway (pulls are retried): %v\n", plan.PubSub.Subscription, err)
+		}
+		// Ack after export: a crash loses nothing (see package ackgate).
+		// In-process only: with worker processes the source and the
+		// sinks do not share this process's registry.
+		if !processWorkers() {
+			plan.PubSub.AckGate = fmt.Sprintf("run-%d-%d", os.Getpid(), time.Now().UnixNano())
+		}
+	}
 	p, s := beam.NewPipelineWithRoot()
 	if err := Build(s, plan); err != nil {
 		return runError(err)
@@ -256,6 +271,12 @@ func Run(ctx context.Context, o *Options, stderr io.Writer) error {
 	res, err := beam.Run(runCtx, runnerName, p)
 	if werr := workers.finish(); werr != nil {
 		err = werr
+	}
+	if plan.PubSub != nil && plan.PubSub.AckGate != "" {
+		// Only a run that ended by itself (drained) exported everything.
+		if _, returned := pubsubread.FinishAcks(plan.PubSub.AckGate, err == nil); returned > 0 {
+			fmt.Fprintf(stderr, "beametrics: %d messages not exported were handed back to %s for redelivery\n", returned, plan.PubSub.Subscription)
+		}
 	}
 	stopProgress()
 	stopSelfMetrics()

@@ -24,6 +24,7 @@ import (
 	"github.com/beametrics/beametrics/internal/engine"
 	"github.com/beametrics/beametrics/internal/event"
 	"github.com/beametrics/beametrics/internal/selfmetrics"
+	"github.com/beametrics/beametrics/transforms/ackgate"
 	"github.com/beametrics/beametrics/transforms/pubsubread"
 )
 
@@ -192,7 +193,7 @@ func NewParseLines(src config.Source) *ParseLinesFn { return &ParseLinesFn{base{
 // NewParseMessages returns the DoFn for Pub/Sub messages. lateAfter is the
 // source's watermark delay plus the allowed lateness.
 func NewParseMessages(src config.Source, lateAfter time.Duration) *ParseMessagesFn {
-	return &ParseMessagesFn{base{Config: src, LateAfter: lateAfter}}
+	return &ParseMessagesFn{base: base{Config: src, LateAfter: lateAfter}}
 }
 
 // ParseLinesFn reads newline-delimited JSON records (file replay). Files
@@ -225,19 +226,45 @@ func (fn *ParseLinesFn) FinishBundle(ctx context.Context, emit func(beam.EventTi
 // event-time field takes its publish time, and is counted.
 type ParseMessagesFn struct {
 	base
+	// AckGate, when set, names the ackgate.Gate told the last window end
+	// of each message's event time (local streaming, ack after export).
+	AckGate string
+
+	gate  *ackgate.Gate
+	sizes []time.Duration
 }
 
-func (fn *ParseMessagesFn) Setup() error { return fn.setup() }
+func (fn *ParseMessagesFn) Setup() error {
+	if err := fn.setup(); err != nil {
+		return err
+	}
+	if fn.AckGate != "" {
+		fn.gate = ackgate.Open(fn.AckGate)
+		for i := 0; i < fn.eng.NumMetrics(); i++ {
+			fn.sizes = append(fn.sizes, fn.eng.Metric(i).Window)
+		}
+	}
+	return nil
+}
 
 func (fn *ParseMessagesFn) StartBundle(_ context.Context, _ func(beam.EventTime, string, aggregate.Acc), _ func(DeadLetter)) {
 	fn.startBundle(false)
 }
 
 func (fn *ParseMessagesFn) ProcessElement(ctx context.Context, m pubsubread.Message, _ func(beam.EventTime, string, aggregate.Acc), dead func(DeadLetter)) error {
-	if err := fn.proc.Process(m.Data, m.Attributes, m.PublishTime.UnixNano()); err != nil {
+	err := fn.proc.Process(m.Data, m.Attributes, m.PublishTime.UnixNano())
+	if err != nil {
 		d := refuse(err, m.Data, "pubsub message "+m.ID)
 		log.Debugf(ctx, "dead letter %s: %s", d.Reason, d.Detail)
 		dead(d)
+	}
+	if fn.gate != nil {
+		t := m.PublishTime
+		if err == nil {
+			et, _ := fn.proc.EventTime(t.UnixNano())
+			t = time.Unix(0, et)
+		}
+		fn.gate.Seen(m.ID, ackgate.LastWindowEnd(t, fn.sizes))
 	}
 	return nil
 }

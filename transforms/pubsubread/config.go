@@ -33,6 +33,13 @@ type Config struct {
 	// source starts; the runner may run them in parallel.
 	Pullers int
 
+	// AckGate, when set, acks a message only once every window it
+	// contributes to has been exported (see package ackgate): the pullers
+	// hand messages to the gate of this key and a keeper extends their
+	// leases until then. Local runners only; the pipeline sets it, with
+	// the parse step and ackgate.Probe on the same key.
+	AckGate string
+
 	// StopKey names the source for Stop; empty means only StopAll stops it.
 	StopKey string
 	// StopAfter stops the source after this many messages in total over

@@ -3,10 +3,15 @@
 // client, acks after the runner has committed a bundle's output, carries
 // message attributes and keeps a watermark. On Dataflow use pubsubio.Read.
 //
-// Delivery is at least once: a message is redelivered when a bundle fails
-// or when its ack deadline passes before the next bundle of its puller
-// acks it. Give the subscription an ack deadline well above the bundle time
-// plus PollInterval (60 s is comfortable).
+// Delivery is at least once. Without Config.AckGate a message is acked at
+// the start of its puller's next bundle, once the runner has committed it:
+// a crash then loses what the runner held in memory. With AckGate it is
+// acked only after its windows have been exported, and its lease is
+// extended until then (lease.go).
+//
+// A subscription that does not exist, may not be read or is refused ends
+// the run with a *SubscriptionError; other pull errors are retried with
+// backoff, each one logged with the count of failures in a row.
 package pubsubread
 
 import (
@@ -14,6 +19,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"os"
 	"time"
 
 	"cloud.google.com/go/pubsub/v2"
@@ -27,6 +33,7 @@ import (
 	"google.golang.org/api/option"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 )
 
 func init() {
@@ -83,29 +90,44 @@ type readFn struct {
 	client  *pubsub.Client
 	run     *run
 	backoff gax.Backoff
+	keeper  *keeper // nil without AckGate
+	fails   int     // pull failures in a row
 }
 
 func (fn *readFn) Setup(ctx context.Context) error {
-	project, err := projectOf(fn.Cfg.Subscription)
-	if err != nil {
+	var err error
+	if fn.client, err = newClient(ctx, fn.Cfg); err != nil {
 		return err
 	}
-	var opts []option.ClientOption
-	if fn.Cfg.Endpoint != "" {
-		opts = append(opts, option.WithEndpoint(fn.Cfg.Endpoint))
-	}
-	if fn.Cfg.Insecure {
-		opts = append(opts, option.WithoutAuthentication(),
-			option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())),
-			option.WithTelemetryDisabled())
-	}
-	fn.client, err = pubsub.NewClient(ctx, project, opts...)
-	if err != nil {
-		return fmt.Errorf("pubsubread: connecting for %s: %w", fn.Cfg.Subscription, err)
+	if fn.Cfg.AckGate != "" {
+		if fn.keeper, err = keeperFor(ctx, fn.Cfg); err != nil {
+			return err
+		}
 	}
 	fn.run = runFor(fn.RunID, fn.Cfg)
 	fn.backoff = gax.Backoff{Initial: fn.Cfg.PollInterval, Max: 30 * time.Second, Multiplier: 2}
 	return nil
+}
+
+func newClient(ctx context.Context, cfg Config) (*pubsub.Client, error) {
+	project, err := projectOf(cfg.Subscription)
+	if err != nil {
+		return nil, err
+	}
+	var opts []option.ClientOption
+	if cfg.Endpoint != "" {
+		opts = append(opts, option.WithEndpoint(cfg.Endpoint))
+	}
+	if cfg.Insecure {
+		opts = append(opts, option.WithoutAuthentication(),
+			option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())),
+			option.WithTelemetryDisabled())
+	}
+	c, err := pubsub.NewClient(ctx, project, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("pubsubread: connecting for %s: %w", cfg.Subscription, err)
+	}
+	return c, nil
 }
 
 func (fn *readFn) Teardown() error {
@@ -155,8 +177,17 @@ func (fn *readFn) WatermarkEstimatorState(e *watermarkEstimator) int64 { return 
 func (fn *readFn) ProcessElement(ctx context.Context, we *watermarkEstimator, rt *sdf.LockRTracker, _ []byte, emit func(beam.EventTime, Message)) (sdf.ProcessContinuation, error) {
 	r := rt.GetRestriction().(Restriction)
 	// The runner committed the previous bundle before handing us this
-	// residual, so its messages may be acked now.
-	fn.ack(ctx, r.AckIDs)
+	// residual, so its messages may be acked now, or with AckGate handed
+	// to the gate as committed.
+	if fn.keeper != nil {
+		fn.keeper.gate.Committed(r.AckIDs)
+		// The watermark this bundle leaves is one bound of when its
+		// messages may be acked; it must be known before the runner
+		// commits the bundle, so before returning.
+		defer func() { fn.keeper.gate.SourceWatermark(we.CurrentWatermark()) }()
+	} else {
+		fn.ack(ctx, r.AckIDs)
+	}
 
 	now := time.Now()
 	if r.Stop || fn.run.stopped.Load() {
@@ -172,14 +203,23 @@ func (fn *readFn) ProcessElement(ctx context.Context, we *watermarkEstimator, rt
 		n, full, err := fn.pullAndEmit(ctx, we, rt, emit)
 		if err != nil {
 			pullErrorCount.Inc(ctx, 1)
+			if permanent(err) {
+				// Retrying cannot help: end the run, naming the
+				// subscription, rather than retry forever.
+				return sdf.StopProcessing(), &SubscriptionError{Subscription: fn.Cfg.Subscription, Code: status.Code(err), Err: err}
+			}
+			fn.fails++
 			pause := fn.backoff.Pause()
 			if emitted > 0 {
 				// Checkpoint now so that what was emitted gets acked.
 				pause = 0
 			}
-			log.Warnf(ctx, "pubsubread: pull from %s failed (puller %d), retrying in %v: %v", fn.Cfg.Subscription, r.Puller, pause, err)
+			msg := fmt.Sprintf("pubsubread: pull from %s failed (puller %d, %d in a row), retrying in %v: %v", fn.Cfg.Subscription, r.Puller, fn.fails, pause, err)
+			log.Warn(ctx, msg)
+			fmt.Fprintln(os.Stderr, "beametrics: "+msg)
 			return sdf.ResumeProcessingIn(pause), nil
 		}
+		fn.fails = 0
 		fn.backoff = gax.Backoff{Initial: fn.Cfg.PollInterval, Max: 30 * time.Second, Multiplier: 2}
 		emitted += n
 		if !full || fn.run.stopped.Load() || time.Since(now) >= maxBundleTime {
@@ -205,7 +245,7 @@ func (fn *readFn) pullAndEmit(ctx context.Context, we *watermarkEstimator, rt *s
 		return 0, false, err
 	}
 	if len(received) == 0 {
-		we.advance(now.Add(-fn.Cfg.MaxDelay))
+		fn.advance(we, now.Add(-fn.Cfg.MaxDelay))
 		return 0, false, nil
 	}
 	fn.run.sawMessages(now)
@@ -225,6 +265,10 @@ func (fn *readFn) pullAndEmit(ctx context.Context, we *watermarkEstimator, rt *s
 			Attributes:  m.GetAttributes(),
 			PublishTime: m.GetPublishTime().AsTime(),
 		}
+		if fn.keeper != nil {
+			// Before emitting: the parse step may see it at once.
+			fn.keeper.gate.Pulled(msg.ID, rm.GetAckId(), msg.PublishTime, fn.keeper.leaseEnd(now))
+		}
 		if msg.PublishTime.Before(watermark) {
 			behindWatermark.Inc(ctx, 1)
 		}
@@ -239,8 +283,17 @@ func (fn *readFn) pullAndEmit(ctx context.Context, we *watermarkEstimator, rt *s
 	}
 	// Hold the watermark at the oldest message of a backlog, so that
 	// catching up does not make the rest of the backlog late.
-	we.advance(oldest)
+	fn.advance(we, oldest)
 	return emitted, len(received) == fn.Cfg.MaxMessages, nil
+}
+
+// advance moves the watermark to t, except while the keeper holds it after
+// the start (see keeper.holdUntil).
+func (fn *readFn) advance(we *watermarkEstimator, t time.Time) {
+	if fn.keeper != nil && time.Now().Before(fn.keeper.holdUntil) {
+		return
+	}
+	we.advance(t)
 }
 
 func (fn *readFn) pull(ctx context.Context) ([]*pubsubpb.ReceivedMessage, error) {
