@@ -233,3 +233,30 @@ func countIndexes(t *testing.T, path string, counts []int) int {
 	}
 	return sum
 }
+
+// TestMissingSubscriptionExits2: a subscription that does not exist ends
+// the run at once with exit 2 and a message naming it, instead of being
+// retried forever.
+func TestMissingSubscriptionExits2(t *testing.T) {
+	srv := pubsubtest.StartFake(t)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "c.yaml")
+	if err := os.WriteFile(cfg, []byte("metrics:\n  - name: n\n    type: count\n    export_type: local\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sub := "projects/p/subscriptions/no-such-subscription"
+	cmd := startChild(t, srv.Addr, []string{"--config", cfg, "--subscription", sub}, filepath.Join(dir, "run"))
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(60 * time.Second):
+		t.Fatalf("still running after 60 s; stderr:\n%s", readFile(dir, "run.err"))
+	}
+	if code := cmd.ProcessState.ExitCode(); code != 2 {
+		t.Errorf("exit %d, want 2; stderr:\n%s", code, readFile(dir, "run.err"))
+	}
+	if errText := readFile(dir, "run.err"); !strings.Contains(errText, sub) || !strings.Contains(errText, "does not exist") {
+		t.Errorf("stderr does not name the missing subscription:\n%s", errText)
+	}
+}
