@@ -2,8 +2,10 @@ package pubsubread_test
 
 import (
 	"fmt"
+	"net"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -251,12 +253,40 @@ func TestReadFakeStopByKey(t *testing.T) {
 	checkDeliveredOnce(t, srv, key, all)
 }
 
-// TestReadPullErrorsAreRetried reads a subscription that does not exist:
-// the source must count and retry the errors, not fail, and still stop.
-func TestReadPullErrorsAreRetried(t *testing.T) {
+// TestReadMissingSubscriptionFails: a subscription that does not exist is
+// a permanent error; the run ends at once, naming it, instead of retrying
+// forever.
+func TestReadMissingSubscriptionFails(t *testing.T) {
 	srv := pubsubtest.StartFake(t)
 	cfg := fakeConfig(srv)
 	cfg.Subscription = "projects/proj/subscriptions/missing"
+	cfg.PollInterval = 20 * time.Millisecond
+	p, s := beam.NewPipelineWithRoot()
+	beam.ParDo0(s, &recordFn{Key: uniqueKey(t.Name())}, pubsubread.Read(s, cfg))
+	done := make(chan error, 1)
+	go func() { _, err := ptest.RunWithMetrics(p); done <- err }()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), cfg.Subscription) || !strings.Contains(err.Error(), "does not exist") {
+			t.Fatalf("pipeline ended with %v, want an error naming the missing subscription", err)
+		}
+	case <-time.After(time.Minute):
+		pubsubread.StopAll()
+		t.Fatal("a missing subscription was still retried after a minute")
+	}
+}
+
+// TestReadPullErrorsAreRetried: a server that does not answer is a
+// transient error: the source counts and retries it, and still stops.
+func TestReadPullErrorsAreRetried(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close() // nothing listens there now: Unavailable
+	cfg := pubsubread.NewConfig("projects/proj/subscriptions/any")
+	cfg.Endpoint, cfg.Insecure = addr, true
 	cfg.PollInterval = 20 * time.Millisecond
 	cfg.StopKey = "pull-errors-" + strconv.FormatInt(time.Now().UnixNano(), 10)
 	p, s := beam.NewPipelineWithRoot()
@@ -269,8 +299,10 @@ func TestReadPullErrorsAreRetried(t *testing.T) {
 	if err != nil {
 		t.Fatalf("pipeline failed instead of retrying: %v", err)
 	}
-	if got := counter(res, "pull_errors"); got < 2 {
-		t.Errorf("pull_errors counter = %d, want at least 2 retried errors", got)
+	// The client library itself retries Unavailable for up to the call's
+	// 30 s timeout, so one counted error stands for that much retrying.
+	if got := counter(res, "pull_errors"); got < 1 {
+		t.Errorf("pull_errors counter = %d, want the unreachable server's error counted", got)
 	}
 }
 
