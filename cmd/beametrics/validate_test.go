@@ -139,7 +139,7 @@ func TestConfigTestErrors(t *testing.T) {
 		{[]string{"../../examples/quickstart.yaml"}, "usage: beametrics test CONFIG TESTFILE"},
 		{[]string{"../../internal/config/testdata/many_errors.yaml", "../../examples/quickstart_test.yaml"}, "many_errors.yaml:3:9: window 500ms is too short"},
 		{[]string{"../../examples/quickstart.yaml", "no/such/test.yaml"}, "no/such/test.yaml"},
-		{[]string{"../../internal/config/configtest/testdata/config.yaml", "../../internal/config/configtest/testdata/unknown_key_test.yaml"}, "field expects not found"},
+		{[]string{"../../internal/config/configtest/testdata/config.yaml", "../../internal/config/configtest/testdata/unknown_key_test.yaml"}, "unknown key \"expects\""},
 	} {
 		code, out, errOut := runCmd(configTest, tc.args...)
 		if code != 2 || !strings.Contains(errOut, tc.msg) {
