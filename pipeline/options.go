@@ -57,6 +57,11 @@ type Options struct {
 	// pulling, every open window fires and is exported, and Run returns.
 	// Cancelling Run's context stops at once instead. nil: no drain.
 	Drain <-chan struct{}
+	// DrainTimeout bounds a drain: when the run has not ended this long
+	// after Drain was closed (an exporter hangs, a window never closes),
+	// it is stopped and Run returns an error naming what was not
+	// exported. 0: wait for ever.
+	DrainTimeout time.Duration
 
 	// Unused flags the original accepted; kept so its templates run.
 	DataflowTemplateType string
@@ -99,6 +104,7 @@ func (o *Options) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&o.MaxDelay, "max-delay", 10*time.Second, "Pub/Sub: the watermark trails the clock by this much")
 	fs.DurationVar(&o.MaxDisorder, "max-disorder", 10*time.Minute, "replay: how far behind the newest event time read a record may come and still count (the input's own disorder widens it)")
 	fs.IntVar(&o.Pullers, "pullers", 2, "Pub/Sub: parallel pullers on local runners")
+	fs.DurationVar(&o.DrainTimeout, "drain-timeout", 60*time.Second, "after Ctrl-C or SIGTERM, stop (exit 1) if the drain has not finished within this (0: wait for ever)")
 	fs.DurationVar(&o.ProgressInterval, "progress-interval", 5*time.Second, "how often to print the progress line on stderr (0: never)")
 
 	fs.StringVar(&o.DataflowTemplateType, "dataflow-template-type", "", "accepted for compatibility with the original; unused")

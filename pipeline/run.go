@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
@@ -234,6 +235,7 @@ func Run(ctx context.Context, o *Options, stderr io.Writer) error {
 	if err != nil {
 		return runError(err)
 	}
+	var drainTimedOut atomic.Bool
 	go func() {
 		select {
 		case <-o.Drain:
@@ -246,6 +248,21 @@ func Run(ctx context.Context, o *Options, stderr io.Writer) error {
 		workers.drain()
 		if emb != nil {
 			emb.cancel()
+		}
+		if o.DrainTimeout <= 0 {
+			return
+		}
+		// A drain waits for every open window to be exported; a hung
+		// exporter would hold it for ever, and a signal must end the
+		// process in bounded time.
+		timer := time.NewTimer(o.DrainTimeout)
+		defer timer.Stop()
+		select {
+		case <-timer.C:
+			drainTimedOut.Store(true)
+			fmt.Fprintf(stderr, "beametrics: the drain did not finish within %v (--drain-timeout); stopping\n", o.DrainTimeout)
+			cancel()
+		case <-runCtx.Done():
 		}
 	}()
 
@@ -281,9 +298,11 @@ func Run(ctx context.Context, o *Options, stderr io.Writer) error {
 	stopProgress()
 	stopSelfMetrics()
 	closeErr := errors.Join(exportsink.CloseAll(), absence.CloseAll(), deadletter.CloseFiles())
+	var totals selfmetrics.Totals
 	if local {
 		here := sinceStart()
-		totals, ok := selfmetrics.ResultTotals(res)
+		var ok bool
+		totals, ok = selfmetrics.ResultTotals(res)
 		from := ""
 		if !ok {
 			totals, from = here, "this process's counts: the runner reported none"
@@ -294,6 +313,13 @@ func Run(ctx context.Context, o *Options, stderr io.Writer) error {
 	} else if err == nil {
 		fmt.Fprintf(stderr, "beametrics: job submitted to %s\n", runnerName)
 	}
+	if drainTimedOut.Load() {
+		return runError(fmt.Errorf("stopped: the drain did not finish within %v (--drain-timeout), so the windows still open were not exported%s",
+			o.DrainTimeout, redelivery(plan)))
+	}
+	if ctx.Err() != nil {
+		return runError(fmt.Errorf("stopped without drain: the windows still open were not exported%s", redelivery(plan)))
+	}
 	if err != nil && !errors.Is(err, context.Canceled) {
 		return runError(err)
 	}
@@ -301,7 +327,23 @@ func Run(ctx context.Context, o *Options, stderr io.Writer) error {
 		return runError(closeErr)
 	}
 	if n := localexp.LostToClosedOutput(); n > 0 {
-		return runError(fmt.Errorf("the output was closed by its reader: %d points were not written (counted as export failures, code %s)", n, localexp.CodeOutputClosed))
+		return &ExitError{Code: ExitLosses, Err: fmt.Errorf("the output was closed by its reader: %d points were not written (counted as export failures, code %s)", n, localexp.CodeOutputClosed)}
+	}
+	if local {
+		return outcome(totals, plan.DeadLetter)
 	}
 	return nil
+}
+
+// redelivery says what becomes of a stopped run's unexported data: on a
+// local stream its messages were not acked and come back to the next run;
+// a replay must be run again.
+func redelivery(plan *Plan) string {
+	if plan.PubSub != nil && plan.PubSub.AckGate != "" {
+		return "; their messages were not acked, so Pub/Sub redelivers them to the next run"
+	}
+	if plan.Files != nil {
+		return "; run the replay again"
+	}
+	return ""
 }

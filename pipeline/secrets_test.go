@@ -75,7 +75,7 @@ func webLogs(t *testing.T, n int) string {
 // TestClosedStdoutEndsTheRunWithASummary: `beametrics ... | head -1`. The
 // reader closes the pipe after one line; the run must not die of SIGPIPE
 // (exit 141, no summary) but end with its summary, name the closed output
-// and exit 1, since points were lost.
+// and exit 3 (finished with losses), since points were lost.
 func TestClosedStdoutEndsTheRunWithASummary(t *testing.T) {
 	runChildIfAsked()
 	// About 80 windows of ~16 series: several times a pipe's 64 KiB, so
@@ -105,8 +105,8 @@ metrics:
 		t.Errorf("first line %q, %v", line, rerr)
 	}
 	var ee *exec.ExitError
-	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
-		t.Fatalf("child ended with %v, want exit status 1\n%s", err, stderr.String())
+	if !errors.As(err, &ee) || ee.ExitCode() != pipeline.ExitLosses {
+		t.Fatalf("child ended with %v, want exit status 3\n%s", err, stderr.String())
 	}
 	for _, want := range []string{
 		"beametrics: standard output was closed by its reader",

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -199,13 +200,25 @@ func classify(err error) (code, reason string) {
 	switch {
 	case errors.Is(err, context.Canceled):
 		return "canceled", reason
-	case errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, context.DeadlineExceeded), isTimeout(err):
 		return "timeout", reason
 	}
 	if m := statusRE.FindStringSubmatch(reason); m != nil {
 		return "HTTP_" + m[1], reason
 	}
 	return "network", reason
+}
+
+// isTimeout tells a request that ran out of time (the exporter's timeout,
+// a hung server) from other network errors. The remote-write client keeps
+// only the text of http.Client's error, so the text is checked too.
+func isTimeout(err error) bool {
+	var netErr net.Error
+	if errors.As(err, &netErr) && netErr.Timeout() {
+		return true
+	}
+	msg := err.Error()
+	return strings.Contains(msg, "context deadline exceeded") || strings.Contains(msg, "Client.Timeout exceeded")
 }
 
 // Failures returns the points lost so far.

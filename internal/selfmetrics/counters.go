@@ -21,6 +21,9 @@ var (
 	WindowsExported atomic.Int64 // distinct (metric, window) pairs exported
 	ExportFailures  atomic.Int64
 	LatestWindowEnd atomic.Int64 // Unix nanoseconds of the newest exported window end
+	Dropped         atomic.Int64 // values a metric could not use (not a number, ...)
+	Overflowed      atomic.Int64 // events folded into an overflow series (max_series)
+	FilterErrors    atomic.Int64 // events whose filter expression failed (counted as not matching)
 )
 
 // Replay's input: bytes read of the total, and the range of event times
@@ -50,12 +53,13 @@ var timesMu sync.Mutex
 // Counts by label, for the self-metrics. Callers add once per bundle, not
 // per event: each Add takes a lock.
 var (
-	DeadLettersByReason Counts[string] // by dead-letter reason
-	DroppedByMetric     Counts[string] // values dropped, by metric name
-	OverflowedByMetric  Counts[string] // events folded into the overflow series, by metric name
-	WindowsByExporter   Counts[string] // (metric, window) pairs exported, by export type
-	PointsByExporter    Counts[string] // points written, by export type
-	FailuresByExporter  Counts[Failure]
+	DeadLettersByReason  Counts[string] // by dead-letter reason
+	DroppedByMetric      Counts[string] // values dropped, by metric name
+	OverflowedByMetric   Counts[string] // events folded into the overflow series, by metric name
+	FilterErrorsByMetric Counts[string] // filter expressions that failed, by metric name
+	WindowsByExporter    Counts[string] // (metric, window) pairs exported, by export type
+	PointsByExporter     Counts[string] // points written, by export type
+	FailuresByExporter   Counts[Failure]
 )
 
 // Failure names points lost after retries: the export type and the

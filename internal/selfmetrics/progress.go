@@ -27,6 +27,9 @@ const (
 	BeamWindowsExported     = "windows_exported" // (metric, window) pairs
 	BeamPointsPrefix        = "points_exported/" // + exporter
 	BeamExportFailurePrefix = "export_failures/" // + exporter (a total), + exporter/code
+	BeamDroppedPrefix       = "dropped_values/"  // + metric
+	BeamOverflowedPrefix    = "overflowed/"      // + metric
+	BeamFilterErrorsPrefix  = "filter_errors/"   // + metric
 )
 
 // Totals are a run's counts so far, for the progress line and summary.
@@ -34,6 +37,13 @@ type Totals struct {
 	Events, DeadLetters, Late       int64
 	WindowsExported, PointsExported int64
 	ExportFailures                  int64
+	// Values and events a metric could not use as they came: dropped
+	// values, events folded into an overflow series, failed filters.
+	Dropped, Overflowed, FilterErrors int64
+	// DeadLetterReasons and Failures split DeadLetters and ExportFailures
+	// by reason and by exporter and code (nil when none).
+	DeadLetterReasons map[string]int64
+	Failures          map[Failure]int64
 	// NewestWindowEnd is the end of the newest window exported; zero
 	// when none was or when not known (Beam's counters do not say).
 	NewestWindowEnd time.Time
@@ -48,7 +58,9 @@ type Totals struct {
 // whose workers run in this process.
 func ProcessTotals() Totals {
 	t := Totals{Events: Events.Load(), DeadLetters: DeadLetters.Load(), Late: Late.Load(),
-		WindowsExported: WindowsExported.Load(), PointsExported: PointsExported.Load(), ExportFailures: ExportFailures.Load()}
+		WindowsExported: WindowsExported.Load(), PointsExported: PointsExported.Load(), ExportFailures: ExportFailures.Load(),
+		Dropped: Dropped.Load(), Overflowed: Overflowed.Load(), FilterErrors: FilterErrors.Load(),
+		DeadLetterReasons: DeadLettersByReason.Snapshot(), Failures: FailuresByExporter.Snapshot()}
 	if n := LatestWindowEnd.Load(); n > 0 {
 		t.NewestWindowEnd = time.Unix(0, n)
 	}
@@ -69,7 +81,26 @@ func (t Totals) Sub(before Totals) Totals {
 	t.WindowsExported -= before.WindowsExported
 	t.PointsExported -= before.PointsExported
 	t.ExportFailures -= before.ExportFailures
+	t.Dropped -= before.Dropped
+	t.Overflowed -= before.Overflowed
+	t.FilterErrors -= before.FilterErrors
+	t.DeadLetterReasons = subCounts(t.DeadLetterReasons, before.DeadLetterReasons)
+	t.Failures = subCounts(t.Failures, before.Failures)
 	return t
+}
+
+// subCounts returns now minus before, without the keys left at zero.
+func subCounts[K comparable](now, before map[K]int64) map[K]int64 {
+	var out map[K]int64
+	for k, n := range now {
+		if d := n - before[k]; d != 0 {
+			if out == nil {
+				out = map[K]int64{}
+			}
+			out[k] = d
+		}
+	}
+	return out
 }
 
 // BeamTotals adds up the job's Beam counters, committed values where the
@@ -90,14 +121,39 @@ func BeamTotals(r metrics.Results) Totals {
 			t.WindowsExported += v
 		case strings.HasPrefix(name, BeamDeadLettersPrefix):
 			t.DeadLetters += v
+			reason := strings.TrimPrefix(name, BeamDeadLettersPrefix)
+			if reason == "" {
+				reason = "error" // as the parse step names it
+			}
+			add(&t.DeadLetterReasons, reason, v)
 		case strings.HasPrefix(name, BeamPointsPrefix):
 			t.PointsExported += v
-		case strings.HasPrefix(name, BeamExportFailurePrefix) && !strings.Contains(name[len(BeamExportFailurePrefix):], "/"):
-			// The per-exporter total, not its split by code.
-			t.ExportFailures += v
+		case strings.HasPrefix(name, BeamExportFailurePrefix):
+			exporter, code, split := strings.Cut(name[len(BeamExportFailurePrefix):], "/")
+			if split {
+				add(&t.Failures, Failure{Exporter: exporter, Code: code}, v)
+			} else {
+				t.ExportFailures += v // the per-exporter total
+			}
+		case strings.HasPrefix(name, BeamDroppedPrefix):
+			t.Dropped += v
+		case strings.HasPrefix(name, BeamOverflowedPrefix):
+			t.Overflowed += v
+		case strings.HasPrefix(name, BeamFilterErrorsPrefix):
+			t.FilterErrors += v
 		}
 	}
 	return t
+}
+
+func add[K comparable](m *map[K]int64, k K, v int64) {
+	if v == 0 {
+		return
+	}
+	if *m == nil {
+		*m = map[K]int64{}
+	}
+	(*m)[k] += v
 }
 
 // ResultTotals returns the totals of a finished run from its result, and
@@ -201,8 +257,24 @@ func progressLine(t Totals, rate float64, now time.Time, elapsed time.Duration) 
 	if !t.NewestWindowEnd.IsZero() {
 		lag = now.Sub(t.NewestWindowEnd).Round(time.Second).String()
 	}
-	return fmt.Sprintf("beametrics: %d events (%.0f/s), %d dead letters, %d late, %d windows / %d points exported, %d export failures, newest window closed %s ago%s",
-		t.Events, rate, t.DeadLetters, t.Late, t.WindowsExported, t.PointsExported, t.ExportFailures, lag, inputProgress(t, elapsed))
+	return fmt.Sprintf("beametrics: %d events (%.0f/s), %d dead letters, %d late%s, %d windows / %d points exported, %d export failures, newest window closed %s ago%s",
+		t.Events, rate, t.DeadLetters, t.Late, unusable(t), t.WindowsExported, t.PointsExported, t.ExportFailures, lag, inputProgress(t, elapsed))
+}
+
+// unusable names, when there are any, the values and events metrics could
+// not use as they came: a part of the progress line and summary only when
+// not zero, since most runs have none.
+func unusable(t Totals) string {
+	var s string
+	for _, c := range []struct {
+		n    int64
+		what string
+	}{{t.Dropped, "dropped values"}, {t.Overflowed, "overflowed (max_series)"}, {t.FilterErrors, "filter errors"}} {
+		if c.n != 0 {
+			s += fmt.Sprintf(", %d %s", c.n, c.what)
+		}
+	}
+	return s
 }
 
 // inputProgress is a replay's part of the progress line: bytes read of the
@@ -228,8 +300,8 @@ func Summary(t Totals, d time.Duration, from string) string {
 	if d > 0 {
 		rate = float64(t.Events) / d.Seconds()
 	}
-	s := fmt.Sprintf("beametrics: done in %v: %d events (%.0f/s), %d dead letters, %d late, %d points exported, %d export failures",
-		d.Round(time.Millisecond), t.Events, rate, t.DeadLetters, t.Late, t.PointsExported, t.ExportFailures)
+	s := fmt.Sprintf("beametrics: done in %v: %d events (%.0f/s), %d dead letters, %d late%s, %d points exported, %d export failures",
+		d.Round(time.Millisecond), t.Events, rate, t.DeadLetters, t.Late, unusable(t), t.PointsExported, t.ExportFailures)
 	if !t.OldestEventTime.IsZero() {
 		s += fmt.Sprintf(", event times %s to %s", t.OldestEventTime.Format(time.RFC3339), t.NewestEventTime.Format(time.RFC3339))
 	}

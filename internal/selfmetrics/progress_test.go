@@ -3,6 +3,7 @@ package selfmetrics
 import (
 	"context"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -30,11 +31,21 @@ func TestBeamTotals(t *testing.T) {
 		counter("sink", BeamNamespace, "windows_exported", 6),
 		counter("sink", BeamNamespace, "export_failures/prometheus", 7),
 		counter("sink", BeamNamespace, "export_failures/prometheus/HTTP_400", 7),
-		counter("read", "pubsubread", "events", 1000), // another namespace
+		counter("sink", BeamNamespace, "export_failures/local", 1),
+		counter("sink", BeamNamespace, "export_failures/local/output_closed", 1),
+		counter("parse1", BeamNamespace, "dropped_values/latency", 8),
+		counter("parse2", BeamNamespace, "dropped_values/bytes", 1),
+		counter("parse1", BeamNamespace, "overflowed/latency", 9),
+		counter("parse1", BeamNamespace, "filter_errors/latency", 10),
+		counter("parse1", BeamNamespace, "dead_letters/", 1), // the parse step's unnamed reason
+		counter("read", "pubsubread", "events", 1000),        // another namespace
 	}, nil, nil, nil, nil)
 	got := BeamTotals(*r)
-	want := Totals{Events: 100, DeadLetters: 5, Late: 4, WindowsExported: 6, PointsExported: 16, ExportFailures: 7}
-	if got != want {
+	want := Totals{Events: 100, DeadLetters: 6, Late: 4, WindowsExported: 6, PointsExported: 16, ExportFailures: 8,
+		Dropped: 9, Overflowed: 9, FilterErrors: 10,
+		DeadLetterReasons: map[string]int64{"invalid_json": 2, "bad_event_time": 3, "error": 1},
+		Failures:          map[Failure]int64{{"prometheus", "HTTP_400"}: 7, {"local", "output_closed"}: 1}}
+	if !reflect.DeepEqual(got, want) {
 		t.Errorf("BeamTotals = %+v, want %+v", got, want)
 	}
 }
@@ -84,6 +95,16 @@ func TestSummary(t *testing.T) {
 	want := "beametrics: done in 2s: 500 events (250/s), 2 dead letters, 1 late, 9 points exported, 3 export failures"
 	if got != want {
 		t.Errorf("Summary =\n%s\nwant\n%s", got, want)
+	}
+	// Values and events metrics could not use are named when there are any.
+	got = Summary(Totals{Events: 10, Dropped: 4, FilterErrors: 2}, time.Second, "")
+	want = "beametrics: done in 1s: 10 events (10/s), 0 dead letters, 0 late, 4 dropped values, 2 filter errors, 0 points exported, 0 export failures"
+	if got != want {
+		t.Errorf("Summary =\n%s\nwant\n%s", got, want)
+	}
+	line := progressLine(Totals{Events: 10, Overflowed: 7}, 10, time.Unix(100, 0), time.Second)
+	if !strings.Contains(line, ", 0 late, 7 overflowed (max_series), 0 windows") {
+		t.Errorf("progress line does not name overflowed events: %s", line)
 	}
 	if got := Summary(Totals{}, 0, "this process's counts"); !strings.HasSuffix(got, "(this process's counts)") {
 		t.Errorf("Summary does not say where its counts come from: %s", got)

@@ -2,17 +2,20 @@ package exportsink
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/beametrics/beametrics/exporters"
 )
 
-// Registry holds started exporters per export type for one process: prism
-// runs many instances of a sink DoFn in one process, and they should share
-// one connection pool (and one stdout) rather than open their own. Each
-// sink with its own set of metrics keeps its own Registry.
+// Registry holds started exporters per export type and settings for one
+// process: prism runs many instances of a sink DoFn in one process, and
+// they should share one connection pool (and one stdout) rather than open
+// their own. Keying by settings too means that a run never writes through
+// an exporter another run (or test) in the process set up elsewhere.
 type Registry struct {
 	mu sync.Mutex
 	m  map[string]exporters.Exporter
@@ -21,9 +24,14 @@ type Registry struct {
 // Get returns the exporter of exportType, making it with NewExporter and
 // starting it with descs on first use.
 func (r *Registry) Get(ctx context.Context, exportType string, s exporters.Settings, descs []exporters.Descriptor) (exporters.Exporter, error) {
+	settings, err := json.Marshal(s)
+	if err != nil {
+		return nil, fmt.Errorf("exporter %s: %v", exportType, err)
+	}
+	key := exportType + "\x00" + string(settings)
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if e, ok := r.m[exportType]; ok {
+	if e, ok := r.m[key]; ok {
 		return e, nil
 	}
 	e, err := NewExporter(ctx, exportType, s)
@@ -36,7 +44,7 @@ func (r *Registry) Get(ctx context.Context, exportType string, s exporters.Setti
 	if r.m == nil {
 		r.m = map[string]exporters.Exporter{}
 	}
-	r.m[exportType] = e
+	r.m[key] = e
 	return e, nil
 }
 
@@ -45,11 +53,12 @@ func (r *Registry) CloseAll() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var errs []error
-	for typ, e := range r.m {
+	for key, e := range r.m {
 		if err := e.Close(); err != nil {
+			typ, _, _ := strings.Cut(key, "\x00")
 			errs = append(errs, fmt.Errorf("%s: %v", typ, err))
 		}
-		delete(r.m, typ)
+		delete(r.m, key)
 	}
 	return errors.Join(errs...)
 }

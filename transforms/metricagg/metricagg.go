@@ -152,6 +152,7 @@ func (b *base) reportStats(ctx context.Context) {
 		b.seen.Matched = make([]int64, len(st.Matched))
 		b.seen.Dropped = make([]int64, len(st.Dropped))
 		b.seen.Overflowed = make([]int64, len(st.Overflowed))
+		b.seen.FilterErrors = make([]int64, len(st.FilterErrors))
 	}
 	for reason, n := range st.DeadLetters {
 		before := b.seen.DeadLetters[reason]
@@ -168,9 +169,15 @@ func (b *base) reportStats(ctx context.Context) {
 		name := b.eng.Metric(i).Name
 		if d := inc("dropped_values/"+name, st.Dropped[i], &b.seen.Dropped[i]); d != 0 {
 			selfmetrics.DroppedByMetric.Add(name, d)
+			selfmetrics.Dropped.Add(d)
 		}
 		if d := inc("overflowed/"+name, st.Overflowed[i], &b.seen.Overflowed[i]); d != 0 {
 			selfmetrics.OverflowedByMetric.Add(name, d)
+			selfmetrics.Overflowed.Add(d)
+		}
+		if d := inc("filter_errors/"+name, st.FilterErrors[i], &b.seen.FilterErrors[i]); d != 0 {
+			selfmetrics.FilterErrorsByMetric.Add(name, d)
+			selfmetrics.FilterErrors.Add(d)
 		}
 		inc("matched/"+name, st.Matched[i], &b.seen.Matched[i])
 	}
