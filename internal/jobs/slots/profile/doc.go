@@ -41,7 +41,25 @@ type Doc struct {
 	// MinuteOfDay has 1440 entries, minute 0 = 00:00 UTC.
 	MinuteOfDay []MinuteStats `json:"minute_of_day"`
 	OverCap     []OverCapMin  `json:"over_cap"`
+	// History is the real usage minute by minute, the days the profile was
+	// made from, so that a plan can be checked against each day that
+	// happened and not only against the model's typical day. Profiles
+	// written before it existed have none.
+	History *History `json:"history,omitempty"`
 }
+
+// History splits every calendar minute's usage into what each scheduled
+// DAG's runs used (which a plan moves) and the rest (which stays).
+type History struct {
+	// Background is the usage no DAG profile models, in the minutes with any.
+	Background []MinuteUse `json:"background"`
+	// DAGs holds each scheduled DAG's own usage, in the minutes with any.
+	DAGs map[string][]MinuteUse `json:"dags"`
+}
+
+// MinuteUse is [minute since the Unix epoch (UTC), slot-ms in it]: a pair
+// rather than an object because a month of history has millions of them.
+type MinuteUse [2]int64
 
 // DAGProfile is one DAG's usual slot usage relative to its run's start.
 type DAGProfile struct {

@@ -27,7 +27,7 @@ import (
 func init() {
 	register.DoFn6x1[context.Context, string, func(string, int64), func(string, int64), func(string), func(string, int64), error](&readFn{})
 	register.DoFn5x1[string, func(*string) bool, func(*int64) bool, func(*int64) bool, func(string), error](&profileFn{})
-	register.DoFn5x0[int64, func(*string) bool, func(string, int64), func(string, int64), func(string)](&minuteFn{})
+	register.DoFn6x0[int64, func(*string) bool, func(string, int64), func(string, int64), func(string), func(string)](&minuteFn{})
 	register.DoFn5x1[context.Context, int, func(*string) bool, func(*int64) bool, func(*int64) bool, error](&writeDocFn{})
 	register.Function2x2(splitRunKey)
 	register.Function2x2(splitMinuteKey)
@@ -104,12 +104,13 @@ func Build(ctx context.Context, cfg Config) (*beam.Pipeline, error) {
 		beam.SideInput{Input: lo}, beam.SideInput{Input: hi})
 
 	byMinute := beam.GroupByKey(s, beam.ParDo(s, splitMinuteKey, minSums))
-	sums, maxes, over := beam.ParDo3(s.Scope("Minutes"), &minuteFn{CapMs: int64(math.Round(cfg.CapSlots * 60000))}, byMinute)
+	sums, maxes, over, hist := beam.ParDo4(s.Scope("Minutes"), &minuteFn{CapMs: int64(math.Round(cfg.CapSlots * 60000))}, byMinute)
 
 	parts := beam.Flatten(s,
 		beam.Create(s, "Z"), // so that the document is written even for empty input
 		beam.ParDo(s, &tagFn{Tag: "P"}, profiles),
 		beam.ParDo(s, &tagFn{Tag: "O"}, over),
+		beam.ParDo(s, &tagFn{Tag: "H"}, hist),
 		beam.ParDo(s, &tagFn{Tag: "B"}, bad),
 		beam.ParDo(s, &tagKVFn{Tag: "S"}, stats.SumPerKey(s, sums)),
 		beam.ParDo(s, &tagKVFn{Tag: "X"}, stats.MaxPerKey(s, maxes)),
@@ -453,18 +454,21 @@ func quantile(xs []float64, q float64) float64 {
 }
 
 // minuteFn looks at one calendar minute: it adds the minute's slot time to
-// its minute of the day, and reports it when the total went over the cap.
+// its minute of the day, keeps its split between scheduled DAGs and
+// background for the history ("dag \t minute \t ms", dag empty for the
+// background), and reports it when the total went over the cap.
 type minuteFn struct {
 	CapMs int64
 }
 
-func (f *minuteFn) ProcessElement(minute int64, vals func(*string) bool, sums, maxes func(string, int64), over func(string)) {
+func (f *minuteFn) ProcessElement(minute int64, vals func(*string) bool, sums, maxes func(string, int64), over, hist func(string)) {
 	type share struct {
 		dag, method string
 		ms          int64
 	}
 	var total, background int64
 	var shares []share
+	modelled := map[string]int64{} // per DAG, over its attribution methods
 	var v string
 	for vals(&v) {
 		parts := strings.Split(v, "\t") // dag, method, modelled, ms
@@ -472,9 +476,20 @@ func (f *minuteFn) ProcessElement(minute int64, vals func(*string) bool, sums, m
 		total += ms
 		if parts[2] != "1" {
 			background += ms
+		} else {
+			modelled[parts[0]] += ms
 		}
 		sums("a:"+parts[1], ms)
 		shares = append(shares, share{parts[0], parts[1], ms})
+	}
+	at := strconv.FormatInt(minute, 10)
+	if background > 0 {
+		hist("\t" + at + "\t" + strconv.FormatInt(background, 10))
+	}
+	for dag, ms := range modelled {
+		if ms > 0 {
+			hist(dag + "\t" + at + "\t" + strconv.FormatInt(ms, 10))
+		}
 	}
 	mod := strconv.FormatInt(((minute%1440)+1440)%1440, 10)
 	sums("t:"+mod, total)

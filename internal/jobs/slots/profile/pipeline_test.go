@@ -144,4 +144,41 @@ func TestProfileSmallHistory(t *testing.T) {
 	if m := d.MinuteOfDay[0]; m.MeanSlots != 0 || math.IsNaN(m.MaxSlots) {
 		t.Errorf("00:00 = %+v", m)
 	}
+	checkSmallHistoryDays(t, d.History)
+}
+
+// checkSmallHistoryDays: the per-day history of smallHistory, minute by
+// minute. Each day dag_a uses 100 slots = 6,000,000 slot-ms a minute from
+// 02:01 to 02:30; dag_b 80 slots = 4,800,000 from 02:31 to 02:39 (its own);
+// dag_b's 02:30 is ambiguous, so background.
+func checkSmallHistoryDays(t *testing.T, h *History) {
+	t.Helper()
+	if h == nil {
+		t.Fatal("no history in the profile")
+	}
+	var wantA, wantB, wantBg []MinuteUse
+	for d := 0; d < 3; d++ {
+		at := func(hh, mm int) int64 {
+			return time.Date(2026, 3, 1+d, hh, mm, 0, 0, time.UTC).Unix() / 60
+		}
+		for mm := 1; mm <= 30; mm++ {
+			wantA = append(wantA, MinuteUse{at(2, mm), 6_000_000})
+		}
+		for mm := 31; mm <= 39; mm++ {
+			wantB = append(wantB, MinuteUse{at(2, mm), 4_800_000})
+		}
+		wantBg = append(wantBg, MinuteUse{at(2, 30), 4_800_000})
+	}
+	if len(h.DAGs) != 2 {
+		t.Errorf("history has DAGs %v, want dag_a and dag_b", len(h.DAGs))
+	}
+	for name, want := range map[string][]MinuteUse{"dag_a": wantA, "dag_b": wantB, "background": wantBg} {
+		got := h.DAGs[name]
+		if name == "background" {
+			got = h.Background
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("history of %s =\n%v\nwant\n%v", name, got, want)
+		}
+	}
 }

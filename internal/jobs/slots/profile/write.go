@@ -55,6 +55,7 @@ func (f *writeDocFn) assemble(parts func(*string) bool, loIt, hiIt func(*int64) 
 		Version: DocVersion, Kind: f.Kind, CapSlots: f.CapSlots, Inputs: f.Inputs, RunsFile: f.RunsFile,
 		Rows: map[string]int64{}, SlotMsByMethod: map[string]int64{},
 		BadRows: []history.BadRow{}, DAGs: []DAGProfile{}, OverCap: []OverCapMin{},
+		History: &History{Background: []MinuteUse{}, DAGs: map[string][]MinuteUse{}},
 	}
 	if err := json.Unmarshal([]byte(f.BadRunsJSON), &d.BadRunRows); err != nil {
 		return nil, err
@@ -92,6 +93,8 @@ func (f *writeDocFn) assemble(parts func(*string) bool, loIt, hiIt func(*int64) 
 			var o OverCapMin
 			err = json.Unmarshal([]byte(body), &o)
 			d.OverCap = append(d.OverCap, o)
+		case 'H':
+			err = addHistory(d.History, body)
 		case 'B':
 			var b history.BadRow
 			err = json.Unmarshal([]byte(body), &b)
@@ -143,6 +146,10 @@ func (f *writeDocFn) assemble(parts func(*string) bool, loIt, hiIt func(*int64) 
 	}
 	sort.Slice(d.DAGs, func(i, j int) bool { return d.DAGs[i].DAG < d.DAGs[j].DAG })
 	sort.Slice(d.OverCap, func(i, j int) bool { return d.OverCap[i].At.Before(d.OverCap[j].At) })
+	sortUse(d.History.Background)
+	for _, u := range d.History.DAGs {
+		sortUse(u)
+	}
 	sort.Slice(d.BadRows, func(i, j int) bool {
 		a, b := d.BadRows[i], d.BadRows[j]
 		if a.File != b.File {
@@ -152,6 +159,29 @@ func (f *writeDocFn) assemble(parts func(*string) bool, loIt, hiIt func(*int64) 
 	})
 	return d, nil
 }
+
+// addHistory reads one "dag \t minute \t ms" part (dag empty for the
+// background).
+func addHistory(h *History, body string) error {
+	parts := strings.Split(body, "\t")
+	if len(parts) != 3 {
+		return fmt.Errorf("want dag, minute and slot-ms")
+	}
+	minute, err1 := strconv.ParseInt(parts[1], 10, 64)
+	ms, err2 := strconv.ParseInt(parts[2], 10, 64)
+	if err1 != nil || err2 != nil {
+		return fmt.Errorf("minute or slot-ms is not a number")
+	}
+	u := MinuteUse{minute, ms}
+	if parts[0] == "" {
+		h.Background = append(h.Background, u)
+	} else {
+		h.DAGs[parts[0]] = append(h.DAGs[parts[0]], u)
+	}
+	return nil
+}
+
+func sortUse(u []MinuteUse) { sort.Slice(u, func(i, j int) bool { return u[i][0] < u[j][0] }) }
 
 func floorDiv(a, b int64) int64 {
 	q := a / b
