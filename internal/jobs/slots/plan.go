@@ -83,9 +83,12 @@ type Plan struct {
 	// Margin is the headroom planned for; AfterInMargin measures the
 	// proposal against the cap minus the slot margin with every DAG
 	// widened by the minute margin (what the search minimised).
-	Margin        Margin    `json:"margin"`
-	AfterInMargin Summary   `json:"after_in_margin"`
-	DAGs          []DAGPlan `json:"dags"`
+	Margin        Margin  `json:"margin"`
+	AfterInMargin Summary `json:"after_in_margin"`
+	// RealDays is the plan replayed on the history's real days (nil when
+	// the profile has no per-day history).
+	RealDays *RealDays `json:"real_days,omitempty"`
+	DAGs     []DAGPlan `json:"dags"`
 	// Notes are things the user must know: DAGs left out, constraints
 	// that could not apply.
 	Notes []string `json:"notes"`
@@ -241,6 +244,15 @@ func Build(doc *profile.Doc, cons *constraints.File, opt Options) (*Plan, error)
 		}
 		pl.DAGs = append(pl.DAGs, dp)
 	}
+	if doc.History == nil {
+		pl.Notes = append(pl.Notes, "the profile has no per-day history (written by an older beametrics): run slots profile again to check the plan against each real day")
+		return pl, nil
+	}
+	shifts := map[string]int{}
+	for _, d := range pl.DAGs {
+		shifts[d.DAG] = d.ShiftMin
+	}
+	pl.RealDays = realDays(doc.History, shifts, opt.CapSlots)
 	return pl, nil
 }
 

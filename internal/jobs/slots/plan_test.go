@@ -223,6 +223,15 @@ func TestHistoryToPlan(t *testing.T) {
 		ticks[m] = true
 	}
 	checkCrons(t, pl)
+	// The four real days are alike: before, 03:00–03:29 at 800 slots
+	// (30 minutes, 30 × 550 over) on each; after, one DAG at a time.
+	want := RealDays{Days: 4,
+		Before: WorstDay{Day: "2026-04-01", Summary: Summary{PeakSlots: 800, SlotMinutesOverCap: 30 * 550, MinutesOverCap: 30}, DaysOverCap: 4},
+		After:  WorstDay{Day: "2026-04-01", Summary: Summary{PeakSlots: 200}},
+	}
+	if pl.RealDays == nil || *pl.RealDays != want {
+		t.Errorf("real days %+v, want %+v", pl.RealDays, want)
+	}
 }
 
 // TestPlanWindowPastMidnight: the heavy background leaves room only around

@@ -145,3 +145,41 @@ func TestNiceScale(t *testing.T) {
 		}
 	}
 }
+
+// TestTableRealDays: the worst real day sits next to the model's figures,
+// and a model more hopeful than a real day is called optimistic.
+func TestTableRealDays(t *testing.T) {
+	pl := &slots.Plan{CapSlots: 300, Use: "median", Method: "exact", Optimal: true,
+		Before: slots.Summary{PeakSlots: 380, SlotMinutesOverCap: 800, MinutesOverCap: 10},
+		After:  slots.Summary{PeakSlots: 250},
+		RealDays: &slots.RealDays{Days: 7,
+			Before: slots.WorstDay{Day: "2026-03-02", Summary: slots.Summary{PeakSlots: 410, SlotMinutesOverCap: 1100, MinutesOverCap: 10}, DaysOverCap: 7},
+			After:  slots.WorstDay{Day: "2026-03-05", Summary: slots.Summary{PeakSlots: 350, SlotMinutesOverCap: 100, MinutesOverCap: 2}, DaysOverCap: 2},
+		},
+	}
+	var b strings.Builder
+	if err := Table(&b, pl); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"| worst real day of 7 (UTC) | before | after |\n|---|---:|---:|\n",
+		"| day | 2026-03-02 | 2026-03-05 |\n",
+		"| peak slots | 410.0 | 350.0 |\n",
+		"| slot-minutes over cap | 1100.0 | 100.0 |\n",
+		"| minutes over cap | 10 | 2 |\n",
+		"| days over cap | 7 of 7 | 2 of 7 |\n",
+		"**The model is optimistic**: moved the same way, 2026-03-05 would have been 2 minutes over the cap with a peak of 350.0 slots; the model says 0 minutes and 250.0.",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, b.String())
+		}
+	}
+	pl.RealDays.After = slots.WorstDay{Day: "2026-03-05", Summary: slots.Summary{PeakSlots: 240}}
+	b.Reset()
+	if err := Table(&b, pl); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "On every real day the proposal stays within the model's figures.") || strings.Contains(b.String(), "optimistic") {
+		t.Errorf("a real day better than the model is not optimistic:\n%s", b.String())
+	}
+}

@@ -32,6 +32,7 @@ func Table(w io.Writer, p *slots.Plan) error {
 	} else {
 		fmt.Fprintf(&b, "Margin: none (--margin 0): a run starting a few minutes late may land on its neighbour.\n\n")
 	}
+	realDays(&b, p)
 	fmt.Fprintf(&b, "## Proposed schedules\n\n")
 	fmt.Fprintf(&b, "| DAG | schedule now | proposed | first run | shift (min) | slot-minutes a day | note |\n|---|---|---|---|---:|---:|---|\n")
 	for _, d := range p.DAGs {
@@ -50,6 +51,28 @@ func Table(w io.Writer, p *slots.Plan) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// realDays writes the plan replayed on the history's real days next to the
+// model, so that a user sees when the model is optimistic.
+func realDays(b *strings.Builder, p *slots.Plan) {
+	r := p.RealDays
+	if r == nil || r.Days == 0 {
+		return
+	}
+	fmt.Fprintf(b, "| worst real day of %d (UTC) | before | after |\n|---|---:|---:|\n", r.Days)
+	fmt.Fprintf(b, "| day | %s | %s |\n", r.Before.Day, r.After.Day)
+	fmt.Fprintf(b, "| peak slots | %s | %s |\n", num(r.Before.PeakSlots), num(r.After.PeakSlots))
+	fmt.Fprintf(b, "| slot-minutes over cap | %s | %s |\n", num(r.Before.SlotMinutesOverCap), num(r.After.SlotMinutesOverCap))
+	fmt.Fprintf(b, "| minutes over cap | %d | %d |\n", r.Before.MinutesOverCap, r.After.MinutesOverCap)
+	fmt.Fprintf(b, "| days over cap | %d of %d | %d of %d |\n\n", r.Before.DaysOverCap, r.Days, r.After.DaysOverCap, r.Days)
+	if r.Optimistic(p.After) {
+		fmt.Fprintf(b, "**The model is optimistic**: moved the same way, %s would have been %d minutes over the cap with a peak of %s slots; "+
+			"the model says %d minutes and %s. A wider --margin or the p90 profile plans for such days.\n\n",
+			r.After.Day, r.After.MinutesOverCap, num(r.After.PeakSlots), p.After.MinutesOverCap, num(p.After.PeakSlots))
+	} else {
+		fmt.Fprintf(b, "On every real day the proposal stays within the model's figures.\n\n")
+	}
 }
 
 // num prints slot figures with one decimal, the precision profiles carry.
