@@ -13,6 +13,7 @@ import (
 
 	"github.com/beametrics/beametrics/internal/jobs/slots"
 	"github.com/beametrics/beametrics/internal/jobs/slots/constraints"
+	"github.com/beametrics/beametrics/internal/jobs/slots/cronshift"
 	"github.com/beametrics/beametrics/internal/jobs/slots/history"
 	"github.com/beametrics/beametrics/internal/jobs/slots/planner"
 	"github.com/beametrics/beametrics/internal/jobs/slots/profile"
@@ -24,7 +25,7 @@ func init() {
 }
 
 const slotsUsage = `usage: beametrics slots profile --timeline FILE|--jobs FILE --runs FILE --cap SLOTS --out FILE [-- BEAM FLAGS]
-       beametrics slots plan --profile FILE --cap SLOTS [--constraints FILE] [--use p90|median] [--out-dir DIR]
+       beametrics slots plan --profile FILE --cap SLOTS [--constraints FILE] [--use p90|median] [--margin 5%,5m] [--timezone ZONE] [--out-dir DIR]
 See docs/slots.md.`
 
 func runSlots(args []string) int {
@@ -172,6 +173,7 @@ func slotsPlan(args []string, stdout, stderr io.Writer) int {
 	use := fs.String("use", "p90", "per-minute profile to plan with: p90 or median")
 	outDir := fs.String("out-dir", "", "directory to write plan.md, plan.svg and plan.json into (optional)")
 	margin := fs.String("margin", slots.DefaultMargin, "headroom: SLOTS,MINUTESm; plan under the cap minus SLOTS (a number or a % of the cap) with each DAG widened by MINUTES on both sides; 0 for none")
+	zone := fs.String("timezone", "", "time zone (IANA name, e.g. Asia/Tokyo) of the DAGs whose run history names none: their cron lines are read and written in it (default UTC)")
 	if err := fs.Parse(args); err != nil {
 		return helpOr2(err)
 	}
@@ -182,6 +184,10 @@ func slotsPlan(args []string, stdout, stderr io.Writer) int {
 		return usageErr(stderr, "--profile and a positive --cap are required")
 	}
 	m, err := slots.ParseMargin(*margin, *capSlots)
+	if err != nil {
+		return usageErr(stderr, err.Error())
+	}
+	loc, err := cronshift.LoadZone(*zone)
 	if err != nil {
 		return usageErr(stderr, err.Error())
 	}
@@ -199,7 +205,7 @@ func slotsPlan(args []string, stdout, stderr io.Writer) int {
 	} else {
 		fmt.Fprintln(stderr, "beametrics slots plan: no --constraints: every DAG with a movable schedule may move anywhere in the day")
 	}
-	pl, err := slots.Build(doc, cons, slots.Options{CapSlots: *capSlots, Use: *use, Solver: planner.DefaultOptions, Margin: m})
+	pl, err := slots.Build(doc, cons, slots.Options{CapSlots: *capSlots, Use: *use, Solver: planner.DefaultOptions, Margin: m, Timezone: loc})
 	if err != nil {
 		fmt.Fprintf(stderr, "beametrics slots plan: %v\n", err)
 		if slots.IsInfeasible(err) {

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/beametrics/beametrics/internal/jobs/slots/constraints"
 	"github.com/beametrics/beametrics/internal/jobs/slots/cronshift"
@@ -27,6 +28,9 @@ type Options struct {
 	Solver planner.Options
 	// Margin is the headroom the plan keeps; the zero value keeps none.
 	Margin Margin
+	// Timezone is the zone of the DAGs whose run history names none, in
+	// which their cron lines are read and written; nil is UTC.
+	Timezone *time.Location
 }
 
 // Margin is headroom against a real day differing from the model: the plan
@@ -111,11 +115,16 @@ type DAGPlan struct {
 	DAG         string `json:"dag"`
 	Schedule    string `json:"schedule"`
 	NewSchedule string `json:"new_schedule"`
-	// OldTick and NewTick are the first cron time of the day, HH:MM UTC.
+	// OldTick and NewTick are the first cron time of the day, HH:MM in
+	// Timezone.
 	OldTick  string `json:"old_tick"`
 	NewTick  string `json:"new_tick"`
 	ShiftMin int    `json:"shift_min"`
-	Movable  bool   `json:"movable"`
+	// Timezone is the zone its cron lines are in (empty for UTC), and
+	// UTCOffset that zone's offset the plan used, such as "+09:00".
+	Timezone  string `json:"timezone,omitempty"`
+	UTCOffset string `json:"utc_offset,omitempty"`
+	Movable   bool   `json:"movable"`
 	// Why says why a DAG cannot move, when it cannot.
 	Why string `json:"why,omitempty"`
 	// SlotMinutes is its modelled slot usage per day.
@@ -133,6 +142,10 @@ type item struct {
 	prof  profile.DAGProfile
 	sched *cronshift.Schedule
 	delay int // minutes from cron tick to actual start
+	loc   *time.Location
+	// off is loc's offset from UTC in minutes: the planner works in UTC,
+	// the DAG's cron in local time, and a local minute m is UTC m − off.
+	off int
 }
 
 // Build makes the plan.
@@ -150,6 +163,12 @@ func Build(doc *profile.Doc, cons *constraints.File, opt Options) (*Plan, error)
 		return nil, fmt.Errorf("margin %+v does not fit the %.1f-slot cap", opt.Margin, opt.CapSlots)
 	}
 	pl := &Plan{CapSlots: opt.CapSlots, Use: opt.Use, Notes: []string{}, Margin: opt.Margin}
+	// Zone offsets are those at the end of the history, the days the
+	// profile describes.
+	ref := doc.To
+	if ref.IsZero() {
+		ref = time.Now()
+	}
 	prob := &planner.Problem{Horizon: day, Cap: milli(opt.CapSlots), Background: make([]int64, day)}
 	for m, s := range doc.MinuteOfDay {
 		prob.Background[m] = milli(s.MeanBackgroundSlots)
@@ -173,12 +192,21 @@ func Build(doc *profile.Doc, cons *constraints.File, opt Options) (*Plan, error)
 		if !ok {
 			c = constraints.DAG{EarliestStart: -1, MustFinishBy: -1}
 		}
-		it, err := newItem(d, sched, c, opt.Use)
+		li, err := place(d, sched, opt.Timezone, ref)
+		if err != nil {
+			return nil, err
+		}
+		if li.delay >= 180 {
+			// Hours between tick and start usually mean the cron is read
+			// in the wrong zone.
+			pl.Notes = append(pl.Notes, fmt.Sprintf("%s: its runs start %d minutes after their cron time (median): if they do not, its time zone (%s) is not the DAG's", d.DAG, li.delay, li.loc))
+		}
+		it, err := newItem(d, li, c, opt.Use)
 		if err != nil {
 			return nil, err
 		}
 		index[d.DAG] = len(items)
-		items = append(items, item{prof: d, sched: sched, delay: delayMin(d)})
+		items = append(items, li)
 		prob.Items = append(prob.Items, it)
 	}
 	for name, c := range cons.DAGs {
@@ -198,6 +226,7 @@ func Build(doc *profile.Doc, cons *constraints.File, opt Options) (*Plan, error)
 			prob.Items[i].After = append(prob.Items[i].After, j)
 		}
 	}
+	pl.Notes = append(pl.Notes, zoneNotes(items, ref)...)
 	sort.Strings(pl.Notes)
 
 	padded := withMargin(prob, opt.Margin)
@@ -218,7 +247,7 @@ func Build(doc *profile.Doc, cons *constraints.File, opt Options) (*Plan, error)
 	pl.AfterLayers = layers(prob, sol.Anchors)
 	for i, it := range items {
 		oldTick := it.sched.Runs[0]
-		newTick := sol.Anchors[i] - it.delay
+		newTick := sol.Anchors[i] - it.delay + it.off
 		expr, err := it.sched.Shifted(newTick)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %v", it.prof.DAG, err)
@@ -235,6 +264,15 @@ func Build(doc *profile.Doc, cons *constraints.File, opt Options) (*Plan, error)
 			DAG: it.prof.DAG, Schedule: it.sched.Expr, NewSchedule: expr,
 			OldTick: constraints.Clock(oldTick), NewTick: constraints.Clock(newTick), ShiftMin: shift,
 			Movable: len(prob.Items[i].Candidates) > 1, SlotMinutes: float64(total) / 1000,
+		}
+		if it.loc != time.UTC {
+			dp.Timezone, dp.UTCOffset = it.loc.String(), offsetText(it.off)
+			if shift != 0 {
+				newRuns, _ := cronshift.RunsOf(expr)
+				for _, odd := range cronshift.OddWallTimes(it.loc, newRuns, ref) {
+					pl.Notes = append(pl.Notes, fmt.Sprintf("%s: proposed %s in %s: check what Airflow does then, or pick another minute", it.prof.DAG, odd, dp.Timezone))
+				}
+			}
 		}
 		switch {
 		case cons.DAGs[it.prof.DAG].Fixed:
@@ -258,23 +296,82 @@ func Build(doc *profile.Doc, cons *constraints.File, opt Options) (*Plan, error)
 
 func milli(slots float64) int64 { return int64(math.Round(slots * 1000)) }
 
-func delayMin(d profile.DAGProfile) int { return int(math.Round(float64(d.StartDelaySec) / 60)) }
+// place finds a DAG's time zone (its own from the run history, else
+// global, else UTC), the zone's offset at ref, and its start delay from the
+// ticks in that zone.
+func place(d profile.DAGProfile, sched *cronshift.Schedule, global *time.Location, ref time.Time) (item, error) {
+	it := item{prof: d, sched: sched, loc: time.UTC}
+	delaySec := d.StartDelaySec
+	switch {
+	case d.Timezone != "":
+		loc, err := cronshift.LoadZone(d.Timezone)
+		if err != nil {
+			return it, fmt.Errorf("%s: %v", d.DAG, err)
+		}
+		it.loc = loc
+	case global != nil && global.String() != time.UTC.String():
+		// The profile measured the delay from UTC ticks: measure it again
+		// from this zone's.
+		if len(d.ScheduledStarts) == 0 && d.StartDelaySec != 0 {
+			return it, fmt.Errorf("%s: the profile keeps no run starts to measure its start delay in %s from: run slots profile again", d.DAG, global)
+		}
+		it.loc = global
+		delaySec, _ = sched.StartDelay(global, d.ScheduledStarts)
+	}
+	it.delay = int(math.Round(float64(delaySec) / 60))
+	it.off = cronshift.Offset(it.loc, ref)
+	return it, nil
+}
+
+// offsetText writes an offset in minutes as "+09:00".
+func offsetText(off int) string {
+	sign := '+'
+	if off < 0 {
+		sign, off = '-', -off
+	}
+	return fmt.Sprintf("%c%02d:%02d", sign, off/60, off%60)
+}
+
+// zoneNotes says, for each zone with daylight saving time, which offset
+// the plan used and when it changes: DAGs in that zone then run an hour
+// earlier or later in UTC, against the background and DAGs in other zones.
+func zoneNotes(items []item, ref time.Time) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, it := range items {
+		name := it.loc.String()
+		if seen[name] {
+			continue
+		}
+		seen[name] = true
+		at, off, ok := cronshift.NextOffsetChange(it.loc, ref)
+		if !ok {
+			continue
+		}
+		out = append(out, fmt.Sprintf("%s: planned at UTC%s, its offset at the end of the history; from %s it is UTC%s and its DAGs run %d minutes %s in UTC, while the background and DAGs in other zones do not move: plan again for that season, or keep a margin",
+			name, offsetText(it.off), at.In(it.loc).Format("2006-01-02 15:04 MST"), offsetText(off), abs(off-it.off), map[bool]string{true: "earlier", false: "later"}[off > it.off]))
+	}
+	return out
+}
+
+func abs(x int) int { return max(x, -x) }
 
 // newItem turns a DAG's profile into a planner item whose anchor is the
-// actual start of its first run of the day (cron tick + usual delay).
-func newItem(d profile.DAGProfile, sched *cronshift.Schedule, c constraints.DAG, use string) (planner.Item, error) {
+// actual start of its first run of the day (cron tick + usual delay), in
+// UTC minutes: the schedule's local minutes less the zone's offset.
+func newItem(d profile.DAGProfile, li item, c constraints.DAG, use string) (planner.Item, error) {
 	prof := d.P90Slots
 	if use == "median" {
 		prof = d.MedianSlots
 	}
-	delay := delayMin(d)
+	sched, delay, off := li.sched, li.delay, li.off
 	offsets := sched.Offsets()
 	length := offsets[len(offsets)-1] + len(prof)
 	if length > day {
 		length = day // longer than a day: fold onto the day
 	}
 	it := planner.Item{
-		Name: d.DAG, Pattern: make([]int64, length), Current: sched.Runs[0] + delay,
+		Name: d.DAG, Pattern: make([]int64, length), Current: sched.Runs[0] - off + delay,
 		Period: sched.Period(), Duration: int(math.Ceil(d.P90DurationMin)),
 	}
 	// must_finish_by counts from the cron tick: the start delay, then the run.
@@ -293,7 +390,7 @@ func newItem(d profile.DAGProfile, sched *cronshift.Schedule, c constraints.DAG,
 		return it, fmt.Errorf("%s: earliest_start and must_finish_by are only for DAGs that run once a day (%q runs %d times)", d.DAG, sched.Expr, len(sched.Runs))
 	case !windowed:
 		for _, a := range sched.Anchors() {
-			it.Candidates = append(it.Candidates, a+delay)
+			it.Candidates = append(it.Candidates, a-off+delay)
 		}
 		return it, nil
 	}
@@ -316,7 +413,7 @@ func newItem(d profile.DAGProfile, sched *cronshift.Schedule, c constraints.DAG,
 	}
 	for tick := from; tick+need <= to; tick++ {
 		if allowed[tick%day] && (tick < day || !sched.DayRestricted) {
-			it.Candidates = append(it.Candidates, tick+delay)
+			it.Candidates = append(it.Candidates, tick-off+delay)
 		}
 	}
 	if len(it.Candidates) == 0 {

@@ -233,13 +233,17 @@ func RunsOf(expr string) ([]int, error) {
 // StartDelay returns the median time from the latest scheduled tick to each
 // of the actual run starts given, in seconds: Airflow starts a run a little
 // after its tick, and the plan must place the work where it really runs.
-func (s *Schedule) StartDelay(starts []time.Time) (seconds int64, ok bool) {
+// The cron fields are read in loc (the DAG's time zone), so each start is
+// compared with the ticks of its own date's wall clock, daylight saving
+// time or not.
+func (s *Schedule) StartDelay(loc *time.Location, starts []time.Time) (seconds int64, ok bool) {
 	if len(starts) == 0 {
 		return 0, false
 	}
 	ds := make([]int64, 0, len(starts))
 	for _, st := range starts {
-		sec := int64(st.UTC().Hour()*3600 + st.UTC().Minute()*60 + st.UTC().Second())
+		st = st.In(loc)
+		sec := int64(st.Hour()*3600 + st.Minute()*60 + st.Second())
 		best := int64(-1)
 		for _, m := range s.Runs {
 			d := ((sec-int64(m)*60)%86400 + 86400) % 86400

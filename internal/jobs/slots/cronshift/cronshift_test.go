@@ -130,10 +130,79 @@ func TestStartDelay(t *testing.T) {
 	s, _ := Parse("0 2 * * *")
 	day := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	starts := []time.Time{day.Add(2*time.Hour + 30*time.Second), day.Add(2*time.Hour + 90*time.Second), day.Add(2*time.Hour + 10*time.Minute)}
-	if d, ok := s.StartDelay(starts); !ok || d != 90 {
+	if d, ok := s.StartDelay(time.UTC, starts); !ok || d != 90 {
 		t.Errorf("delay %d %v, want 90", d, ok)
 	}
-	if _, ok := s.StartDelay(nil); ok {
+	if _, ok := s.StartDelay(time.UTC, nil); ok {
 		t.Error("delay from no runs")
+	}
+}
+
+// TestStartDelayInZone: `0 9 * * *` in Asia/Tokyo ticks at 00:00 UTC, so
+// runs starting 00:01:30 UTC are 90 s late (read in UTC, 15 h 1 min 30 s).
+// In America/New_York `0 2 * * *` ticks at 07:00 UTC in winter and 06:00
+// UTC in summer: starts at 07:00:30 UTC on 1 March and 06:00:30 UTC on 1
+// July are both 30 s late.
+func TestStartDelayInZone(t *testing.T) {
+	tokyo, err1 := LoadZone("Asia/Tokyo")
+	ny, err2 := LoadZone("Timezone('America/New_York')")
+	if err1 != nil || err2 != nil {
+		t.Skipf("no time zone database: %v %v", err1, err2)
+	}
+	s, _ := Parse("0 9 * * *")
+	starts := []time.Time{time.Date(2026, 3, 1, 0, 1, 30, 0, time.UTC), time.Date(2026, 3, 2, 0, 1, 30, 0, time.UTC)}
+	if d, _ := s.StartDelay(tokyo, starts); d != 90 {
+		t.Errorf("Tokyo delay %d s, want 90", d)
+	}
+	if d, _ := s.StartDelay(time.UTC, starts); d != 15*3600+90 {
+		t.Errorf("UTC delay %d s, want %d", d, 15*3600+90)
+	}
+	s, _ = Parse("0 2 * * *")
+	starts = []time.Time{time.Date(2026, 3, 1, 7, 0, 30, 0, time.UTC), time.Date(2026, 7, 1, 6, 0, 30, 0, time.UTC)}
+	if d, _ := s.StartDelay(ny, starts); d != 30 {
+		t.Errorf("New York delay %d s, want 30", d)
+	}
+}
+
+func TestLoadZone(t *testing.T) {
+	if loc, err := LoadZone(""); err != nil || loc != time.UTC {
+		t.Errorf("empty zone = %v, %v; want UTC", loc, err)
+	}
+	if _, err := LoadZone("Mars/Olympus"); err == nil {
+		t.Error("an unknown zone was accepted")
+	}
+}
+
+// TestOddWallTimes: in America/New_York in 2026 the clocks skip 02:00–02:59
+// on 8 March and go over 01:00–01:59 twice on 1 November; 03:30 is always
+// there once. Tokyo has no such days.
+func TestOddWallTimes(t *testing.T) {
+	ny, err1 := LoadZone("America/New_York")
+	tokyo, err2 := LoadZone("Asia/Tokyo")
+	if err1 != nil || err2 != nil {
+		t.Skipf("no time zone database: %v %v", err1, err2)
+	}
+	from := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	got := OddWallTimes(ny, []int{2*60 + 30, 1*60 + 30, 3*60 + 30}, from)
+	want := []string{
+		"02:30 does not exist on 2026-03-08 (the clocks skip it)",
+		"01:30 happens twice on 2026-11-01 (the clocks go back over it)",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("New York: %q, want %q", got, want)
+	}
+	if got := OddWallTimes(tokyo, []int{150, 90}, from); len(got) != 0 {
+		t.Errorf("Tokyo: %q, want none", got)
+	}
+	// Offsets and the next change.
+	if o := Offset(ny, from); o != -300 {
+		t.Errorf("New York offset in January %d, want -300", o)
+	}
+	at, off, ok := NextOffsetChange(ny, from)
+	if !ok || !at.Equal(time.Date(2026, 3, 8, 7, 0, 0, 0, time.UTC)) || off != -240 {
+		t.Errorf("next change %v %d %v, want 2026-03-08 07:00 UTC to -240", at, off, ok)
+	}
+	if _, _, ok := NextOffsetChange(tokyo, from); ok {
+		t.Error("Tokyo has no offset change")
 	}
 }

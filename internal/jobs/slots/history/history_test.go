@@ -193,3 +193,22 @@ func TestAttribute(t *testing.T) {
 		t.Errorf("offset %d, want 10", got)
 	}
 }
+
+// TestReadRunsTimezone: the DAG's zone as an IANA name or as Airflow's DAG
+// details spell it, empty for UTC; an unknown zone is a bad row.
+func TestReadRunsTimezone(t *testing.T) {
+	body := `{"dag_id":"a","run_id":"1","start_date":"2026-03-02T00:00:00Z","end_date":"2026-03-02T00:10:00Z","timezone":"Asia/Tokyo"}` + "\n" +
+		`{"dag_id":"b","run_id":"1","start_date":"2026-03-02T00:00:00Z","end_date":"2026-03-02T00:10:00Z","timezone":"Timezone('America/New_York')"}` + "\n" +
+		`{"dag_id":"c","run_id":"1","start_date":"2026-03-02T00:00:00Z","end_date":"2026-03-02T00:10:00Z"}` + "\n" +
+		`{"dag_id":"d","run_id":"1","start_date":"2026-03-02T00:00:00Z","end_date":"2026-03-02T00:10:00Z","timezone":"Asia/Tokio"}` + "\n"
+	runs, bad, err := ReadRuns(strings.NewReader(body), "runs.jsonl", FormatJSON)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(runs) != 3 || runs[0].Timezone != "Asia/Tokyo" || runs[1].Timezone != "America/New_York" || runs[2].Timezone != "" {
+		t.Errorf("runs %+v, want zones Asia/Tokyo, America/New_York and none", runs)
+	}
+	if len(bad) != 1 || bad[0].Line != 4 || !strings.Contains(bad[0].Reason, `time zone "Asia/Tokio"`) {
+		t.Errorf("bad %v, want line 4's unknown zone", bad)
+	}
+}

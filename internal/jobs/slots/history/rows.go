@@ -90,6 +90,9 @@ type DagRun struct {
 	// a preset such as @daily, or empty/"None" for unscheduled DAGs.
 	Schedule string `json:"schedule"`
 	RunType  string `json:"run_type,omitempty"`
+	// Timezone is the DAG's time zone (an IANA name), in which Airflow reads
+	// its cron fields; empty for UTC.
+	Timezone string `json:"timezone,omitempty"`
 	// Line is the input line the run came from, for messages.
 	Line int `json:"line"`
 }

@@ -6,13 +6,16 @@ import (
 	"strings"
 
 	"github.com/valyala/fastjson"
+
+	"github.com/beametrics/beametrics/internal/jobs/slots/cronshift"
 )
 
 // ReadRuns reads an Airflow DAG run history. Columns (JSON keys or CSV
 // header): dag_id, dag_run_id (or run_id), logical_date (or
 // execution_date), start_date, end_date, and optionally schedule (or
 // schedule_interval: a cron string or the REST API's
-// {"__type": "CronExpression", "value": ...} object), run_type and state.
+// {"__type": "CronExpression", "value": ...} object), run_type, state and
+// timezone (the DAG's, in which its cron fields are read).
 // Runs without an end (still running, or never started) are bad rows: they
 // have no duration to learn from.
 func ReadRuns(r io.Reader, file string, format Format) ([]DagRun, []BadRow, error) {
@@ -73,6 +76,13 @@ func parseRun(rec record) (DagRun, error) {
 		run.Schedule = scheduleText(s)
 	}
 	run.RunType, _ = rec.get("run_type")
+	if s, ok := rec.get("timezone"); ok {
+		loc, err := cronshift.LoadZone(s)
+		if err != nil {
+			return run, err
+		}
+		run.Timezone = loc.String()
+	}
 	return run, nil
 }
 

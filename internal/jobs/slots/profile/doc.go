@@ -77,9 +77,15 @@ type DAGProfile struct {
 	// Durations of the runs in minutes.
 	MedianDurationMin float64 `json:"median_duration_min"`
 	P90DurationMin    float64 `json:"p90_duration_min"`
-	// StartDelaySec is the median time from the cron tick to the run's
-	// actual start (scheduled runs only).
+	// Timezone is the DAG's time zone from the run history (an IANA name),
+	// in which its cron fields are read; empty when the history has none.
+	Timezone string `json:"timezone,omitempty"`
+	// StartDelaySec is the median time from the cron tick (in Timezone, UTC
+	// when empty) to the run's actual start (scheduled runs only).
 	StartDelaySec int64 `json:"start_delay_sec"`
+	// ScheduledStarts are those runs' starts, so that a plan given another
+	// time zone for the DAG can measure the delay again.
+	ScheduledStarts []time.Time `json:"scheduled_starts,omitempty"`
 	// MedianSlots and P90Slots hold, per minute since the run's start, the
 	// average number of slots in use in that minute.
 	MedianSlots []float64 `json:"median_slots"`

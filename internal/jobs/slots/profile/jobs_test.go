@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/beametrics/beametrics/internal/jobs/slots/history"
 )
@@ -98,5 +99,25 @@ func TestProfileJobsRunStartingMidMinute(t *testing.T) {
 	want := []float64{100, 100, 100, 100, 100, 100, 100, 100, 100, 100}
 	if got := d.DAGs[0].MedianSlots; !reflect.DeepEqual(got, want) {
 		t.Errorf("median_slots = %v, want %v", got, want)
+	}
+}
+
+// TestProfileTimezone: a DAG whose runs name Asia/Tokyo has its cron read
+// there: `0 9 * * *` ticks at 00:00 UTC, so runs starting 00:01 UTC are 60 s
+// late (not 15 h 1 min), and the profile keeps the zone and the starts.
+func TestProfileTimezone(t *testing.T) {
+	dir := t.TempDir()
+	runs := write(t, dir, "runs.csv", "dag_id,run_id,start_date,end_date,schedule,timezone\n"+
+		"d,r1,2026-03-01T00:01:00Z,2026-03-01T00:11:00Z,0 9 * * *,Asia/Tokyo\n"+
+		"d,r2,2026-03-02T00:01:00Z,2026-03-02T00:11:00Z,0 9 * * *,Asia/Tokyo\n")
+	jobs := write(t, dir, "jobs.json", `{"job_id":"a","start_time":"2026-03-01T00:01:00Z","end_time":"2026-03-01T00:11:00Z","total_slot_ms":"60000000","airflow_dag":"d"}`+"\n"+
+		`{"job_id":"b","start_time":"2026-03-02T00:01:00Z","end_time":"2026-03-02T00:11:00Z","total_slot_ms":"60000000","airflow_dag":"d"}`+"\n")
+	d := runProfile(t, Config{Inputs: []string{jobs}, Kind: history.KindJobs, RunsFile: runs, CapSlots: 150, Out: filepath.Join(dir, "p.json")})
+	if len(d.DAGs) != 1 {
+		t.Fatalf("dags %+v", d.DAGs)
+	}
+	p := d.DAGs[0]
+	if p.Timezone != "Asia/Tokyo" || p.StartDelaySec != 60 || len(p.ScheduledStarts) != 2 || !p.ScheduledStarts[0].Equal(time.Date(2026, 3, 1, 0, 1, 0, 0, time.UTC)) {
+		t.Errorf("profile zone %q delay %d s starts %v; want Asia/Tokyo, 60 s, the two starts", p.Timezone, p.StartDelaySec, p.ScheduledStarts)
 	}
 }

@@ -394,10 +394,15 @@ func profileOf(dag string, runs []history.DagRun, idx []int, usage map[int]map[i
 		}
 		in = append(in, i)
 	}
-	p.Schedule = latest.Schedule
+	p.Schedule, p.Timezone = latest.Schedule, latest.Timezone
 	sched, err := cronshift.Parse(latest.Schedule)
 	if err != nil {
 		p.ScheduleError = err.Error()
+	}
+	loc, err := cronshift.LoadZone(p.Timezone)
+	if err != nil { // the runs reader checked it; a zone database may still lack it
+		p.ScheduleError = err.Error()
+		loc = time.UTC
 	}
 	p.Runs = len(in)
 	if len(in) == 0 {
@@ -420,8 +425,10 @@ func profileOf(dag string, runs []history.DagRun, idx []int, usage map[int]map[i
 	p.MedianDurationMin = round3(quantile(durs, 0.5))
 	p.P90DurationMin = round3(quantile(durs, 0.9))
 	if sched != nil {
-		p.StartDelaySec, _ = sched.StartDelay(starts)
+		p.StartDelaySec, _ = sched.StartDelay(loc, starts)
 	}
+	sort.Slice(starts, func(i, j int) bool { return starts[i].Before(starts[j]) })
+	p.ScheduledStarts = starts
 	p.MedianSlots = make([]float64, length)
 	p.P90Slots = make([]float64, length)
 	col := make([]float64, len(in))

@@ -183,3 +183,19 @@ func TestTableRealDays(t *testing.T) {
 		t.Errorf("a real day better than the model is not optimistic:\n%s", b.String())
 	}
 }
+
+// TestTableZone: a DAG planned in its own zone names it next to its times.
+func TestTableZone(t *testing.T) {
+	pl := &slots.Plan{CapSlots: 150, Use: "p90", Method: "exact", DAGs: []slots.DAGPlan{{
+		DAG: "tokyo_daily", Schedule: "0 9 * * *", NewSchedule: "0 12 * * *", OldTick: "09:00", NewTick: "12:00",
+		ShiftMin: 180, Timezone: "Asia/Tokyo", UTCOffset: "+09:00", Movable: true, SlotMinutes: 6000,
+	}}}
+	var b strings.Builder
+	if err := Table(&b, pl); err != nil {
+		t.Fatal(err)
+	}
+	want := "| tokyo_daily | `0 9 * * *` | `0 12 * * *` | 09:00 → 12:00 Asia/Tokyo (UTC+09:00) | +180 | 6000.0 |  |\n"
+	if !strings.Contains(b.String(), want) {
+		t.Errorf("table lacks %q:\n%s", want, b.String())
+	}
+}

@@ -20,7 +20,7 @@ func Table(w io.Writer, p *slots.Plan) error {
 		search += " (not proven optimal)"
 	}
 	fmt.Fprintf(&b, "# BigQuery slots plan\n\n")
-	fmt.Fprintf(&b, "Cap: %s slots. Profile: %s of each DAG's runs. Search: %s. Times are UTC.\n\n", num(p.CapSlots), p.Use, search)
+	fmt.Fprintf(&b, "Cap: %s slots. Profile: %s of each DAG's runs. Search: %s. Times are UTC, or the DAG's time zone where one is named.\n\n", num(p.CapSlots), p.Use, search)
 	fmt.Fprintf(&b, "| modelled day | before | after |\n|---|---:|---:|\n")
 	fmt.Fprintf(&b, "| peak slots | %s | %s |\n", num(p.Before.PeakSlots), num(p.After.PeakSlots))
 	fmt.Fprintf(&b, "| slot-minutes over cap | %s | %s |\n", num(p.Before.SlotMinutesOverCap), num(p.After.SlotMinutesOverCap))
@@ -40,8 +40,12 @@ func Table(w io.Writer, p *slots.Plan) error {
 		if note == "" && d.ShiftMin == 0 {
 			note = "unchanged"
 		}
-		fmt.Fprintf(&b, "| %s | `%s` | `%s` | %s → %s | %+d | %s | %s |\n",
-			cell(d.DAG), d.Schedule, d.NewSchedule, d.OldTick, d.NewTick, d.ShiftMin, num(d.SlotMinutes), cell(note))
+		zone := ""
+		if d.Timezone != "" {
+			zone = fmt.Sprintf(" %s (UTC%s)", d.Timezone, d.UTCOffset)
+		}
+		fmt.Fprintf(&b, "| %s | `%s` | `%s` | %s → %s%s | %+d | %s | %s |\n",
+			cell(d.DAG), d.Schedule, d.NewSchedule, d.OldTick, d.NewTick, zone, d.ShiftMin, num(d.SlotMinutes), cell(note))
 	}
 	if len(p.Notes) > 0 {
 		fmt.Fprintf(&b, "\n## Notes\n\n")
