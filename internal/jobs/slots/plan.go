@@ -266,7 +266,7 @@ func Build(doc *profile.Doc, cons *constraints.File, opt Options) (*Plan, error)
 			Movable: len(prob.Items[i].Candidates) > 1, SlotMinutes: float64(total) / 1000,
 		}
 		if it.loc != time.UTC {
-			dp.Timezone, dp.UTCOffset = it.loc.String(), offsetText(it.off)
+			dp.Timezone, dp.UTCOffset = it.loc.String(), cronshift.OffsetName(it.off)
 			if shift != 0 {
 				newRuns, _ := cronshift.RunsOf(expr)
 				for _, odd := range cronshift.OddWallTimes(it.loc, newRuns, ref) {
@@ -323,15 +323,6 @@ func place(d profile.DAGProfile, sched *cronshift.Schedule, global *time.Locatio
 	return it, nil
 }
 
-// offsetText writes an offset in minutes as "+09:00".
-func offsetText(off int) string {
-	sign := '+'
-	if off < 0 {
-		sign, off = '-', -off
-	}
-	return fmt.Sprintf("%c%02d:%02d", sign, off/60, off%60)
-}
-
 // zoneNotes says, for each zone with daylight saving time, which offset
 // the plan used and when it changes: DAGs in that zone then run an hour
 // earlier or later in UTC, against the background and DAGs in other zones.
@@ -349,7 +340,7 @@ func zoneNotes(items []item, ref time.Time) []string {
 			continue
 		}
 		out = append(out, fmt.Sprintf("%s: planned at UTC%s, its offset at the end of the history; from %s it is UTC%s and its DAGs run %d minutes %s in UTC, while the background and DAGs in other zones do not move: plan again for that season, or keep a margin",
-			name, offsetText(it.off), at.In(it.loc).Format("2006-01-02 15:04 MST"), offsetText(off), abs(off-it.off), map[bool]string{true: "earlier", false: "later"}[off > it.off]))
+			name, cronshift.OffsetName(it.off), at.In(it.loc).Format("2006-01-02 15:04 MST"), cronshift.OffsetName(off), abs(off-it.off), map[bool]string{true: "earlier", false: "later"}[off > it.off]))
 	}
 	return out
 }

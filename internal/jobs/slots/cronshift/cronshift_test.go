@@ -171,6 +171,13 @@ func TestLoadZone(t *testing.T) {
 	if _, err := LoadZone("Mars/Olympus"); err == nil {
 		t.Error("an unknown zone was accepted")
 	}
+	// A serialized DAG's fixed offset: 5 h 30 min east of UTC.
+	if loc, err := LoadZone("19800"); err != nil || loc.String() != "+05:30" || Offset(loc, time.Now()) != 330 {
+		t.Errorf("19800 = %v, %v; want +05:30", loc, err)
+	}
+	if loc, err := LoadZone("-03:00"); err != nil || loc.String() != "-03:00" || Offset(loc, time.Now()) != -180 {
+		t.Errorf("-03:00 = %v, %v; want -03:00", loc, err)
+	}
 }
 
 // TestOddWallTimes: in America/New_York in 2026 the clocks skip 02:00–02:59

@@ -2,12 +2,15 @@ package cronshift
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
 
-// LoadZone reads a DAG's time zone: an IANA name ("Asia/Tokyo") or the
-// Timezone('Asia/Tokyo') spelling Airflow's DAG details show. Empty is UTC.
+// LoadZone reads a DAG's time zone: an IANA name ("Asia/Tokyo"), the
+// Timezone('Asia/Tokyo') spelling Airflow's DAG details show, or the whole
+// seconds east of UTC a serialized DAG holds for a fixed-offset zone
+// (then named "+05:30", which is read back too). Empty is UTC.
 func LoadZone(name string) (*time.Location, error) {
 	n := strings.TrimSpace(name)
 	if inner, ok := strings.CutPrefix(n, "Timezone("); ok {
@@ -15,6 +18,14 @@ func LoadZone(name string) (*time.Location, error) {
 	}
 	if n == "" {
 		return time.UTC, nil
+	}
+	if sec, err := strconv.Atoi(n); err == nil && sec > -86400 && sec < 86400 {
+		return time.FixedZone(OffsetName(sec/60), sec), nil
+	}
+	// The name such a zone is written back under, "+05:30".
+	if t, err := time.Parse("-07:00", n); err == nil && (n[0] == '+' || n[0] == '-') {
+		_, sec := t.Zone()
+		return time.FixedZone(n, sec), nil
 	}
 	loc, err := time.LoadLocation(n)
 	if err != nil {
@@ -82,4 +93,13 @@ func twice(w time.Time) bool {
 		}
 	}
 	return false
+}
+
+// offsetName writes an offset in minutes as "+09:00".
+func OffsetName(off int) string {
+	sign := '+'
+	if off < 0 {
+		sign, off = '-', -off
+	}
+	return fmt.Sprintf("%c%02d:%02d", sign, off/60, off%60)
 }
