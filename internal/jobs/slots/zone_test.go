@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/beametrics/beametrics/internal/jobs/slots/constraints"
 	"github.com/beametrics/beametrics/internal/jobs/slots/planner"
 	"github.com/beametrics/beametrics/internal/jobs/slots/profile"
 )
@@ -184,5 +185,34 @@ func TestPlanTimezoneNeedsStarts(t *testing.T) {
 	_, err = Build(doc, nil, Options{CapSlots: 150, Use: "p90", Solver: planner.DefaultOptions, Timezone: tokyo})
 	if err == nil || !strings.Contains(err.Error(), "run slots profile again") {
 		t.Errorf("err = %v, want a request to run slots profile again", err)
+	}
+}
+
+// TestPlanTokyoWindow: constraint times are in the DAG's zone. The free
+// time is 03:00–05:00 UTC (12:00–14:00 JST). Unconstrained, `0 9 * * *`
+// JST (00:00 UTC) moves the least to 03:00 UTC, 12:00 JST. With
+// earliest_start 12:30 (JST) it can start no earlier than 03:30 UTC, and
+// 03:30 fits (it ends at 04:30), so `30 12 * * *`. (Read as UTC, the
+// window 12:30–15:00 would hold no free hour at all.)
+func TestPlanTokyoWindow(t *testing.T) {
+	doc := freeWindows(time.Date(2026, 3, 10, 0, 0, 0, 0, time.UTC), [][2]int{{180, 300}},
+		zoned("tokyo_daily", "0 9 * * *", "Asia/Tokyo"))
+	_, by := planDAGs(t, doc, Options{})
+	if got := by["tokyo_daily"].NewSchedule; got != "0 12 * * *" {
+		t.Errorf("unconstrained: %q, want 0 12 * * *", got)
+	}
+	cons, err := constraints.Parse([]byte(`
+dags:
+  tokyo_daily: {earliest_start: "12:30", must_finish_by: "15:00"}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pl, err := Build(doc, cons, Options{CapSlots: 150, Use: "p90", Solver: planner.DefaultOptions})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := pl.DAGs[0]; got.NewSchedule != "30 12 * * *" || pl.After.SlotMinutesOverCap != 0 {
+		t.Errorf("in 12:30–15:00 JST: %+v, after %+v; want 30 12 * * * with nothing over", got, pl.After)
 	}
 }
