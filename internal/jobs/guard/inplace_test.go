@@ -130,3 +130,45 @@ func TestErroredPlanIsRefused(t *testing.T) {
 		t.Errorf("errored=false refused: %v", err)
 	}
 }
+
+// shorterPlan is written by hand: the "set, or lowered/earlier" halves of
+// the rules that lossPlan covers only as "set" or "removed" (the tables
+// keep deletion_protection so that its own warning stays out). Plan time
+// 2025-12-05T00:00:00Z. Milliseconds: 1767830400000 is 2026-01-08T00:00Z,
+// 1765152000000 is 2025-12-08T00:00Z (3 days after the plan),
+// 1764806400000 is 2025-12-04T00:00Z (a day before it). Durations: 90 days
+// = 7776000000 ms = 2160 h, 1 day = 86400000 ms, 60 days = 5184000000 ms =
+// 1440 h, 7 days = 604800000 ms = 168 h; 7 days = 604800 s, 1 day = 86400 s.
+const shorterPlan = `{"format_version":"1.2","timestamp":"2025-12-05T00:00:00Z","resource_changes":[
+{"address":"google_bigquery_table.sooner","mode":"managed","type":"google_bigquery_table","name":"sooner",
+ "change":{"actions":["update"],"before":{"table_id":"sooner","deletion_protection":true,"expiration_time":1767830400000},
+  "after":{"table_id":"sooner","deletion_protection":true,"expiration_time":1765152000000},"after_unknown":{}}},
+{"address":"google_bigquery_table.past","mode":"managed","type":"google_bigquery_table","name":"past",
+ "change":{"actions":["update"],"before":{"table_id":"past","deletion_protection":true,"expiration_time":null},
+  "after":{"table_id":"past","deletion_protection":true,"expiration_time":1764806400000},"after_unknown":{}}},
+{"address":"google_bigquery_dataset.shrink","mode":"managed","type":"google_bigquery_dataset","name":"shrink",
+ "change":{"actions":["update"],"before":{"dataset_id":"shrink","default_partition_expiration_ms":7776000000,"default_table_expiration_ms":5184000000},
+  "after":{"dataset_id":"shrink","default_partition_expiration_ms":86400000,"default_table_expiration_ms":604800000},"after_unknown":{}}},
+{"address":"google_storage_bucket.kept","mode":"managed","type":"google_storage_bucket","name":"kept",
+ "change":{"actions":["update"],"before":{"name":"kept","retention_policy":[{"is_locked":false,"retention_period":604800}]},
+  "after":{"name":"kept","retention_policy":[{"is_locked":false,"retention_period":86400}]},"after_unknown":{}}}
+]}`
+
+func TestShorterExpiriesAndRetentionAreFound(t *testing.T) {
+	rep := checkString(t, shorterPlan, NewPolicy(nil, nil))
+	type row struct{ level, addr, attr, old, new string }
+	var got []row
+	for _, f := range rep.Findings {
+		got = append(got, row{string(f.Level), f.Address, f.Attribute, f.Old, f.New})
+	}
+	want := []row{
+		{"blocked", "google_bigquery_table.sooner", "expiration_time", "1767830400000 (2026-01-08T00:00:00Z)", "1765152000000 (2025-12-08T00:00:00Z, 3d0h after the plan)"},
+		{"blocked", "google_bigquery_table.past", "expiration_time", "unset", "1764806400000 (2025-12-04T00:00:00Z, already past at the time of the plan)"},
+		{"warning", "google_bigquery_dataset.shrink", "default_partition_expiration_ms", "7776000000 (2160h0m0s)", "86400000 (24h0m0s)"},
+		{"warning", "google_bigquery_dataset.shrink", "default_table_expiration_ms", "5184000000 (1440h0m0s)", "604800000 (168h0m0s)"},
+		{"warning", "google_storage_bucket.kept", "retention_policy.retention_period", "604800s (168h0m0s)", "86400s (24h0m0s)"},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("findings:\n got %q\nwant %q", got, want)
+	}
+}
