@@ -1,4 +1,4 @@
-// Package slotplan turns a slot-usage profile (see package profile) and a
+// Package slots turns a slot-usage profile (see package profile) and a
 // constraints file into new start times for Airflow DAGs, so that their
 // BigQuery slot usage stays under a cap.
 package slots
