@@ -251,11 +251,11 @@ func (r *Reporter) Run(ctx context.Context, done <-chan struct{}) {
 			r.Export(ctx, next)
 		case <-done:
 			timer.Stop()
-			r.Export(context.WithoutCancel(ctx), r.now())
+			r.exportLast(ctx)
 			return
 		case <-ctx.Done():
 			timer.Stop()
-			r.Export(context.WithoutCancel(ctx), r.now())
+			r.exportLast(ctx)
 			return
 		}
 	}
@@ -314,4 +314,15 @@ func progressTotals() Snapshot {
 		PointsExported:   PointsByExporter.Snapshot(),
 		ExportFailures:   FailuresByExporter.Snapshot(),
 	}
+}
+
+// lastExportTimeout bounds the export of the last, partial window: a run
+// that is stopping must not wait on a hung exporter for its self-metrics
+// (what does not get through in time is counted and logged as lost).
+const lastExportTimeout = 10 * time.Second
+
+func (r *Reporter) exportLast(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), lastExportTimeout)
+	defer cancel()
+	r.Export(ctx, r.now())
 }

@@ -88,6 +88,9 @@ while [ "$n" -gt 0 ]; do
   esac
   set -- "$@" "$a"
 done
+# The boot loader writes pipeline_options.json into its working
+# directory: keep it out of the source tree the tests run in.
+cd ` + shellQuote(dir) + ` || exit 1
 exec ` + shellQuote(boot) + ` "$@"
 `
 	if err := os.WriteFile(e.Boot, []byte(wrapper), 0o755); err != nil {
