@@ -8,6 +8,6 @@ import (
 
 func init() {
 	register("alerts", "write Prometheus rules or Cloud Monitoring policies for the metrics marked alert:", func(args []string) int {
-		return alerts.Main(args, os.Stdout, os.Stderr)
+		return alerts.Main(args, os.Stdout, helpWriter(args))
 	})
 }

@@ -34,7 +34,7 @@ func init() {
 			terminal = fi.Mode()&os.ModeCharDevice != 0
 		}
 		return cli.Main(ctx, args, cli.Env{
-			Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv, Terminal: terminal,
+			Stdout: os.Stdout, Stderr: helpWriter(args), Getenv: os.Getenv, Terminal: terminal,
 		})
 	})
 }

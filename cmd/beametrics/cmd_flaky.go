@@ -10,6 +10,6 @@ import (
 
 func init() {
 	register("flaky", "rank flaky Airflow tasks by time wasted on retries, with failure signatures", func(args []string) int {
-		return flaky.Main(context.Background(), args, os.Stdout, os.Stderr, flakybeam.Run)
+		return flaky.Main(context.Background(), args, os.Stdout, helpWriter(args), flakybeam.Run)
 	})
 }

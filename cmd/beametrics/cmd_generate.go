@@ -20,7 +20,11 @@ func runGenerate(args []string) int {
 	seed := fs.Uint64("seed", 1, "random seed: the same seed gives the same lines")
 	start := fs.String("start", "2025-11-24T16:00:00Z", "time of the first line (RFC 3339)")
 	step := fs.Duration("step", 10*time.Millisecond, "time between lines")
-	if err := fs.Parse(args); err != nil {
+	if code, ok := parseSubcommandFlags(fs, args, "usage: beametrics generate [flags] > FILE   (JSON lines on stdout)", os.Stdout, os.Stderr); !ok {
+		return code
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "generate: unexpected arguments %q (it takes flags only)\n", fs.Args())
 		return 2
 	}
 	t0, err := time.Parse(time.RFC3339, *start)

@@ -1,13 +1,11 @@
 package main
 
 import (
-	"os"
-
 	"github.com/beametrics/beametrics/internal/jobs/heartbeat"
 )
 
 func init() {
 	register("heartbeat", "publish dummy liveness records to a Pub/Sub topic", func(args []string) int {
-		return heartbeat.Main(args, os.Stderr)
+		return heartbeat.Main(args, helpWriter(args))
 	})
 }

@@ -28,6 +28,14 @@ const slotsUsage = `usage: beametrics slots profile --timeline FILE|--jobs FILE 
        beametrics slots plan --profile FILE --cap SLOTS [--constraints FILE] [--use p90|median] [--margin 5%,5m] [--timezone ZONE] [--out-dir DIR]
 See docs/slots.md.`
 
+const slotsProfileUsage = `usage: beametrics slots profile --timeline FILE|--jobs FILE --runs FILE --cap SLOTS --out FILE [-- BEAM FLAGS]
+
+Flags after -- go to Beam: the runner (prism, the default, or dataflow) and
+Dataflow's settings; 'beametrics --help-beam' lists them. See docs/slots.md.`
+
+const slotsPlanUsage = `usage: beametrics slots plan --profile FILE --cap SLOTS [--constraints FILE] [--use p90|median] [--margin 5%,5m] [--timezone ZONE] [--out-dir DIR]
+See docs/slots.md.`
+
 func runSlots(args []string) int {
 	if len(args) == 0 {
 		fmt.Fprintln(os.Stderr, slotsUsage)
@@ -54,7 +62,6 @@ func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 
 func slotsProfile(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("slots profile", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	var timeline, jobs listFlag
 	fs.Var(&timeline, "timeline", "JOBS_TIMELINE_BY_PROJECT export (file or glob, local or gs://; repeatable)")
 	fs.Var(&jobs, "jobs", "JOBS_BY_PROJECT export, the coarser alternative to --timeline (repeatable)")
@@ -63,8 +70,8 @@ func slotsProfile(args []string, stdout, stderr io.Writer) int {
 	out := fs.String("out", "", "profile JSON to write, local or gs:// (required)")
 	format := fs.String("format", "", "format of the job history files: json or csv (default: from each file's extension)")
 	runsFormat := fs.String("runs-format", "", "format of the runs file: json or csv (default: from its extension)")
-	if err := fs.Parse(args); err != nil {
-		return helpOr2(err)
+	if code, ok := parseSubcommandFlags(fs, args, slotsProfileUsage, stdout, stderr); !ok {
+		return code
 	}
 	cfg := profile.Config{RunsFile: *runs, CapSlots: *capSlots, Out: *out,
 		Format: history.Format(*format), RunsFormat: history.Format(*runsFormat)}
@@ -166,7 +173,6 @@ func printBad(w io.Writer, bad []history.BadRow) {
 
 func slotsPlan(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("slots plan", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	profPath := fs.String("profile", "", "profile JSON written by 'beametrics slots profile' (required)")
 	capSlots := fs.Float64("cap", 0, "slot cap to plan under (required)")
 	consPath := fs.String("constraints", "", "constraints YAML (optional; without it every DAG with a movable schedule may move anywhere in the day)")
@@ -174,8 +180,8 @@ func slotsPlan(args []string, stdout, stderr io.Writer) int {
 	outDir := fs.String("out-dir", "", "directory to write plan.md, plan.svg and plan.json into (optional)")
 	margin := fs.String("margin", slots.DefaultMargin, "headroom: SLOTS,MINUTESm; plan under the cap minus SLOTS (a number or a % of the cap) with each DAG widened by MINUTES on both sides; 0 for none")
 	zone := fs.String("timezone", "", "time zone (IANA name, e.g. Asia/Tokyo) of the DAGs whose run history names none: their cron lines are read and written in it (default UTC)")
-	if err := fs.Parse(args); err != nil {
-		return helpOr2(err)
+	if code, ok := parseSubcommandFlags(fs, args, slotsPlanUsage, stdout, stderr); !ok {
+		return code
 	}
 	if fs.NArg() > 0 {
 		return usageErr(stderr, fmt.Sprintf("unexpected arguments %q", fs.Args()))
@@ -251,14 +257,6 @@ func writePlanFiles(dir string, pl *slots.Plan) error {
 			return e.Encode(pl)
 		}),
 	)
-}
-
-// helpOr2 is the exit code for a flag parse error: 0 when help was asked.
-func helpOr2(err error) int {
-	if errors.Is(err, flag.ErrHelp) {
-		return 0
-	}
-	return 2
 }
 
 func usageErr(w io.Writer, msg string) int {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"io"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/beametrics/beametrics/internal/config"
 	"github.com/beametrics/beametrics/internal/config/configtest"
+	"github.com/beametrics/beametrics/pipeline"
 )
 
 func init() {
@@ -32,17 +34,57 @@ func loadConfigOrReport(path string, stderr io.Writer) (*config.Config, bool) {
 	return cfg, true
 }
 
+const validateUsage = `usage: beametrics validate CONFIG [run flags]
+
+Checks CONFIG as the run does before it starts anything, with the same run
+flags (the flags of 'beametrics --help': exporter settings, overrides, --input
+files, --subscription, --dead-letter), and prints what each metric means.
+Exit 0 means a local run with these flags will start; 2 lists every problem.
+Beam's flags are accepted and ignored: Dataflow's own checks (project,
+staging) happen when the job is launched.`
+
 func runValidate(args []string, stdout, stderr io.Writer) int {
+	if helpAsked(args) {
+		fmt.Fprintln(stdout, validateUsage)
+		return 0
+	}
 	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
+	var o pipeline.Options
+	o.RegisterFlags(fs)
+	acceptBeamFlags(fs)
 	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprintln(stderr, "usage: beametrics validate CONFIG") }
-	if err := fs.Parse(args); err != nil || fs.NArg() != 1 {
-		fs.Usage()
+	fs.Usage = func() {}
+	// CONFIG may come first or among the flags: parse on after it.
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			fmt.Fprintln(stderr, "usage: beametrics validate CONFIG [run flags]   (beametrics validate -h)")
+			return 2
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		positional = append(positional, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+	switch {
+	case len(positional) == 1 && o.Config == "":
+		o.Config = positional[0]
+	case len(positional) == 0 && o.Config != "":
+	default:
+		fmt.Fprintln(stderr, "usage: beametrics validate CONFIG [run flags]   (one CONFIG; beametrics validate -h)")
 		return 2
 	}
-	cfg, ok := loadConfigOrReport(fs.Arg(0), stderr)
-	if !ok {
+	// The run's own check: pipeline.Prepare is what the run calls before
+	// starting, so "validate passed" means "the run will start".
+	plan, err := pipeline.Prepare(context.Background(), &o)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
 		return 2
+	}
+	cfg := plan.Config
+	for _, w := range cfg.Warnings {
+		fmt.Fprintf(stderr, "warning: %s\n", w)
 	}
 	if cfg.EventTimeField != "" {
 		fmt.Fprintf(stdout, "event time: field %s (%s)\n", cfg.EventTimeField, cfg.EventTimeFormat)
@@ -55,12 +97,33 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
+// acceptBeamFlags lets fs take every flag of Beam's flag set, ignoring
+// them, so that a run's whole command line validates unchanged.
+func acceptBeamFlags(fs *flag.FlagSet) {
+	flag.CommandLine.VisitAll(func(f *flag.Flag) {
+		if fs.Lookup(f.Name) != nil {
+			return
+		}
+		b, ok := f.Value.(interface{ IsBoolFlag() bool })
+		fs.Var(ignoredFlag{isBool: ok && b.IsBoolFlag()}, f.Name, f.Usage)
+	})
+}
+
+// ignoredFlag takes a value and drops it.
+type ignoredFlag struct{ isBool bool }
+
+func (ignoredFlag) String() string     { return "" }
+func (ignoredFlag) Set(string) error   { return nil }
+func (f ignoredFlag) IsBoolFlag() bool { return f.isBool }
+
 func runConfigTest(args []string, stdout, stderr io.Writer) int {
+	const usage = "usage: beametrics test CONFIG TESTFILE   (README: Config tests)"
 	fs := flag.NewFlagSet("test", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprintln(stderr, "usage: beametrics test CONFIG TESTFILE") }
-	if err := fs.Parse(args); err != nil || fs.NArg() != 2 {
-		fs.Usage()
+	if code, ok := parseSubcommandFlags(fs, args, usage, stdout, stderr); !ok {
+		return code
+	}
+	if fs.NArg() != 2 {
+		fmt.Fprintln(stderr, usage)
 		return 2
 	}
 	cfg, ok := loadConfigOrReport(fs.Arg(0), stderr)

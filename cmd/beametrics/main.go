@@ -6,9 +6,9 @@
 package main
 
 import (
+	"flag"
 	"fmt"
 	"os"
-	"sort"
 	"strings"
 )
 
@@ -36,34 +36,32 @@ func main() {
 
 func dispatch(args []string) int {
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
-			usage()
+		switch {
+		case helpAsked(args):
+			printMainHelp(os.Stdout)
+			return 0
+		case args[0] == "--help-beam" || args[0] == "-help-beam":
+			printBeamHelp(os.Stdout)
+			return 0
+		case args[0] == "--version" || args[0] == "-version":
+			return subcommands["version"].run(args[1:])
 		}
+		// A mistyped flag gets the flag package's one-line error and
+		// this, not the ~90 flags of Beam's flag set.
+		flag.CommandLine.Usage = func() {
+			fmt.Fprintln(os.Stderr, "run 'beametrics --help' for the flags")
+		}
+		quietBeamLogs()
 		return runPipeline(args)
 	}
 	if args[0] == "help" {
-		usage()
+		printMainHelp(os.Stdout)
 		return 0
 	}
 	sc, ok := subcommands[args[0]]
 	if !ok {
-		fmt.Fprintf(os.Stderr, "beametrics: unknown subcommand %q\n\n", args[0])
-		usage()
+		fmt.Fprintf(os.Stderr, "beametrics: unknown subcommand %q; 'beametrics --help' lists them\n", args[0])
 		return 2
 	}
 	return sc.run(args[1:])
-}
-
-func usage() {
-	fmt.Fprintln(os.Stderr, "usage: beametrics --config FILE [flags]   run the metrics pipeline")
-	fmt.Fprintln(os.Stderr, "       beametrics SUBCOMMAND [args]        run a job; SUBCOMMAND -h for its flags")
-	fmt.Fprintln(os.Stderr, "\nsubcommands:")
-	names := make([]string, 0, len(subcommands))
-	for n := range subcommands {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		fmt.Fprintf(os.Stderr, "  %-10s %s\n", n, subcommands[n].summary)
-	}
 }

@@ -51,7 +51,7 @@ func Main(ctx context.Context, args []string, env Env) int {
 		return runUpdate(ctx, args[2:], env)
 	case len(args) >= 1 && args[0] == "restore":
 		return runRestore(ctx, args[1:], env)
-	case len(args) == 1 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help"):
+	case (len(args) == 1 || len(args) == 2 && args[0] == "query") && isHelp(args[len(args)-1]):
 		fmt.Fprint(env.Stdout, usageText)
 		return ExitOK
 	}
@@ -62,6 +62,8 @@ func Main(ctx context.Context, args []string, env Env) int {
 	fmt.Fprintf(env.Stderr, "beametrics bi: unknown command %q\n%s", strings.Join(args, " "), usageText)
 	return ExitUsage
 }
+
+func isHelp(a string) bool { return a == "-h" || a == "-help" || a == "--help" || a == "help" }
 
 // fail prints err and returns its exit code.
 func fail(env Env, err error) int {
