@@ -84,7 +84,9 @@ func TestValidateWarnings(t *testing.T) {
 	if err := os.WriteFile(path, []byte("metrics:\n  - {name: a}\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	code, out, errOut := runCmd(validate, path)
+	// The metric goes to Cloud Monitoring by default, which needs a project,
+	// as in the run.
+	code, out, errOut := runCmd(validate, path, "--monitoring-project", "p")
 	if code != 0 || !strings.HasPrefix(errOut, "warning: "+path+":2:5: ") || !strings.Contains(out, "a: count of events") {
 		t.Errorf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}

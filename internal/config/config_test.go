@@ -501,6 +501,16 @@ metrics:
   - {name: lat, type: distribution, field: ms, buckets: [1, 10]}
   - {name: users, type: distinct, field: user}
   - {name: bytes, type: sum, field: http.bytes, kind: cumulative}
+  - name: live
+    type: count
+    dynamic_labels: {id: pipeline-id, env: pipeline-env}
+    absent: {expected: [{id: "0", env: blue}, {env: green, id: "1"}]}
+    alert: {silence: 5m, below: 3, above: 9, for: 10m, severity: critical}
+  - name: learned
+    type: count
+    dynamic_labels: {id: pipeline-id}
+    absent: {learn: 24h}
+    alert: {below: 1}
 `)
 	want := []string{
 		`errors: count of events where http.status greater_or_equal 500 and user in ["a", null] and trace exists and (service != "healthz"), by status=http.status (at most 50 series), labels {team="sre"}, per 1m0s window, gauge, to google-cloud-monitoring`,
@@ -508,6 +518,8 @@ metrics:
 		`lat: distribution of ms over buckets [1 10], per 1m0s window, gauge, to google-cloud-monitoring`,
 		`users: approximate distinct count of user, per 1m0s window, gauge, to google-cloud-monitoring`,
 		`bytes: sum of http.bytes, per 1m0s window, cumulative, to google-cloud-monitoring`,
+		`live: count of events (all events), by env=pipeline-env, id=pipeline-id (at most 10000 series), per 1m0s window, gauge, to google-cloud-monitoring; zero when silent: {env="blue", id="0"}, {env="green", id="1"}; alert (critical) when silent for 5m0s or below 3 for 10m0s or above 9 for 10m0s`,
+		`learned: count of events (all events), by id=pipeline-id (at most 10000 series), per 1m0s window, gauge, to google-cloud-monitoring; zero when silent: every series seen in the last 24h0m0s; alert when below 1`,
 	}
 	for i, w := range want {
 		if got := cfg.Metrics[i].Describe(); got != w {

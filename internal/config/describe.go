@@ -62,7 +62,53 @@ func (m *Metric) Describe() string {
 		fmt.Fprintf(&b, ", labels {%s}", strings.Join(ls, ", "))
 	}
 	fmt.Fprintf(&b, ", per %v window, %s, to %s", m.Window, m.Kind, m.ExportType)
+	if m.Absent != nil {
+		b.WriteString("; " + m.Absent.describe())
+	}
+	if m.Alert != nil {
+		b.WriteString("; " + m.Alert.describe())
+	}
 	return b.String()
+}
+
+func (a *Absent) describe() string {
+	if a.Learn > 0 {
+		return fmt.Sprintf("zero when silent: every series seen in the last %v", a.Learn)
+	}
+	sets := make([]string, len(a.Expected))
+	for i, set := range a.Expected {
+		var ls []string
+		for _, k := range sortedKeys(set) {
+			ls = append(ls, fmt.Sprintf("%s=%q", k, set[k]))
+		}
+		sets[i] = "{" + strings.Join(ls, ", ") + "}"
+	}
+	return "zero when silent: " + strings.Join(sets, ", ")
+}
+
+func (a *Alert) describe() string {
+	var when []string
+	if a.Silence > 0 {
+		when = append(when, fmt.Sprintf("silent for %v", a.Silence))
+	}
+	for _, t := range []struct {
+		side string
+		th   *Threshold
+	}{{"below", a.Below}, {"above", a.Above}} {
+		if t.th == nil {
+			continue
+		}
+		c := fmt.Sprintf("%s %v", t.side, t.th.Value)
+		if t.th.For > 0 {
+			c += fmt.Sprintf(" for %v", t.th.For)
+		}
+		when = append(when, c)
+	}
+	head := "alert"
+	if a.Severity != "" {
+		head += " (" + a.Severity + ")"
+	}
+	return head + " when " + strings.Join(when, " or ")
 }
 
 func literal(v any) string {
