@@ -16,7 +16,8 @@ import (
 // README's flag table, and points to --help-beam for the ~60 flags Beam and
 // its Dataflow runner register on the same flag set.
 
-// flagGroup is one group of README's flag table. A flag belongs to the first
+// flagGroup is one group of README's flag table (its bold rows; a test
+// keeps the two equal). A flag belongs to the first
 // group naming it or one of its prefixes; names keep README's order.
 type flagGroup struct {
 	title    string
@@ -28,9 +29,9 @@ var pipelineFlagGroups = []flagGroup{
 	{title: "What to measure", names: []string{"config", "metrics", "metric-name", "metric-type", "metric-field", "metric-labels", "dynamic-labels", "filter-conditions"}},
 	{title: "Where records come from", names: []string{"subscription", "input", "max-delay", "pullers", "max-disorder"}},
 	{title: "Windows and event time", names: []string{"window-size", "allowed-lateness", "event-time-field", "event-time-format"}},
-	{title: "Where metrics and refused records go (exporters: docs/exporters.md)", names: []string{"export-type", "dead-letter"}, prefixes: []string{"monitoring-", "prometheus-", "local-"}},
-	{title: "The run itself", names: []string{"progress-interval", "verbose"}},
-	{title: "Accepted for compatibility with the original's templates; unused", names: []string{"dataflow-template-type", "project-id"}},
+	{title: "Where metrics and refused records go", names: []string{"export-type", "dead-letter"}, prefixes: []string{"monitoring-", "prometheus-", "local-"}},
+	{title: "The run itself", names: []string{"drain-timeout", "progress-interval", "verbose"}},
+	{title: "Compatibility", names: []string{"dataflow-template-type", "project-id"}},
 }
 
 // beamUsageFixes replaces Beam's descriptions that mislead on a local run:

@@ -237,3 +237,40 @@ func writeLogs(t *testing.T, n int) string {
 	}
 	return path
 }
+
+// TestReadmeFlagTableIsHelp: README's flag table has --help's groups, in
+// its order, and names only flags the pipeline has.
+func TestReadmeFlagTableIsHelp(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, table, _ := strings.Cut(string(b), "\n### Flags\n")
+	table, _, _ = strings.Cut(table, "\nExit codes:")
+	_, table, _ = strings.Cut(table, "\n| flag | meaning |") // the table's rows only
+	var titles []string
+	for _, m := range regexp.MustCompile(`(?m)^\| \*\*(.+?)\*\* \|`).FindAllStringSubmatch(table, -1) {
+		titles = append(titles, m[1])
+	}
+	var want []string
+	for _, g := range pipelineFlagGroups {
+		want = append(want, g.title)
+	}
+	if strings.Join(titles, "|") != strings.Join(want, "|") {
+		t.Errorf("README's flag groups %q, --help's %q", titles, want)
+	}
+	own := pipelineFlags()
+	names := regexp.MustCompile("`[^`]*`").FindAllString(table, -1)
+	flags := 0
+	for _, code := range names {
+		for _, m := range regexp.MustCompile(`--([a-z][a-z0-9-]*)`).FindAllStringSubmatch(code, -1) {
+			flags++
+			if own.Lookup(m[1]) == nil && m[1] != "help" && m[1] != "help-beam" {
+				t.Errorf("README's flag table names --%s, which the pipeline does not have", m[1])
+			}
+		}
+	}
+	if flags < 25 {
+		t.Errorf("only %d flags found in README's table", flags)
+	}
+}
