@@ -36,12 +36,12 @@ func loadConfigOrReport(path string, stderr io.Writer) (*config.Config, bool) {
 
 const validateUsage = `usage: beametrics validate CONFIG [run flags]
 
-Checks CONFIG as the run does before it starts anything, with the same run
-flags (the flags of 'beametrics --help': exporter settings, overrides, --input
-files, --subscription, --dead-letter), and prints what each metric means.
-Exit 0 means a local run with these flags will start; 2 lists every problem.
-Beam's flags are accepted and ignored: Dataflow's own checks (project,
-staging) happen when the job is launched.`
+Checks CONFIG with the run's own check and the same run flags (those of
+'beametrics --help': exporter settings, overrides, --input files,
+--subscription's form, --dead-letter), and prints what each metric means.
+Exit 0: the run's checks pass; 2: every problem is listed. Not checked:
+whether the subscription exists (the run checks it when it starts) and
+Dataflow's flags, which are accepted and ignored like all of Beam's.`
 
 func runValidate(args []string, stdout, stderr io.Writer) int {
 	if helpAsked(args) {
