@@ -253,12 +253,12 @@ func StartProgress(w io.Writer, every time.Duration, start time.Time, read func(
 }
 
 func progressLine(t Totals, rate float64, now time.Time, elapsed time.Duration) string {
-	lag := "n/a"
+	newest := "no window exported yet"
 	if !t.NewestWindowEnd.IsZero() {
-		lag = now.Sub(t.NewestWindowEnd).Round(time.Second).String()
+		newest = "newest window closed " + now.Sub(t.NewestWindowEnd).Round(time.Second).String() + " ago"
 	}
-	return fmt.Sprintf("beametrics: %d events (%.0f/s), %d dead letters, %d late%s, %d windows / %d points exported, %d export failures, newest window closed %s ago%s",
-		t.Events, rate, t.DeadLetters, t.Late, unusable(t), t.WindowsExported, t.PointsExported, t.ExportFailures, lag, inputProgress(t, elapsed))
+	return fmt.Sprintf("beametrics: %d events (%.0f/s), %d dead letters, %d late%s, %d windows / %d points exported, %d export failures, %s%s",
+		t.Events, rate, t.DeadLetters, t.Late, unusable(t), t.WindowsExported, t.PointsExported, t.ExportFailures, newest, inputProgress(t, elapsed))
 }
 
 // unusable names, when there are any, the values and events metrics could

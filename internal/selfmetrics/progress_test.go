@@ -103,6 +103,13 @@ func TestSummary(t *testing.T) {
 		t.Errorf("Summary =\n%s\nwant\n%s", got, want)
 	}
 	line := progressLine(Totals{Events: 10, Overflowed: 7}, 10, time.Unix(100, 0), time.Second)
+	if !strings.HasSuffix(line, ", 0 export failures, no window exported yet") {
+		t.Errorf("progress line before the first export: %s", line)
+	}
+	line2 := progressLine(Totals{NewestWindowEnd: time.Unix(90, 0)}, 0, time.Unix(100, 0), time.Second)
+	if !strings.HasSuffix(line2, ", newest window closed 10s ago") {
+		t.Errorf("progress line after an export: %s", line2)
+	}
 	if !strings.Contains(line, ", 0 late, 7 overflowed (max_series), 0 windows") {
 		t.Errorf("progress line does not name overflowed events: %s", line)
 	}
