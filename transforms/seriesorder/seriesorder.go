@@ -4,18 +4,23 @@
 // runs sink bundles side by side, while Prometheus remote write and Cloud
 // Monitoring refuse a point older than the series' last one.
 //
-// Points wait, per series, in the global window until the watermark has
-// passed their window's last instant, then leave sorted by window. The
-// step is stateful and keyed by series, and the sink fuses into its stage,
-// so one series is in one bundle at a time and its points are exported
-// before the next ones leave. A late pane (allowed lateness) still leaves
-// after the later windows it follows: its order is the runner's.
+// Points wait in the global window until the watermark has passed their
+// window's last instant, then leave sorted by window. The step is stateful
+// and keyed by shard (a hash of the series key, so every point of a series
+// is in one shard), and the sink fuses into its stage, so one series is in
+// one bundle at a time and its points are exported before the next ones
+// leave. Keying by shard rather than by series matters for speed: each
+// key's state and timer cost the runner round trips per window, and a
+// replay has thousands of series (per series, replay ran 75x slower).
+// A late pane (allowed lateness) still leaves after the later windows it
+// follows: its order is the runner's.
 package seriesorder
 
 import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"hash/fnv"
 	"sort"
 	"time"
 
@@ -30,9 +35,9 @@ import (
 )
 
 func init() {
-	register.DoFn4x1[beam.Window, string, aggregate.Acc, func(string, []byte), error](&toGlobalFn{})
-	register.DoFn6x1[context.Context, state.Provider, timers.Provider, string, []byte, func(beam.EventTime, string, aggregate.Acc), error](&orderFn{})
-	register.Emitter2[string, []byte]()
+	register.DoFn4x1[beam.Window, string, aggregate.Acc, func(beam.EventTime, int, []byte), error](&batchFn{})
+	register.Emitter3[beam.EventTime, int, []byte]()
+	register.DoFn6x1[context.Context, state.Provider, timers.Provider, int, []byte, func(beam.EventTime, string, aggregate.Acc), error](&orderFn{})
 	register.Emitter3[beam.EventTime, string, aggregate.Acc]()
 }
 
@@ -43,7 +48,7 @@ func InWindowOrder(s beam.Scope, size time.Duration, combined beam.PCollection) 
 	s = s.Scope("seriesorder")
 	// State is per key and window; the order spans windows, so it lives
 	// in the global window, each element carrying its window's end.
-	global := beam.WindowInto(s, window.NewGlobalWindows(), beam.ParDo(s, &toGlobalFn{}, combined))
+	global := beam.WindowInto(s, window.NewGlobalWindows(), beam.ParDo(s, &batchFn{}, combined))
 	ordered := beam.ParDo(s, &orderFn{
 		Pending:   state.MakeBagState[[]byte]("pending"),
 		NextFlush: state.MakeValueState[int64]("nextFlush"),
@@ -52,41 +57,85 @@ func InWindowOrder(s beam.Scope, size time.Duration, combined beam.PCollection) 
 	return beam.WindowInto(s, window.NewFixedWindows(size), ordered)
 }
 
-// toGlobalFn puts the window's end in front of the encoded aggregate.
-type toGlobalFn struct{}
+// shards is how many keys the ordering state is spread over: enough for
+// the cores of one machine to export in parallel, few enough that each
+// key's state serves many series.
+const shards = 4
 
-func (fn *toGlobalFn) ProcessElement(w beam.Window, key string, acc aggregate.Acc, emit func(string, []byte)) error {
+// batchFn groups a bundle's points by their series' shard, each with its
+// window's end and series key in front of the encoded aggregate, and emits
+// one batch per shard when the bundle ends: the ordering state then costs
+// the runner a few round trips per batch rather than per point.
+type batchFn struct {
+	batches [shards][]byte
+	oldest  [shards]int64 // the earliest window end in each batch (mtime)
+}
+
+func (fn *batchFn) StartBundle(_ func(beam.EventTime, int, []byte)) {
+	for i := range fn.batches {
+		fn.batches[i] = fn.batches[i][:0]
+	}
+}
+
+func (fn *batchFn) ProcessElement(w beam.Window, key string, acc aggregate.Acc, _ func(beam.EventTime, int, []byte)) error {
 	iw, ok := w.(window.IntervalWindow)
 	if !ok {
 		return fmt.Errorf("seriesorder: element in %T, want fixed windows", w)
 	}
-	b := binary.AppendVarint(nil, int64(iw.End))
-	b, err := acc.AppendBinary(b)
+	entry := binary.AppendVarint(nil, int64(iw.End))
+	entry = binary.AppendUvarint(entry, uint64(len(key)))
+	entry = append(entry, key...)
+	entry, err := acc.AppendBinary(entry)
 	if err != nil {
 		return err
 	}
-	emit(key, b)
+	h := fnv.New32a()
+	h.Write([]byte(key))
+	i := h.Sum32() % shards
+	if len(fn.batches[i]) == 0 || int64(iw.End) < fn.oldest[i] {
+		fn.oldest[i] = int64(iw.End)
+	}
+	fn.batches[i] = binary.AppendUvarint(fn.batches[i], uint64(len(entry)))
+	fn.batches[i] = append(fn.batches[i], entry...)
 	return nil
 }
 
-// orderFn keeps a series' points until the watermark passes them.
+// FinishBundle stamps each batch with its earliest window's last instant,
+// which holds the watermark after this step no further back than the
+// points it carries. (Its emitter is ProcessElement's, which emits
+// nothing.)
+func (fn *batchFn) FinishBundle(emit func(beam.EventTime, int, []byte)) {
+	for i, b := range fn.batches {
+		if len(b) > 0 {
+			emit(beam.EventTime(fn.oldest[i]-1), i, append([]byte(nil), b...))
+		}
+	}
+}
+
+// orderFn keeps a shard's points until the watermark passes them.
 type orderFn struct {
-	Pending   state.Bag[[]byte]  // window end (mtime, varint) + aggregate
+	Pending   state.Bag[[]byte]  // batches of points (see batchFn)
 	NextFlush state.Value[int64] // when Flush is set to fire (mtime)
 	Flush     timers.EventTime
 }
 
-func (fn *orderFn) ProcessElement(_ context.Context, sp state.Provider, tp timers.Provider, key string, b []byte, _ func(beam.EventTime, string, aggregate.Acc)) error {
-	end, n := binary.Varint(b)
-	if n <= 0 {
-		return fmt.Errorf("seriesorder: corrupt point of %q", key)
+func (fn *orderFn) ProcessElement(_ context.Context, sp state.Provider, tp timers.Provider, shard int, batch []byte, _ func(beam.EventTime, string, aggregate.Acc)) error {
+	points, err := decodeBatch(batch, nil)
+	if err != nil {
+		return fmt.Errorf("seriesorder: shard %d: %v", shard, err)
 	}
-	if err := fn.Pending.Add(sp, b); err != nil {
+	if len(points) == 0 {
+		return nil
+	}
+	if err := fn.Pending.Add(sp, batch); err != nil {
 		return err
 	}
-	// The point's window's last instant: once the watermark passes it,
-	// every on-time window of the series up to this one is here.
-	at := end - 1
+	// The earliest point's window's last instant: once the watermark
+	// passes it, every on-time window of its series up to it is here.
+	at := points[0].end - 1
+	for _, p := range points[1:] {
+		at = min(at, p.end-1)
+	}
 	next, set, err := fn.NextFlush.Read(sp)
 	if err != nil {
 		return err
@@ -99,11 +148,36 @@ func (fn *orderFn) ProcessElement(_ context.Context, sp state.Provider, tp timer
 }
 
 type point struct {
-	end int64 // mtime
-	acc []byte
+	end    int64  // window end (mtime)
+	series string // the series key
+	acc    []byte // the encoded aggregate
+	entry  []byte // the whole entry, as batched
 }
 
-func (fn *orderFn) OnTimer(_ context.Context, ts beam.EventTime, sp state.Provider, tp timers.Provider, key string, timer timers.Context, emit func(beam.EventTime, string, aggregate.Acc)) error {
+// decodeBatch appends the points of a batch to points.
+func decodeBatch(b []byte, points []point) ([]point, error) {
+	for len(b) > 0 {
+		l, n := binary.Uvarint(b)
+		if n <= 0 || uint64(len(b)-n) < l {
+			return nil, fmt.Errorf("corrupt batch")
+		}
+		entry := b[n : n+int(l)]
+		b = b[n+int(l):]
+		end, m := binary.Varint(entry)
+		if m <= 0 {
+			return nil, fmt.Errorf("corrupt point")
+		}
+		kl, k := binary.Uvarint(entry[m:])
+		if k <= 0 || uint64(len(entry)-m-k) < kl {
+			return nil, fmt.Errorf("corrupt point")
+		}
+		start := m + k
+		points = append(points, point{end: end, series: string(entry[start : start+int(kl)]), acc: entry[start+int(kl):], entry: entry})
+	}
+	return points, nil
+}
+
+func (fn *orderFn) OnTimer(_ context.Context, ts beam.EventTime, sp state.Provider, tp timers.Provider, shard int, timer timers.Context, emit func(beam.EventTime, string, aggregate.Acc)) error {
 	if timer.Family != fn.Flush.Family {
 		return fmt.Errorf("seriesorder: unexpected timer %q", timer.Family)
 	}
@@ -111,13 +185,11 @@ func (fn *orderFn) OnTimer(_ context.Context, ts beam.EventTime, sp state.Provid
 	if err != nil {
 		return err
 	}
-	points := make([]point, 0, len(raw))
+	var points []point
 	for _, b := range raw {
-		end, n := binary.Varint(b)
-		if n <= 0 {
-			return fmt.Errorf("seriesorder: corrupt point of %q", key)
+		if points, err = decodeBatch(b, points); err != nil {
+			return fmt.Errorf("seriesorder: shard %d: %v", shard, err)
 		}
-		points = append(points, point{end, b[n:]})
 	}
 	sort.SliceStable(points, func(i, j int) bool { return points[i].end < points[j].end })
 	ready := 0
@@ -128,7 +200,7 @@ func (fn *orderFn) OnTimer(_ context.Context, ts beam.EventTime, sp state.Provid
 		}
 		// Stamped with its window's last instant, so that the fixed
 		// windows after this step put it back in its window.
-		emit(beam.EventTime(points[ready].end-1), key, *acc)
+		emit(beam.EventTime(points[ready].end-1), points[ready].series, *acc)
 		ready++
 	}
 	if err := fn.Pending.Clear(sp); err != nil {
@@ -138,10 +210,13 @@ func (fn *orderFn) OnTimer(_ context.Context, ts beam.EventTime, sp state.Provid
 	if len(rest) == 0 {
 		return fn.NextFlush.Clear(sp)
 	}
+	var batch []byte
 	for _, p := range rest {
-		if err := fn.Pending.Add(sp, append(binary.AppendVarint(nil, p.end), p.acc...)); err != nil {
-			return err
-		}
+		batch = binary.AppendUvarint(batch, uint64(len(p.entry)))
+		batch = append(batch, p.entry...)
+	}
+	if err := fn.Pending.Add(sp, batch); err != nil {
+		return err
 	}
 	at := rest[0].end - 1
 	fn.Flush.Set(tp, mtime.Time(at).ToTime())
