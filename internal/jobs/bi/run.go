@@ -280,7 +280,7 @@ func (r *Runner) Apply(parent context.Context, plans []Plan, sum *Summary) error
 	for sp := range saved {
 		r.discard(sp)
 	}
-	reason := "run interrupted before this query was written"
+	reason := NotAttemptedReason(parent)
 	gone := errors.Is(context.Cause(ctx), ErrServerGone) && parent.Err() == nil
 	if gone {
 		reason = "not attempted: the run " + ErrServerGone.Error()
@@ -295,6 +295,15 @@ func (r *Runner) Apply(parent context.Context, plans []Plan, sum *Summary) error
 		return ErrServerGone
 	}
 	return nil
+}
+
+// NotAttemptedReason says why a query was not written once ctx is done: an
+// interrupt, or the cause ctx was stopped with.
+func NotAttemptedReason(ctx context.Context) string {
+	if c := context.Cause(ctx); c != nil && !errors.Is(c, context.Canceled) {
+		return "the run stopped: " + c.Error()
+	}
+	return "run interrupted before this query was written"
 }
 
 // discard removes the original saved for a plan that is not written.
