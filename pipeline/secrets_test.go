@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -256,5 +257,21 @@ exporters:
 	}
 	if d := string(outputs["dead.jsonl"]); !strings.Contains(d, "Authorization: Bearer [redacted]") {
 		t.Errorf("dead letters lack the masked export failures:\n%.2000s", d)
+	}
+}
+
+// TestRunInputDirectoryIsUsageError: `--input logs/` is a mistake to
+// answer with exit 2 and one line saying how to give the files, before
+// anything runs (not a stack trace from the file reader).
+func TestRunInputDirectoryIsUsageError(t *testing.T) {
+	cfg := writeFile(t, "c.yaml", []byte(goodConfig))
+	dir := t.TempDir()
+	out := t.TempDir() + "/out.jsonl"
+	o := &pipeline.Options{Config: cfg, Inputs: []string{dir}, EventTimeField: "time"}
+	o.Exporters.Local.Path = out
+	stderr, err := runOptions(t, o)
+	wantExit(t, err, stderr, 2, `^input `+regexp.QuoteMeta(dir)+` is a directory: give its files, e\.g\. --input '`+regexp.QuoteMeta(dir)+`/\*\.jsonl'$`, out)
+	if strings.Contains(stderr, "goroutine ") || strings.Contains(stderr, "panic") {
+		t.Errorf("stderr holds a stack trace:\n%s", stderr)
 	}
 }
