@@ -385,9 +385,17 @@ func (r *Runner) logf(format string, args ...any) {
 	fmt.Fprintf(r.Errs, format, args...)
 }
 
+// ErrServerGoneReading is returned by FetchByID when it stopped because
+// MaxUnreachable reads in a row could not reach the server.
+var ErrServerGoneReading = fmt.Errorf("stopped after %d reads in a row could not reach the server", MaxUnreachable)
+
 // FetchByID reads the given queries with concurrency workers. Queries that
-// cannot be read are returned as failures with the reason.
-func FetchByID(ctx context.Context, p Provider, ids []int, concurrency int) ([]Query, []Result) {
+// cannot be read are returned as failures with the reason. When
+// MaxUnreachable reads in a row cannot reach the server, no new read
+// starts, the reads in flight finish, and it returns ErrServerGoneReading
+// with what it has: a server that is gone should cost a few timeouts, not
+// three per query.
+func FetchByID(ctx context.Context, p Provider, ids []int, concurrency int) ([]Query, []Result, error) {
 	type res struct {
 		q   Query
 		err error
@@ -395,6 +403,7 @@ func FetchByID(ctx context.Context, p Provider, ids []int, concurrency int) ([]Q
 	}
 	in := make(chan int)
 	out := make(chan res)
+	gone := make(chan struct{})
 	var wg sync.WaitGroup
 	for range max(concurrency, 1) {
 		wg.Go(func() {
@@ -405,8 +414,13 @@ func FetchByID(ctx context.Context, p Provider, ids []int, concurrency int) ([]Q
 		})
 	}
 	go func() {
+	feed:
 		for _, id := range ids {
-			in <- id
+			select {
+			case in <- id:
+			case <-gone:
+				break feed
+			}
 		}
 		close(in)
 		wg.Wait()
@@ -414,7 +428,15 @@ func FetchByID(ctx context.Context, p Provider, ids []int, concurrency int) ([]Q
 	}()
 	var qs []Query
 	var failed []Result
+	unreachable := 0
 	for r := range out {
+		if errors.Is(r.err, ErrUnreachable) {
+			if unreachable++; unreachable == MaxUnreachable {
+				close(gone)
+			}
+		} else if unreachable < MaxUnreachable {
+			unreachable = 0
+		}
 		if r.err != nil {
 			failed = append(failed, Result{ID: r.id, Reason: "reading it: " + r.err.Error()})
 			continue
@@ -422,5 +444,8 @@ func FetchByID(ctx context.Context, p Provider, ids []int, concurrency int) ([]Q
 		qs = append(qs, r.q)
 	}
 	slices.SortFunc(qs, func(a, b Query) int { return a.ID - b.ID })
-	return qs, failed
+	if unreachable >= MaxUnreachable {
+		return qs, failed, ErrServerGoneReading
+	}
+	return qs, failed, nil
 }

@@ -83,6 +83,59 @@ func TestServerGoneStopsWrites(t *testing.T) {
 	}
 }
 
+// TestServerGoneStopsReads: queries given by id are read one request each
+// (three tries); when none of the reads reaches the server, the command
+// stops after bi.MaxUnreachable of them in a row instead of trying every
+// id, writes nothing and says to run it again later.
+// The same holds for restore, which reads every query of the backup first.
+func TestServerGoneStopsReads(t *testing.T) {
+	srv := bifake.NewRedash(testKey)
+	defer srv.Close()
+	srv.Seed(bifake.Generate(150, 0))
+	ids := make([]string, 150)
+	for i := range ids {
+		ids[i] = strconv.Itoa(i + 1)
+	}
+	dir := t.TempDir()
+	update := append([]string{"query", "update", "--apply", "--yes", "--backup-dir", dir, "--query-replace", "events_v1", "events_v2"}, ids...)
+	done := runBI(t, context.Background(), "redash", srv.URL(), update...)
+	if done.code != ExitOK {
+		t.Fatalf("the first run: exit %d\n%s", done.code, done.stderr)
+	}
+	backup := backupPath(t, done.stdout)
+	// From now on the server cuts every connection of a query's request.
+	srv.SetFault(func(method, path string, id int) *bifake.Fault {
+		if id != 0 {
+			return &bifake.Fault{Drop: true}
+		}
+		return nil
+	})
+	update = append([]string{"query", "update", "--apply", "--yes", "--backup-dir", dir, "--query-replace", "events_v2", "events_v3"}, ids...)
+	for name, args := range map[string][]string{
+		"update":  update,
+		"restore": {"restore", backup, "--apply", "--yes", "--backup-dir", dir},
+	} {
+		readsBefore, writesBefore := srv.Requests()
+		r := runBI(t, context.Background(), "redash", srv.URL(), args...)
+		if r.code != ExitSomeFailed {
+			t.Fatalf("%s: exit %d, want %d\n%s\n%s", name, r.code, ExitSomeFailed, r.stdout, r.stderr)
+		}
+		reads, writes := srv.Requests()
+		// Each read is tried 3 times; the 5th failure in a row stops new
+		// reads, those already started by the 8 workers finish.
+		if max := int64(3 * (bi.MaxUnreachable + DefaultConcurrency)); reads-readsBefore > max || writes != writesBefore {
+			t.Errorf("%s: %d reads and %d writes, want at most %d reads and no write", name, reads-readsBefore, writes-writesBefore, max)
+		}
+		want := "beametrics bi: stopped after 5 reads in a row could not reach the server; nothing was written: run the same command again when the server is back"
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("%s: stderr lacks %q:\n%s", name, want, r.stderr)
+		}
+		if strings.Contains(r.stdout, "backup: ") {
+			t.Errorf("%s: a backup for a run that wrote nothing:\n%s", name, r.stdout)
+		}
+	}
+}
+
 // TestEchoedKeyIsMaskedEverywhere: a server quoting the API key in its
 // error bodies gets it into neither the output nor the backup.
 func TestEchoedKeyIsMaskedEverywhere(t *testing.T) {

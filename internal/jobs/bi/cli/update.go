@@ -103,10 +103,13 @@ func runUpdate(ctx context.Context, args []string, env Env) int {
 	var qs []bi.Query
 	if len(ids) > 0 {
 		var failed []bi.Result
-		qs, failed = bi.FetchByID(ctx, p, ids, conn.concurrency)
+		qs, failed, err = bi.FetchByID(ctx, p, ids, conn.concurrency)
 		for _, f := range failed {
 			fmt.Fprintf(env.Stderr, "query %d: failed: %s\n", f.ID, f.Reason)
 			sum.Add(bi.Failed, f.ID, f.Reason)
+		}
+		if err != nil {
+			return fail(env, nothingWritten(err))
 		}
 	} else if qs, _, err = sel.listSelected(ctx, p, ds, "in-data-source", env); err != nil {
 		return fail(env, err)
@@ -208,6 +211,11 @@ func writeTail(ctx context.Context, env Env, b []byte) {
 	if outputClosed(ctx) {
 		_, _ = env.Stderr.Write(b)
 	}
+}
+
+// nothingWritten says what to do after the reads before any write failed.
+func nothingWritten(err error) error {
+	return fmt.Errorf("%w; nothing was written: run the same command again when the server is back", err)
 }
 
 func exitFor(sum *bi.Summary) int {
