@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -134,4 +135,41 @@ func closeStdoutAfter(t *testing.T, n int, leave func(line string) bool) (string
 		t.Fatal(err)
 	}
 	return errText, writes, backups
+}
+
+// brokenPipe takes n bytes, then fails every write as a pipe whose reader
+// has gone does (SIGPIPE ignored).
+type brokenPipe struct{ n int }
+
+func (b *brokenPipe) Write(p []byte) (int, error) {
+	if len(p) > b.n {
+		k := b.n
+		b.n = 0
+		return k, &os.PathError{Op: "write", Path: "/dev/stdout", Err: syscall.EPIPE}
+	}
+	b.n -= len(p)
+	return len(p), nil
+}
+
+// TestClosedStdoutEndsListAndDryRun: `bi query list | head` and a dry run
+// piped into head stop printing, say why on standard error, and keep their
+// exit status: nothing was lost but output nobody reads.
+func TestClosedStdoutEndsListAndDryRun(t *testing.T) {
+	srv := bifake.NewRedash(testKey)
+	defer srv.Close()
+	srv.Seed(bifake.Generate(300, 0))
+	env := map[string]string{"BEAMETRICS_BI_PROVIDER": "redash", "BEAMETRICS_BI_URL": srv.URL(), "BEAMETRICS_BI_API_KEY": testKey, "HOME": "/nonexistent-home"}
+	for _, args := range [][]string{
+		{"query", "list", "--query-regexp", "events", "--format", "table"},
+		{"query", "update", "--query-regexp", "events", "--query-replace", "events_v1", "events_v2"},
+	} {
+		var stderr bytes.Buffer
+		code := Main(context.Background(), args, Env{Stdout: &brokenPipe{n: 100}, Stderr: &stderr, Getenv: func(k string) string { return env[k] }})
+		if code != ExitOK || stderr.String() != "beametrics bi: standard output was closed by its reader\n" {
+			t.Errorf("%s: exit %d, stderr %q; want 0 and the closed output named", args[1], code, stderr.String())
+		}
+	}
+	if _, writes := srv.Requests(); writes != 0 {
+		t.Errorf("%d writes", writes)
+	}
 }
