@@ -11,12 +11,16 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/beametrics/beametrics/internal/loggen"
+	"github.com/beametrics/beametrics/internal/selfmetrics"
+	"github.com/beametrics/beametrics/internal/testing/pubsubtest"
 	"github.com/beametrics/beametrics/pipeline"
 )
 
@@ -25,10 +29,14 @@ import (
 // standard error can be read, and so that standard output can be a real
 // pipe.
 const (
-	childEnv       = "BEAMETRICS_PIPELINE_CHILD" // config path
-	childInputEnv  = "BEAMETRICS_PIPELINE_CHILD_INPUT"
-	childDeadEnv   = "BEAMETRICS_PIPELINE_CHILD_DEAD"
-	childTestRegex = "^(TestClosedStdoutEndsTheRunWithASummary|TestNoSecretInAnyOutput)$"
+	childEnv      = "BEAMETRICS_PIPELINE_CHILD" // config path
+	childInputEnv = "BEAMETRICS_PIPELINE_CHILD_INPUT"
+	childDeadEnv  = "BEAMETRICS_PIPELINE_CHILD_DEAD"
+	// childSubEnv, when set, makes the child read this subscription
+	// (PUBSUB_EMULATOR_HOST) and drain once childReadEnv records are read.
+	childSubEnv    = "BEAMETRICS_PIPELINE_CHILD_SUBSCRIPTION"
+	childReadEnv   = "BEAMETRICS_PIPELINE_CHILD_READ"
+	childTestRegex = "^(TestClosedStdoutEndsTheRunWithASummary|TestNoSecretInAnyOutput|TestNoSecretInAnyOutputStreaming)$"
 )
 
 // runChildIfAsked runs the pipeline as the child and exits; it returns in
@@ -39,6 +47,21 @@ func runChildIfAsked() {
 		return
 	}
 	o := &pipeline.Options{Config: cfg, Inputs: []string{os.Getenv(childInputEnv)}, DeadLetter: os.Getenv(childDeadEnv)}
+	if sub := os.Getenv(childSubEnv); sub != "" {
+		want, _ := strconv.ParseInt(os.Getenv(childReadEnv), 10, 64)
+		drain := make(chan struct{})
+		go func() {
+			// Drain once everything is read (every window then fires and
+			// the self-metrics export their last window), or after 60 s.
+			deadline := time.Now().Add(60 * time.Second)
+			for selfmetrics.Events.Load()+selfmetrics.DeadLetters.Load() < want && time.Now().Before(deadline) {
+				time.Sleep(20 * time.Millisecond)
+			}
+			close(drain)
+		}()
+		o = &pipeline.Options{Config: cfg, Subscription: sub, DeadLetter: os.Getenv(childDeadEnv), MaxDelay: 2 * time.Second, Pullers: 2,
+			Drain: drain, DrainTimeout: 60 * time.Second}
+	}
 	err := pipeline.Run(context.Background(), o, os.Stderr)
 	if err == nil {
 		os.Exit(0)
@@ -170,5 +193,85 @@ exporters:
 	// The failures went to the dead letters, with the echo masked.
 	if d := string(outputs["dead.jsonl"]); !strings.Contains(d, "export_failed/prometheus/HTTP_400") || !strings.Contains(d, "Authorization: Bearer [redacted]") {
 		t.Errorf("dead letters lack the masked export failures:\n%.2000s", d)
+	}
+}
+
+// TestNoSecretInAnyOutputStreaming is TestNoSecretInAnyOutput for a
+// streaming run from Pub/Sub, which also exports the beametrics/...
+// self-metrics (a replay does not): the token must not be in their labels
+// either, as the local exporter writes them.
+func TestNoSecretInAnyOutputStreaming(t *testing.T) {
+	runChildIfAsked()
+	const token = "tok-stream-51c0e8aa"
+	var echoed atomic.Int64
+	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		echoed.Add(1)
+		http.Error(w, "out of order sample; request had Authorization: "+r.Header.Get("Authorization"), http.StatusBadRequest)
+	}))
+	defer recv.Close()
+	srv := pubsubtest.StartFake(t)
+	c := srv.Client(t, e2eProject)
+	pubsubtest.CreateTopic(t, c, e2eTopic)
+	pubsubtest.CreateSubscription(t, c, e2eSub, e2eTopic, time.Minute)
+	msgs, _, _ := e2eEvents(200)
+	pubsubtest.Publish(t, c, e2eTopic, msgs)
+
+	dir := t.TempDir()
+	tokFile, localOut, dead := filepath.Join(dir, "token"), filepath.Join(dir, "metrics.jsonl"), filepath.Join(dir, "dead.jsonl")
+	if err := os.WriteFile(tokFile, []byte(token+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := writeFile(t, "c.yaml", []byte(fmt.Sprintf(`event_time_field: time
+window: 10s
+metrics:
+  - {name: requests, type: count, dynamic_labels: {service: service}, export_type: prometheus}
+  - {name: requests-local, type: count, export_type: local}
+exporters:
+  prometheus_remote_write: {url: %q, bearer_token_file: %q, max_retries: 1}
+  local: {path: %q}
+`, recv.URL+"/api/v1/write", tokFile, localOut)))
+	cmd := child(cfg, "", dead)
+	cmd.Env = append(cmd.Env, "PUBSUB_EMULATOR_HOST="+srv.Addr, childSubEnv+"="+e2eSub, childReadEnv+"="+strconv.Itoa(len(msgs)))
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	if echoed.Load() == 0 {
+		t.Fatalf("the receiver got no request (child: %v)\n%s", err, stderr.String())
+	}
+	outputs := map[string][]byte{"stdout": stdout.Bytes(), "stderr": stderr.Bytes()}
+	for _, p := range []string{dead, localOut} {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatalf("%v (child: %s)", err, stderr.String())
+		}
+		outputs[filepath.Base(p)] = b
+	}
+	for name, b := range outputs {
+		if bytes.Contains(b, []byte(token)) {
+			t.Errorf("the token is in %s:\n%s", name, b)
+		}
+	}
+	// The check covered self-metrics with the failure in their labels.
+	if l := string(outputs["metrics.jsonl"]); !strings.Contains(l, `"beametrics/export_failures"`) || !strings.Contains(l, "HTTP_400") {
+		t.Errorf("the local output lacks the self-metric counting the failed exports (child: %v):\n%.3000s\n%s", err, l, stderr.String())
+	}
+	if d := string(outputs["dead.jsonl"]); !strings.Contains(d, "Authorization: Bearer [redacted]") {
+		t.Errorf("dead letters lack the masked export failures:\n%.2000s", d)
+	}
+}
+
+// TestRunInputDirectoryIsUsageError: `--input logs/` is a mistake to
+// answer with exit 2 and one line saying how to give the files, before
+// anything runs (not a stack trace from the file reader).
+func TestRunInputDirectoryIsUsageError(t *testing.T) {
+	cfg := writeFile(t, "c.yaml", []byte(goodConfig))
+	dir := t.TempDir()
+	out := t.TempDir() + "/out.jsonl"
+	o := &pipeline.Options{Config: cfg, Inputs: []string{dir}, EventTimeField: "time"}
+	o.Exporters.Local.Path = out
+	stderr, err := runOptions(t, o)
+	wantExit(t, err, stderr, 2, `^input `+regexp.QuoteMeta(dir)+` is a directory: give its files, e\.g\. --input '`+regexp.QuoteMeta(dir)+`/\*\.jsonl'$`, out)
+	if strings.Contains(stderr, "goroutine ") || strings.Contains(stderr, "panic") {
+		t.Errorf("stderr holds a stack trace:\n%s", stderr)
 	}
 }

@@ -280,7 +280,7 @@ func (r *Runner) Apply(parent context.Context, plans []Plan, sum *Summary) error
 	for sp := range saved {
 		r.discard(sp)
 	}
-	reason := "run interrupted before this query was written"
+	reason := NotAttemptedReason(parent)
 	gone := errors.Is(context.Cause(ctx), ErrServerGone) && parent.Err() == nil
 	if gone {
 		reason = "not attempted: the run " + ErrServerGone.Error()
@@ -295,6 +295,15 @@ func (r *Runner) Apply(parent context.Context, plans []Plan, sum *Summary) error
 		return ErrServerGone
 	}
 	return nil
+}
+
+// NotAttemptedReason says why a query was not written once ctx is done: an
+// interrupt, or the cause ctx was stopped with.
+func NotAttemptedReason(ctx context.Context) string {
+	if c := context.Cause(ctx); c != nil && !errors.Is(c, context.Canceled) {
+		return "the run stopped: " + c.Error()
+	}
+	return "run interrupted before this query was written"
 }
 
 // discard removes the original saved for a plan that is not written.
@@ -376,9 +385,17 @@ func (r *Runner) logf(format string, args ...any) {
 	fmt.Fprintf(r.Errs, format, args...)
 }
 
+// ErrServerGoneReading is returned by FetchByID when it stopped because
+// MaxUnreachable reads in a row could not reach the server.
+var ErrServerGoneReading = fmt.Errorf("stopped after %d reads in a row could not reach the server", MaxUnreachable)
+
 // FetchByID reads the given queries with concurrency workers. Queries that
-// cannot be read are returned as failures with the reason.
-func FetchByID(ctx context.Context, p Provider, ids []int, concurrency int) ([]Query, []Result) {
+// cannot be read are returned as failures with the reason. When
+// MaxUnreachable reads in a row cannot reach the server, no new read
+// starts, the reads in flight finish, and it returns ErrServerGoneReading
+// with what it has: a server that is gone should cost a few timeouts, not
+// three per query.
+func FetchByID(ctx context.Context, p Provider, ids []int, concurrency int) ([]Query, []Result, error) {
 	type res struct {
 		q   Query
 		err error
@@ -386,6 +403,7 @@ func FetchByID(ctx context.Context, p Provider, ids []int, concurrency int) ([]Q
 	}
 	in := make(chan int)
 	out := make(chan res)
+	gone := make(chan struct{})
 	var wg sync.WaitGroup
 	for range max(concurrency, 1) {
 		wg.Go(func() {
@@ -396,8 +414,13 @@ func FetchByID(ctx context.Context, p Provider, ids []int, concurrency int) ([]Q
 		})
 	}
 	go func() {
+	feed:
 		for _, id := range ids {
-			in <- id
+			select {
+			case in <- id:
+			case <-gone:
+				break feed
+			}
 		}
 		close(in)
 		wg.Wait()
@@ -405,7 +428,15 @@ func FetchByID(ctx context.Context, p Provider, ids []int, concurrency int) ([]Q
 	}()
 	var qs []Query
 	var failed []Result
+	unreachable := 0
 	for r := range out {
+		if errors.Is(r.err, ErrUnreachable) {
+			if unreachable++; unreachable == MaxUnreachable {
+				close(gone)
+			}
+		} else if unreachable < MaxUnreachable {
+			unreachable = 0
+		}
 		if r.err != nil {
 			failed = append(failed, Result{ID: r.id, Reason: "reading it: " + r.err.Error()})
 			continue
@@ -413,5 +444,8 @@ func FetchByID(ctx context.Context, p Provider, ids []int, concurrency int) ([]Q
 		qs = append(qs, r.q)
 	}
 	slices.SortFunc(qs, func(a, b Query) int { return a.ID - b.ID })
-	return qs, failed
+	if unreachable >= MaxUnreachable {
+		return qs, failed, ErrServerGoneReading
+	}
+	return qs, failed, nil
 }

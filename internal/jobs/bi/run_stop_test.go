@@ -70,3 +70,48 @@ func TestApplyKeepsGoingWhenFailuresAreNotInARow(t *testing.T) {
 		t.Errorf("%d tried, %d changed; want 100 and %d", p.tried, sum.Count(Changed), 100/MaxUnreachable)
 	}
 }
+
+// readingProvider answers the n-th read (counting from 1) with
+// ErrUnreachable when unreachable(n) says so.
+type readingProvider struct {
+	recordingProvider
+	unreachable func(n int) bool
+	mu          sync.Mutex
+	tried       int
+}
+
+func (p *readingProvider) Get(_ context.Context, id int) (Query, error) {
+	p.mu.Lock()
+	p.tried++
+	n := p.tried
+	p.mu.Unlock()
+	if p.unreachable(n) {
+		return Query{}, fmt.Errorf("GET /x/%d: %w: connection refused", id, ErrUnreachable)
+	}
+	return Query{ID: id}, nil
+}
+
+func TestFetchByIDStopsWhenTheServerIsGone(t *testing.T) {
+	ids := make([]int, 138)
+	for i := range ids {
+		ids[i] = i + 1
+	}
+	// From the 11th read on nothing answers; one worker makes the count
+	// exact: a read already handed to it may still go out.
+	p := &readingProvider{unreachable: func(n int) bool { return n > 10 }}
+	qs, failed, err := FetchByID(context.Background(), p, ids, 1)
+	if !errors.Is(err, ErrServerGoneReading) {
+		t.Fatalf("err = %v, want ErrServerGoneReading", err)
+	}
+	if p.tried < 10+MaxUnreachable || p.tried > 10+MaxUnreachable+1 || len(qs) != 10 || len(failed) != p.tried-10 {
+		t.Errorf("%d reads tried, %d read, %d failed; want %d or %d tried, 10 read and the rest failed",
+			p.tried, len(qs), len(failed), 10+MaxUnreachable, 10+MaxUnreachable+1)
+	}
+
+	// Every 5th read answers: never MaxUnreachable failures in a row.
+	p = &readingProvider{unreachable: func(n int) bool { return n%MaxUnreachable != 0 }}
+	qs, failed, err = FetchByID(context.Background(), p, ids, 1)
+	if err != nil || p.tried != 138 || len(qs) != 138/MaxUnreachable || len(failed) != 138-138/MaxUnreachable {
+		t.Errorf("err %v, %d tried, %d read, %d failed; want all 138 tried and %d read", err, p.tried, len(qs), len(failed), 138/MaxUnreachable)
+	}
+}

@@ -44,6 +44,20 @@ func Main(ctx context.Context, args []string, env Env) int {
 	if env.Now == nil {
 		env.Now = time.Now
 	}
+	// A closed standard output stops the command as an interrupt would:
+	// with --apply, no new write starts once the changes cannot be shown.
+	ignoreSIGPIPE()
+	ctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	env.Stdout = &outputWatch{w: env.Stdout, gone: func() { stop(errOutputClosed) }}
+	code := dispatch(ctx, args, env)
+	if outputClosed(ctx) {
+		fmt.Fprintln(env.Stderr, "beametrics bi:", errOutputClosed)
+	}
+	return code
+}
+
+func dispatch(ctx context.Context, args []string, env Env) int {
 	switch {
 	case len(args) >= 2 && args[0] == "query" && args[1] == "list":
 		return runList(ctx, args[2:], env)

@@ -61,10 +61,13 @@ func runRestore(ctx context.Context, args []string, env Env) int {
 		}
 	}
 	var sum bi.Summary
-	current, failed := bi.FetchByID(ctx, p, ids, conn.concurrency)
+	current, failed, err := bi.FetchByID(ctx, p, ids, conn.concurrency)
 	for _, f := range failed {
 		fmt.Fprintf(env.Stderr, "query %d: failed: %s\n", f.ID, f.Reason)
 		sum.Add(bi.Failed, f.ID, f.Reason)
+	}
+	if err != nil {
+		return fail(env, nothingWritten(err))
 	}
 	byID := map[int]bi.Query{}
 	for _, q := range current {

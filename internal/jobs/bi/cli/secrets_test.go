@@ -1,14 +1,24 @@
 package cli
 
 import (
+	"bufio"
+	"bytes"
 	"context"
+	"crypto/tls"
+	"encoding/pem"
+	"errors"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/beametrics/beametrics/internal/jobs/bi"
 	"github.com/beametrics/beametrics/internal/testing/bifake"
@@ -70,6 +80,59 @@ func TestServerGoneStopsWrites(t *testing.T) {
 	}
 	if !strings.Contains(r.stdout, "summary: 0 changed, "+strconv.Itoa(int(writes))+" failed, "+strconv.Itoa(150-int(writes))+" not attempted") {
 		t.Errorf("summary does not add up to 150 with %d writes:\n%s", writes, r.stdout)
+	}
+}
+
+// TestServerGoneStopsReads: queries given by id are read one request each
+// (three tries); when none of the reads reaches the server, the command
+// stops after bi.MaxUnreachable of them in a row instead of trying every
+// id, writes nothing and says to run it again later.
+// The same holds for restore, which reads every query of the backup first.
+func TestServerGoneStopsReads(t *testing.T) {
+	srv := bifake.NewRedash(testKey)
+	defer srv.Close()
+	srv.Seed(bifake.Generate(150, 0))
+	ids := make([]string, 150)
+	for i := range ids {
+		ids[i] = strconv.Itoa(i + 1)
+	}
+	dir := t.TempDir()
+	update := append([]string{"query", "update", "--apply", "--yes", "--backup-dir", dir, "--query-replace", "events_v1", "events_v2"}, ids...)
+	done := runBI(t, context.Background(), "redash", srv.URL(), update...)
+	if done.code != ExitOK {
+		t.Fatalf("the first run: exit %d\n%s", done.code, done.stderr)
+	}
+	backup := backupPath(t, done.stdout)
+	// From now on the server cuts every connection of a query's request.
+	srv.SetFault(func(method, path string, id int) *bifake.Fault {
+		if id != 0 {
+			return &bifake.Fault{Drop: true}
+		}
+		return nil
+	})
+	update = append([]string{"query", "update", "--apply", "--yes", "--backup-dir", dir, "--query-replace", "events_v2", "events_v3"}, ids...)
+	for name, args := range map[string][]string{
+		"update":  update,
+		"restore": {"restore", backup, "--apply", "--yes", "--backup-dir", dir},
+	} {
+		readsBefore, writesBefore := srv.Requests()
+		r := runBI(t, context.Background(), "redash", srv.URL(), args...)
+		if r.code != ExitSomeFailed {
+			t.Fatalf("%s: exit %d, want %d\n%s\n%s", name, r.code, ExitSomeFailed, r.stdout, r.stderr)
+		}
+		reads, writes := srv.Requests()
+		// Each read is tried 3 times; the 5th failure in a row stops new
+		// reads, those already started by the 8 workers finish.
+		if max := int64(3 * (bi.MaxUnreachable + DefaultConcurrency)); reads-readsBefore > max || writes != writesBefore {
+			t.Errorf("%s: %d reads and %d writes, want at most %d reads and no write", name, reads-readsBefore, writes-writesBefore, max)
+		}
+		want := "beametrics bi: stopped after 5 reads in a row could not reach the server; nothing was written: run the same command again when the server is back"
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("%s: stderr lacks %q:\n%s", name, want, r.stderr)
+		}
+		if strings.Contains(r.stdout, "backup: ") {
+			t.Errorf("%s: a backup for a run that wrote nothing:\n%s", name, r.stdout)
+		}
 	}
 }
 
@@ -154,3 +217,105 @@ func TestPasswordInURLIsRefused(t *testing.T) {
 		t.Errorf("exit %d, stderr %q", r.code, r.stderr)
 	}
 }
+
+// downgradeChildEnv holds the provider and the https URL the child lists
+// queries from, separated by a space.
+const downgradeChildEnv = "BEAMETRICS_BI_DOWNGRADE_CHILD"
+
+// TestAPIKeyNeverFollowsADowngradeToHTTP: a server at https://127.0.0.1:P
+// redirecting to http://127.0.0.1:P (same host and port: one listener
+// speaks both) must not get either provider's key in plain text. The child
+// process trusts the test certificate through SSL_CERT_FILE, the way a user
+// trusts an internal CA.
+func TestAPIKeyNeverFollowsADowngradeToHTTP(t *testing.T) {
+	if v := os.Getenv(downgradeChildEnv); v != "" {
+		provider, url, _ := strings.Cut(v, " ")
+		env := map[string]string{"BEAMETRICS_BI_PROVIDER": provider, "BEAMETRICS_BI_URL": url, "BEAMETRICS_BI_API_KEY": testKey, "HOME": "/nonexistent-home"}
+		os.Exit(Main(context.Background(), []string{"query", "list", "--query-regexp", "x"},
+			Env{Stdout: os.Stdout, Stderr: os.Stderr, Getenv: func(k string) string { return env[k] }}))
+	}
+	// A throwaway TLS server lends its certificate (for 127.0.0.1).
+	tmp := httptest.NewTLSServer(http.NotFoundHandler())
+	tlsConfig, cert := tmp.TLS, tmp.Certificate()
+	tmp.Close()
+	certFile := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, provider := range []string{"metabase", "redash"} {
+		t.Run(provider, func(t *testing.T) {
+			plain := &keyLog{}
+			var tlsRequests atomic.Int32
+			l, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.TLS == nil {
+					plain.ServeHTTP(w, r)
+					return
+				}
+				tlsRequests.Add(1)
+				http.Redirect(w, r, "http://"+r.Host+r.URL.RequestURI(), http.StatusFound)
+			})}
+			go srv.Serve(bothProtocols{l, tlsConfig})
+			t.Cleanup(func() { srv.Close() })
+			addr := l.Addr().String()
+
+			cmd := exec.Command(os.Args[0], "-test.run=^TestAPIKeyNeverFollowsADowngradeToHTTP$")
+			cmd.Env = append(os.Environ(), downgradeChildEnv+"="+provider+" https://"+addr, "SSL_CERT_FILE="+certFile)
+			var stdout, stderr bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			err = cmd.Run()
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.ExitCode() != ExitSomeFailed {
+				t.Errorf("child: %v, want exit %d", err, ExitSomeFailed)
+			}
+			if tlsRequests.Load() == 0 {
+				t.Fatalf("no request reached the https side (is the certificate trusted?):\n%s", stderr.String())
+			}
+			if want := "redirected from https://" + addr + " to http://" + addr + ": not followed"; !strings.Contains(stderr.String(), want) {
+				t.Errorf("stderr lacks %q:\n%s", want, stderr.String())
+			}
+			if strings.Contains(stdout.String()+stderr.String(), testKey) {
+				t.Error("the key is in the output")
+			}
+			plain.mu.Lock()
+			defer plain.mu.Unlock()
+			if len(plain.keys) > 0 {
+				t.Errorf("the key went out in plain text %d times", len(plain.keys))
+			}
+		})
+	}
+}
+
+// bothProtocols serves TLS and plain HTTP on one port: a connection whose
+// first byte is a TLS handshake record (0x16) is TLS.
+type bothProtocols struct {
+	net.Listener
+	tls *tls.Config
+}
+
+func (b bothProtocols) Accept() (net.Conn, error) {
+	c, err := b.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	r := bufio.NewReader(c)
+	first, err := r.Peek(1)
+	_ = c.SetReadDeadline(time.Time{})
+	pc := peekedConn{c, r}
+	if err == nil && first[0] == 0x16 {
+		return tls.Server(pc, b.tls), nil
+	}
+	return pc, nil
+}
+
+// peekedConn reads through the reader that peeked at its first byte.
+type peekedConn struct {
+	net.Conn
+	r *bufio.Reader
+}
+
+func (p peekedConn) Read(b []byte) (int, error) { return p.r.Read(b) }

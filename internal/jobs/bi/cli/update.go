@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -102,10 +103,13 @@ func runUpdate(ctx context.Context, args []string, env Env) int {
 	var qs []bi.Query
 	if len(ids) > 0 {
 		var failed []bi.Result
-		qs, failed = bi.FetchByID(ctx, p, ids, conn.concurrency)
+		qs, failed, err = bi.FetchByID(ctx, p, ids, conn.concurrency)
 		for _, f := range failed {
 			fmt.Fprintf(env.Stderr, "query %d: failed: %s\n", f.ID, f.Reason)
 			sum.Add(bi.Failed, f.ID, f.Reason)
+		}
+		if err != nil {
+			return fail(env, nothingWritten(err))
 		}
 	} else if qs, _, err = sel.listSelected(ctx, p, ds, "in-data-source", env); err != nil {
 		return fail(env, err)
@@ -154,27 +158,64 @@ func execute(ctx context.Context, p bi.Provider, s settings, plans []bi.Plan, su
 		fmt.Fprintf(env.Stderr, "beametrics bi: refusing to change %d queries, more than --max-changes %d; check the diffs above and add --yes (or raise --max-changes)\n", len(todo), safe.maxChanges)
 		return ExitUsage
 	}
+	if len(todo) > 0 && ctx.Err() != nil {
+		// Stopped while the diffs were shown: nothing is written, so no
+		// backup is needed.
+		for _, pl := range todo {
+			sum.Add(bi.NotAttempted, pl.Query.ID, bi.NotAttemptedReason(ctx))
+		}
+		todo = nil
+	}
+	var backup *bi.BackupWriter
+	var applyErr error
 	if len(todo) > 0 {
 		b, err := bi.CreateBackup(safe.backupDir, p.Kind(), s.url, command, env.Now())
 		if err != nil {
 			return fail(env, configError{err.Error()})
 		}
 		defer b.Close()
-		r.Backup = b
+		r.Backup, backup = b, b
 		fmt.Fprintf(env.Stdout, "backup: %s\n", b.Path())
-		applyErr := r.Apply(ctx, todo, sum)
-		defer fmt.Fprintf(env.Stdout, "backup: %s\nto undo this whole run: beametrics bi restore %s --apply\n", b.Path(), shellQuote(b.Path()))
-		if errors.Is(applyErr, bi.ErrServerGone) {
-			defer fmt.Fprintf(env.Stdout, "%s: %d queries not attempted; run the same command again when the server is back (queries already changed count as unchanged then)\n", applyErr, sum.Count(bi.NotAttempted))
-		} else if applyErr != nil {
-			return fail(env, applyErr)
-		}
+		applyErr = r.Apply(ctx, todo, sum)
 	}
-	sum.Write(env.Stdout)
-	if ctx.Err() != nil {
-		fmt.Fprintln(env.Stdout, "interrupted: writes in flight were finished and recorded; the rest were not attempted")
+	// The end of the run is written at once, to stderr too when stdout is
+	// gone: the restore command must reach the user either way.
+	var tail bytes.Buffer
+	gone := errors.Is(applyErr, bi.ErrServerGone)
+	if applyErr == nil || gone {
+		sum.Write(&tail)
+	}
+	switch {
+	case outputClosed(ctx):
+		fmt.Fprintf(&tail, "stopped: %s; writes in flight were finished and recorded; the rest were not attempted\n", errOutputClosed)
+	case ctx.Err() != nil:
+		fmt.Fprintln(&tail, "interrupted: writes in flight were finished and recorded; the rest were not attempted")
+	}
+	if gone {
+		fmt.Fprintf(&tail, "%s: %d queries not attempted; run the same command again when the server is back (queries already changed count as unchanged then)\n", applyErr, sum.Count(bi.NotAttempted))
+	}
+	if backup != nil {
+		fmt.Fprintf(&tail, "backup: %s\nto undo this whole run: beametrics bi restore %s --apply\n", backup.Path(), shellQuote(backup.Path()))
+	}
+	writeTail(ctx, env, tail.Bytes())
+	if applyErr != nil && !gone {
+		return fail(env, applyErr)
 	}
 	return exitFor(sum)
+}
+
+// writeTail writes the end of a run to stdout, and to stderr too when
+// stdout was closed.
+func writeTail(ctx context.Context, env Env, b []byte) {
+	_, _ = env.Stdout.Write(b)
+	if outputClosed(ctx) {
+		_, _ = env.Stderr.Write(b)
+	}
+}
+
+// nothingWritten says what to do after the reads before any write failed.
+func nothingWritten(err error) error {
+	return fmt.Errorf("%w; nothing was written: run the same command again when the server is back", err)
 }
 
 func exitFor(sum *bi.Summary) int {
