@@ -5,7 +5,8 @@
 // Monitoring refuse a point older than the series' last one.
 //
 // Points wait in the global window until the watermark has passed their
-// window's last instant, then leave sorted by window. The step is stateful
+// window's last instant (and that of the latest point waiting with them),
+// then leave sorted by window. The step is stateful
 // and keyed by shard (a hash of the series key, so every point of a series
 // is in one shard), and the sink fuses into its stage, so one series is in
 // one bundle at a time and its points are exported before the next ones
@@ -130,17 +131,21 @@ func (fn *orderFn) ProcessElement(_ context.Context, sp state.Provider, tp timer
 	if err := fn.Pending.Add(sp, batch); err != nil {
 		return err
 	}
-	// The earliest point's window's last instant: once the watermark
-	// passes it, every on-time window of its series up to it is here.
+	// The flush waits for the latest pending window's last instant. A
+	// point is here only once its window has closed upstream, so the
+	// watermark soon passes it; and once it has, every on-time point of
+	// the windows up to it is here, so one flush releases them all.
+	// (Flushing at the earliest instead releases one window per timer
+	// and rewrites the rest each time: quadratic in a replay's backlog.)
 	at := points[0].end - 1
 	for _, p := range points[1:] {
-		at = min(at, p.end-1)
+		at = max(at, p.end-1)
 	}
 	next, set, err := fn.NextFlush.Read(sp)
 	if err != nil {
 		return err
 	}
-	if !set || at < next {
+	if !set || at > next {
 		fn.Flush.Set(tp, mtime.Time(at).ToTime())
 		return fn.NextFlush.Write(sp, at)
 	}
@@ -218,7 +223,7 @@ func (fn *orderFn) OnTimer(_ context.Context, ts beam.EventTime, sp state.Provid
 	if err := fn.Pending.Add(sp, batch); err != nil {
 		return err
 	}
-	at := rest[0].end - 1
+	at := rest[len(rest)-1].end - 1
 	fn.Flush.Set(tp, mtime.Time(at).ToTime())
 	return fn.NextFlush.Write(sp, at)
 }
