@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/beametrics/beametrics/internal/testing/hang"
 	"github.com/beametrics/beametrics/pipeline"
 )
 
@@ -95,17 +96,7 @@ func TestExitStatusWhenPointsAreLost(t *testing.T) {
 		t.Cleanup(srv.Close)
 		return srv.URL + "/api/v1/write"
 	}
-	hanging := func() string {
-		release := make(chan struct{})
-		srv := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
-			select {
-			case <-release:
-			case <-r.Context().Done():
-			}
-		}))
-		t.Cleanup(func() { close(release); srv.Close() })
-		return srv.URL + "/api/v1/write"
-	}
+	hanging := func() string { return hang.Start(t).URL + "/api/v1/write" }
 	for _, c := range []struct {
 		name, code string
 		url        func() string
@@ -174,24 +165,12 @@ metrics:
 // at --drain-timeout: Run returns exit status 1 saying so, well before the
 // exporter's own retries would have given up.
 func TestDrainTimeoutWithAHangingExporter(t *testing.T) {
-	reached := make(chan struct{}, 1)
-	release := make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
-		select {
-		case reached <- struct{}{}:
-		default:
-		}
-		select {
-		case <-release:
-		case <-r.Context().Done():
-		}
-	}))
-	defer func() { close(release); srv.Close() }()
+	hung := hang.Start(t)
 	config := writeFile(t, "remote.yaml", []byte(`event_time_field: time
 window: 10s
 exporters:
   prometheus_remote_write:
-    url: `+srv.URL+`/api/v1/write
+    url: `+hung.URL+`/api/v1/write
     timeout: 1m
     max_retries: 3
 metrics:
@@ -206,7 +185,7 @@ metrics:
 	done := make(chan error, 1)
 	go func() { done <- pipeline.Run(context.Background(), o, &stderr) }()
 	select {
-	case <-reached:
+	case <-hung.Reached:
 	case err := <-done:
 		t.Fatalf("Run ended before the exporter was reached: %v\n%s", err, stderr.String())
 	case <-time.After(60 * time.Second):

@@ -2,8 +2,6 @@ package main
 
 import (
 	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +11,7 @@ import (
 
 	"cloud.google.com/go/pubsub/v2"
 
+	"github.com/beametrics/beametrics/internal/testing/hang"
 	"github.com/beametrics/beametrics/internal/testing/pubsubtest"
 )
 
@@ -27,19 +26,7 @@ func TestSigtermDuringAStuckWrite(t *testing.T) {
 		sub      = "projects/drain/subscriptions/logs"
 		messages = 20
 	)
-	reached := make(chan struct{}, 1)
-	release := make(chan struct{})
-	hung := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
-		select {
-		case reached <- struct{}{}:
-		default:
-		}
-		select {
-		case <-release:
-		case <-r.Context().Done():
-		}
-	}))
-	defer func() { close(release); hung.Close() }()
+	hung := hang.Start(t)
 
 	srv := pubsubtest.StartFake(t)
 	client := srv.Client(t, "drain")
@@ -71,7 +58,7 @@ metrics:
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	select {
-	case <-reached:
+	case <-hung.Reached:
 	case err := <-done:
 		t.Fatalf("the run ended before writing: %v; its stderr:\n%s", err, readFile(dir, "run.err"))
 	case <-time.After(90 * time.Second):
