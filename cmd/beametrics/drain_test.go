@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -95,4 +97,88 @@ metrics:
 	if len(left) != messages {
 		t.Errorf("%d of %d messages left for redelivery, want all: none of their windows was written", len(left), messages)
 	}
+}
+
+// TestDrainWithRefusedWritesExits3: a stream whose remote-write server
+// refuses every write (HTTP 400) drains on SIGTERM and exits 3, naming the
+// lost points, which are in the dead-letter file; their messages were
+// acked, since the loss is counted and kept there.
+func TestDrainWithRefusedWritesExits3(t *testing.T) {
+	const (
+		topic    = "projects/refused/topics/logs"
+		sub      = "projects/refused/subscriptions/logs"
+		messages = 20
+	)
+	refused := make(chan struct{}, 1)
+	rw := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		select {
+		case refused <- struct{}{}:
+		default:
+		}
+		http.Error(w, "refused by the test", http.StatusBadRequest)
+	}))
+	defer rw.Close()
+
+	srv := pubsubtest.StartFake(t)
+	client := srv.Client(t, "refused")
+	pubsubtest.CreateTopic(t, client, topic)
+	pubsubtest.CreateSubscription(t, client, sub, topic, 10*time.Second)
+	var msgs []*pubsub.Message
+	for i := range messages {
+		msgs = append(msgs, &pubsub.Message{Data: []byte(fmt.Sprintf(`{"i":%d}`, i))})
+	}
+	pubsubtest.Publish(t, client, topic, msgs)
+
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "refused.yaml")
+	config := fmt.Sprintf(`exporters:
+  prometheus_remote_write: {url: %s/api/v1/write}
+metrics:
+  - name: refused
+    type: count
+    export_type: prometheus
+`, rw.URL)
+	if err := os.WriteFile(cfg, []byte(config), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dead := filepath.Join(dir, "dead.jsonl")
+	cmd := startChild(t, srv.Addr, []string{"--config", cfg, "--subscription", sub, "--window-size", "1",
+		"--max-delay", "1s", "--dead-letter", dead}, filepath.Join(dir, "run"))
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-refused:
+	case err := <-done:
+		t.Fatalf("the run ended before writing: %v; its stderr:\n%s", err, readFile(dir, "run.err"))
+	case <-time.After(90 * time.Second):
+		t.Fatalf("no write reached the server in 90 s; stderr:\n%s", readFile(dir, "run.err"))
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-done:
+	case <-time.After(90 * time.Second):
+		_ = cmd.Process.Signal(syscall.SIGQUIT)
+		<-done
+		t.Fatalf("still running 90 s after SIGTERM; stderr:\n%s", readFile(dir, "run.err"))
+	}
+	stderr := readFile(dir, "run.err")
+	if code := cmd.ProcessState.ExitCode(); code != 3 {
+		t.Errorf("exit %d, want 3; stderr:\n%s", code, stderr)
+	}
+	if !strings.Contains(stderr, "finished with losses: ") || !strings.Contains(stderr, "(prometheus HTTP_400: ") {
+		t.Errorf("stderr does not name the lost points:\n%s", stderr)
+	}
+	// Every point the run counted as lost is in the dead-letter file.
+	lost := 0
+	for _, line := range strings.Split(strings.TrimSpace(readFile(dir, "dead.jsonl")), "\n") {
+		if strings.Contains(line, `"reason":"export_failed/prometheus/HTTP_400"`) {
+			lost++
+		}
+	}
+	if want := fmt.Sprintf("finished with losses: %d points", lost); lost == 0 || !strings.Contains(stderr, want) {
+		t.Errorf("%d dead letters of lost points; stderr does not say %q:\n%s", lost, want, stderr)
+	}
+	t.Logf("%d points lost and dead-lettered", lost)
 }
