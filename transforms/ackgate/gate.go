@@ -47,6 +47,10 @@ type Gate struct {
 	byAck   map[string]*entry
 	srcMax  int64 // largest source watermark reported, Unix ns
 	through int64 // exported-through point X, Unix ns
+	// The latest watermark of each puller (Unix ns), and how many there
+	// are: the least of them is what the runner's windows see.
+	pullerWM map[int]int64
+	pullers  int
 }
 
 // entry is one pulled, not yet acked message.
@@ -104,6 +108,36 @@ func (g *Gate) SourceWatermark(t time.Time) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.srcMax = max(g.srcMax, t.UnixNano())
+}
+
+// PullerWatermark records the watermark puller (one of pullers) leaves
+// after its latest bundle.
+func (g *Gate) PullerWatermark(puller, pullers int, t time.Time) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.pullerWM == nil {
+		g.pullerWM = map[int]int64{}
+	}
+	g.pullerWM[puller] = t.UnixNano()
+	g.pullers = pullers
+}
+
+// Watermark returns the source's watermark as the runner's windows see it,
+// the least of its pullers' latest: a value whose window ends, plus the
+// allowed lateness, before it is dropped by the runner as late. It is
+// false until every puller has reported one; until then the source is at
+// its start and nothing is late.
+func (g *Gate) Watermark() (time.Time, bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.pullers == 0 || len(g.pullerWM) < g.pullers {
+		return time.Time{}, false
+	}
+	least := int64(math.MaxInt64)
+	for _, t := range g.pullerWM {
+		least = min(least, t)
+	}
+	return time.Unix(0, least), true
 }
 
 // Committed records that the bundle which emitted these messages has been

@@ -74,3 +74,25 @@ func TestLastWindowEnd(t *testing.T) {
 		t.Fatalf("got %v, want 65 (windows are half-open)", got.Unix())
 	}
 }
+
+// The watermark the runner's windows see is the least of the pullers'
+// latest, and unknown until every puller has reported one.
+func TestWatermarkIsTheSlowestPullers(t *testing.T) {
+	g := Open("watermark-test")
+	defer Forget("watermark-test")
+	if _, ok := g.Watermark(); ok {
+		t.Error("a watermark before any puller reported")
+	}
+	g.PullerWatermark(0, 2, at(300))
+	if _, ok := g.Watermark(); ok {
+		t.Error("a watermark with one of two pullers reported")
+	}
+	g.PullerWatermark(1, 2, at(120))
+	if wm, ok := g.Watermark(); !ok || !wm.Equal(at(120)) {
+		t.Errorf("Watermark = %v, %v; want %v (puller 1's)", wm, ok, at(120))
+	}
+	g.PullerWatermark(1, 2, at(400))
+	if wm, ok := g.Watermark(); !ok || !wm.Equal(at(300)) {
+		t.Errorf("Watermark = %v, %v; want %v (puller 0's)", wm, ok, at(300))
+	}
+}

@@ -79,8 +79,15 @@ type base struct {
 	Config config.Source
 	// LateAfter is how long after its window's end a streaming value is
 	// dropped by the runner as late: the source's watermark delay plus the
-	// allowed lateness. Zero for replay, where nothing is late.
+	// allowed lateness. Zero for replay, where nothing is late. It is an
+	// estimate from the clock, used where the source's own watermark is
+	// not known in this process (worker processes).
 	LateAfter time.Duration
+
+	// sourceWatermark, when set, gives the source's watermark as the
+	// runner's windows see it: a value is late exactly when its window
+	// ends, plus the allowed lateness, before it.
+	sourceWatermark func() (time.Time, bool)
 
 	eng  *engine.Engine
 	proc *engine.Processor
@@ -113,14 +120,23 @@ func (b *base) startBundle(requireTime bool) {
 func (b *base) finishBundle(ctx context.Context, emit func(beam.EventTime, string, aggregate.Acc)) {
 	var late int64
 	now := time.Now().UnixNano()
+	// The runner drops a value whose window's last instant plus the
+	// allowed lateness is behind the watermark: count what it will drop,
+	// since nothing may vanish silently.
+	isLate := func(end int64, ts mtime.Time) bool {
+		return b.LateAfter > 0 && now-end > int64(b.LateAfter)
+	}
+	if b.sourceWatermark != nil {
+		wm, known := b.sourceWatermark()
+		lateness := mtime.FromDuration(b.eng.Config().AllowedLateness)
+		isLate = func(_ int64, ts mtime.Time) bool { return known && ts+lateness < mtime.FromTime(wm) }
+	}
 	b.proc.Flush(func(s engine.Series, acc *aggregate.Acc) {
 		end := s.WindowStart + int64(b.eng.Metric(s.Metric).Window)
-		if b.LateAfter > 0 && now-end > int64(b.LateAfter) {
-			// The runner will drop this as late data: say so, since
-			// nothing may vanish silently.
+		ts := mtime.FromTime(time.Unix(0, end)) - 1
+		if isLate(end, ts) {
 			late += acc.Count
 		}
-		ts := mtime.FromTime(time.Unix(0, end)) - 1
 		// The Processor forgets the entry after this call, so acc can
 		// be handed on without a copy.
 		emit(ts, SeriesKey(s.Metric, s.LabelKey), *acc)
@@ -247,6 +263,9 @@ func (fn *ParseMessagesFn) Setup() error {
 	}
 	if fn.AckGate != "" {
 		fn.gate = ackgate.Open(fn.AckGate)
+		// The source runs in this process and reports its watermark to
+		// the gate: late values are counted against it, not estimated.
+		fn.sourceWatermark = fn.gate.Watermark
 		for i := 0; i < fn.eng.NumMetrics(); i++ {
 			fn.sizes = append(fn.sizes, fn.eng.Metric(i).Window)
 		}
