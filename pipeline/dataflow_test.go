@@ -586,8 +586,8 @@ func TestDataflowWorkerSelfMetricsOnPrism(t *testing.T) {
 	if err := ptest.Run(p); err != nil {
 		t.Fatalf("pipeline failed: %v", err)
 	}
-	// A worker's reporter runs until its process ends; here the last,
-	// partial window is exported by stopping it.
+	// A worker's reporter runs until its process ends; here the last
+	// window so far is exported by stopping it.
 	selfmetrics.StopWorker()
 	pointsTotal := selfmetrics.PointsByExporter.Snapshot()
 	windowsTotal := selfmetrics.WindowsByExporter.Snapshot()

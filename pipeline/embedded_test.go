@@ -32,8 +32,8 @@ func optionsFromArgs(t *testing.T, args ...string) *pipeline.Options {
 // TestEmbeddedQuickStartDrains runs the README's first command (no source:
 // the embedded Pub/Sub server and generator) with the quick start config,
 // drains it as SIGTERM does, and checks that it exits cleanly and that
-// every event read was exported: the requests counts (no filter) add up to
-// the events counted.
+// every event read was exported: requests (every record but the liveness
+// ones) and pipeline-liveness (those) add up to the events counted.
 func TestEmbeddedQuickStartDrains(t *testing.T) {
 	out := t.TempDir() + "/metrics.jsonl"
 	// A minute of allowed lateness: on a loaded machine a bundle may reach
@@ -77,7 +77,7 @@ func TestEmbeddedQuickStartDrains(t *testing.T) {
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)
-	var requests int64
+	var counted int64
 	metrics := map[string]int{}
 	for sc.Scan() {
 		var e struct {
@@ -93,25 +93,28 @@ func TestEmbeddedQuickStartDrains(t *testing.T) {
 		}
 		metrics[e.Metric]++
 		if strings.HasPrefix(e.Metric, "beametrics/") {
-			// Self-metrics are windows of the processing clock; the last
-			// one ends at the stop (see selfmetrics_test.go).
-			if !e.Timestamp.Equal(e.WindowEnd) || !e.WindowEnd.After(e.WindowStart) {
-				t.Errorf("self-metric line %s: want a window stamped at its end", sc.Bytes())
+			// Self-metrics are windows of the processing clock, aligned
+			// like the metrics' ones, the last one too.
+			if !e.Timestamp.Equal(e.WindowEnd) || !e.WindowEnd.After(e.WindowStart) || e.WindowEnd.UnixNano()%int64(10*time.Second) != 0 {
+				t.Errorf("self-metric line %s: want a window stamped at its aligned end", sc.Bytes())
+			}
+			if e.Metric == "beametrics/watermark_lag" && strings.HasPrefix(string(e.Value), "-") {
+				t.Errorf("self-metric line %s: a negative lag", sc.Bytes())
 			}
 			continue
 		}
 		if e.WindowEnd.Sub(e.WindowStart) != 10*time.Second || !e.Timestamp.Equal(e.WindowEnd) || e.WindowStart.UnixNano()%int64(10*time.Second) != 0 {
 			t.Errorf("line %s: want an aligned 10 s window stamped at its end", sc.Bytes())
 		}
-		if e.Metric == "requests" {
+		if e.Metric == "requests" || e.Metric == "pipeline-liveness" {
 			var n int64
 			if err := json.Unmarshal(e.Value, &n); err != nil {
 				t.Errorf("requests value %s is not an integer", e.Value)
 			}
-			requests += n
+			counted += n
 		}
 	}
-	if requests != events {
-		t.Errorf("requests add up to %d, but %d events were read: the drain lost or added some (metrics seen: %v)", requests, events, metrics)
+	if counted != events {
+		t.Errorf("requests and pipeline-liveness add up to %d, but %d events were read: the drain lost or added some (metrics seen: %v)", counted, events, metrics)
 	}
 }

@@ -29,8 +29,8 @@ func TestValidateExample(t *testing.T) {
 		t.Errorf("want the event time and 9 metric lines, got:\n%s", out)
 	}
 	for _, want := range []string{
-		"requests: count of events (all events), by service=service, status=http.status (at most 10000 series), per 10s window, gauge, to local",
-		`server-errors: count of events where (http.status >= 500 && service != "healthz"), per 10s window`,
+		`requests: count of events where user_agent not_equals "beametrics-dummy", by service=service, status=http.status (at most 10000 series), per 10s window, gauge, to local`,
+		`server-errors: count of events where user_agent not_equals "beametrics-dummy" and (http.status >= 500 && service != "healthz"), per 10s window`,
 		"api-latency: distribution of http.latency_ms over buckets [5 10 25 50 100 250 500] where http.path regex \"^/api/\"",
 		"log-freshness/stale_events: count of events older than 1h0m0s when processed",
 	} {

@@ -20,7 +20,7 @@ func LocalOptions(cfg *config.Config, settings exporters.Settings, logw io.Write
 }
 
 // StartLocal starts the self-metrics of a local streaming run and returns
-// the function that stops it: stop exports the last, partial window and
+// the function that stops it: stop exports the last window so far and
 // closes the exporters. A problem is written to logw and never stops the
 // pipeline. (On Dataflow the counts live on the workers, which report
 // their own: see StartWorker.)

@@ -54,10 +54,6 @@ type Options struct {
 // test's fake).
 type NewExporterFunc func(ctx context.Context, exportType string, s exporters.Settings) (exporters.Exporter, error)
 
-// cloudMonitoringMinGap is Cloud Monitoring's shortest gap between two
-// points of a series.
-const cloudMonitoringMinGap = exporters.MinCloudMonitoringWindow
-
 // WorkerID names this process for the worker label: host name and process
 // id. Dataflow runs one Go SDK process per worker VM, whose host name is the
 // VM's; the process id tells a restarted process from the one before.
@@ -77,9 +73,8 @@ type Reporter struct {
 	logf    func(string, ...any)
 	labels  []exporters.Label // on every point: the worker, if any
 	targets []target
-	minGap  time.Duration // between two exports: Cloud Monitoring's, if it is a target
-	prev    Snapshot      // running totals at the last export
-	lastEnd time.Time     // end of the last exported window
+	prev    Snapshot  // running totals at the last export
+	lastEnd time.Time // end of the last exported window
 	started time.Time
 }
 
@@ -174,9 +169,6 @@ func New(ctx context.Context, o Options) (*Reporter, error) {
 			continue
 		}
 		r.targets = append(r.targets, target{typ, e})
-		if typ == exporters.TypeCloudMonitoring {
-			r.minGap = cloudMonitoringMinGap
-		}
 	}
 	if o.Scrape {
 		scrape, err := all.Scrape(o.Settings)
@@ -203,7 +195,7 @@ func New(ctx context.Context, o Options) (*Reporter, error) {
 }
 
 // Start makes a Reporter and runs it until stop is called or ctx is
-// cancelled. stop exports the last, partial window, closes the exporters
+// cancelled. stop exports the last window so far, closes the exporters
 // and returns once that is done; calling it again does nothing.
 func Start(ctx context.Context, o Options) (stop func(), err error) {
 	r, err := New(ctx, o)
@@ -225,21 +217,18 @@ func Start(ctx context.Context, o Options) (stop func(), err error) {
 	}, nil
 }
 
-// nextEnd returns the end of the window to export next: the next boundary
-// (aligned to the epoch, like the metrics' windows), but when Cloud
-// Monitoring is a target at least its shortest gap after the last export.
-// Only after a partial window can a boundary be nearer than that.
+// nextEnd returns the end of the window to export next: the next boundary,
+// aligned to the epoch like the metrics' windows. Every export ends on a
+// boundary, so consecutive points of a series are a whole window apart
+// (never closer than Cloud Monitoring's 5 s, which the config's window
+// already respects).
 func (r *Reporter) nextEnd() time.Time {
 	w := int64(r.window)
-	next := time.Unix(0, engine.WindowStart(r.lastEnd.UnixNano(), w)+w).UTC()
-	for next.Sub(r.lastEnd) < r.minGap {
-		next = next.Add(r.window)
-	}
-	return next
+	return time.Unix(0, engine.WindowStart(r.lastEnd.UnixNano(), w)+w).UTC()
 }
 
 // Run exports at every window boundary until done is closed or ctx is
-// cancelled, then exports the partial last window and closes the
+// cancelled, then exports the last window so far and closes the
 // exporters.
 func (r *Reporter) Run(ctx context.Context, done <-chan struct{}) {
 	defer r.Close()
@@ -272,20 +261,21 @@ func (r *Reporter) Export(ctx context.Context, end time.Time) {
 	}
 	cur := progressTotals()
 	snap := Delta(r.prev, cur)
-	// Lag: how far the newest exported window end trails the clock; until
-	// a window is exported, the time since the start.
+	// Lag: how far the newest exported window end trails the clock (or
+	// the window end, if that is earlier); until a window is exported, the
+	// time since the start. A drain exports open windows with their ends
+	// ahead of the clock: no lag, never a negative one.
 	newest := r.started
 	if n := LatestWindowEnd.Load(); n > 0 {
 		newest = time.Unix(0, n)
 	}
-	snap.WatermarkLag = end.Sub(newest)
+	at := end
+	if now := r.now(); now.Before(at) {
+		at = now
+	}
+	snap.WatermarkLag = max(at.Sub(newest), 0)
 	points := snap.Points(r.lastEnd, end, r.labels...)
 	for _, t := range r.targets {
-		if t.name == exporters.TypeCloudMonitoring && end.Sub(r.lastEnd) < cloudMonitoringMinGap {
-			// Only a last, partial window can be this short: Cloud
-			// Monitoring would refuse it.
-			continue
-		}
 		if err := t.exp.Export(ctx, points); err != nil {
 			lost := CountLost(ctx, t.name, len(points), err)
 			r.logf("self-metrics to %s: %d of %d points lost: %v", t.name, lost, len(points), err)
@@ -316,13 +306,21 @@ func progressTotals() Snapshot {
 	}
 }
 
-// lastExportTimeout bounds the export of the last, partial window: a run
+// lastExportTimeout bounds the export of the last window: a run
 // that is stopping must not wait on a hung exporter for its self-metrics
 // (what does not get through in time is counted and logged as lost).
 const lastExportTimeout = 10 * time.Second
 
+// exportLast exports what happened since the last export as the window
+// that holds the clock, under that window's aligned end, as a drain
+// exports the metrics' open windows: the counts so far, never a point
+// with a window end of its own.
 func (r *Reporter) exportLast(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), lastExportTimeout)
 	defer cancel()
-	r.Export(ctx, r.now())
+	end, now := r.nextEnd(), r.now()
+	for end.Before(now) { // the timer of a passed boundary lost the race with done
+		end = end.Add(r.window)
+	}
+	r.Export(ctx, end)
 }

@@ -191,31 +191,40 @@ func TestSinceProcessStart(t *testing.T) {
 	}
 }
 
-// After a last, partial window the next export waits for a boundary at
-// least Cloud Monitoring's 5 s later, so that its point is not refused.
-func TestNextEndKeepsCloudMonitoringGap(t *testing.T) {
-	srv := startFake(t)
-	t0 := time.Now().UTC().Truncate(10 * time.Second)
-	clock := t0.Add(time.Second)
-	r, err := New(context.Background(), monitoringOptions(t, srv, "vm-d-1", func() time.Time { return clock }))
+// Stopped mid-window (a drain), the reporter exports the counts so far as
+// the window holding the clock, under its aligned end, as the drain does
+// the metrics' open windows; the drain's windows ending ahead of the clock
+// mean no lag, not a negative one.
+func TestLastWindowAlignedWithoutNegativeLag(t *testing.T) {
+	// The newest exported window end is the process's: set it for this
+	// test alone.
+	saved := LatestWindowEnd.Load()
+	t.Cleanup(func() { LatestWindowEnd.Store(saved) })
+	LatestWindowEnd.Store(0)
+
+	o, out := localOptions(t, "10s", "")
+	t0 := time.Date(2031, 5, 6, 10, 0, 3, 0, time.UTC)
+	clock := t0
+	o.Now = func() time.Time { return clock }
+	r, err := New(context.Background(), o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer r.Close()
-	if got := r.nextEnd(); !got.Equal(t0.Add(10 * time.Second)) {
-		t.Errorf("first end %v, want the boundary %v", got, t0.Add(10*time.Second))
-	}
-	r.Export(context.Background(), t0.Add(7*time.Second)) // a partial window
-	if got := r.nextEnd(); !got.Equal(t0.Add(20 * time.Second)) {
-		t.Errorf("after a partial window ending 3 s before a boundary: next end %v, want %v", got, t0.Add(20*time.Second))
-	}
-	failsBefore := FailuresByExporter.Snapshot()
-	r.Export(context.Background(), r.nextEnd())
-	if d := diffFailures(failsBefore); len(d) > 0 {
-		t.Errorf("points lost: %v", d)
-	}
-	if got := seriesOf(srv, MetricEventsRead); len(got) != 1 || strings.Count(got[0], " ") != 2 {
-		t.Errorf("events_read %q, want two points of one series", got)
+	done := make(chan struct{})
+	close(done) // stop at once: Run exports the last window and returns
+	Events.Add(4)
+	LatestWindowEnd.Store(t0.Add(17 * time.Second).UnixNano()) // the drain flushed [10:00:10, 10:00:20)
+	clock = t0.Add(1500 * time.Millisecond)                    // 10:00:04.5
+	r.Run(context.Background(), done)
+
+	got := readLines(t, out)
+	for _, want := range []string{
+		"beametrics/events_read{} 10:00:00-10:00:10 = 4",
+		"beametrics/watermark_lag{} 10:00:00-10:00:10 = 0",
+	} {
+		if !contains(got, want) {
+			t.Errorf("missing %q in:\n%s", want, strings.Join(got, "\n"))
+		}
 	}
 }
 
