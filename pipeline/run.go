@@ -174,6 +174,11 @@ func Run(ctx context.Context, o *Options, stderr io.Writer) error {
 			return err
 		}
 	}
+	if local {
+		if err := checkCredentials(plan); err != nil {
+			return err
+		}
+	}
 	var emb *Embedded
 	if embedded {
 		if emb, err = StartEmbedded(ctx, 50); err != nil {
