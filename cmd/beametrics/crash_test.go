@@ -33,6 +33,11 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(dispatch(args))
 	}
+	if filepath.Base(os.Args[0]) == "beametrics" {
+		// Linked as beametrics (see docs_test.go): README's commands run
+		// this binary as written.
+		os.Exit(dispatch(os.Args[1:]))
+	}
 	os.Exit(m.Run())
 }
 
