@@ -40,8 +40,9 @@ Checks CONFIG with the run's own check and the same run flags (those of
 'beametrics --help': exporter settings, overrides, --input files,
 --subscription's form, --dead-letter), and prints what each metric means.
 Exit 0: the run's checks pass; 2: every problem is listed. Not checked:
-whether the subscription exists (the run checks it when it starts) and
-Dataflow's flags, which are accepted and ignored like all of Beam's.`
+whether the subscription exists and Google Cloud credentials are found
+(the run checks both when it starts), and Dataflow's flags, which are
+accepted and ignored like all of Beam's.`
 
 func runValidate(args []string, stdout, stderr io.Writer) int {
 	if helpAsked(args) {
