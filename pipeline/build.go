@@ -107,7 +107,10 @@ func Build(s beam.Scope, plan *Plan) error {
 		if plan.Config.AllowedLateness > 0 {
 			combined = latepanes.Changed(ws.Scope("LatePanes"), combined)
 		}
-		combined = withAbsence(ws.Scope("Absence"), plan, sizes[size], combined)
+		combined, err := withAbsence(ws.Scope("Absence"), plan, sizes[size], combined)
+		if err != nil {
+			return err
+		}
 		// Running totals only where a metric asks for them, so that the
 		// graph (and Dataflow's update compatibility) of other configs
 		// stays as it was.

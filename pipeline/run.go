@@ -20,7 +20,6 @@ import (
 	"github.com/beametrics/beametrics/internal/config"
 	"github.com/beametrics/beametrics/internal/engine"
 	"github.com/beametrics/beametrics/internal/selfmetrics"
-	"github.com/beametrics/beametrics/transforms/absence"
 	"github.com/beametrics/beametrics/transforms/deadletter"
 	"github.com/beametrics/beametrics/transforms/exportsink"
 	"github.com/beametrics/beametrics/transforms/linesource"
@@ -297,7 +296,7 @@ func Run(ctx context.Context, o *Options, stderr io.Writer) error {
 	}
 	stopProgress()
 	stopSelfMetrics()
-	closeErr := errors.Join(exportsink.CloseAll(), absence.CloseAll(), deadletter.CloseFiles())
+	closeErr := errors.Join(exportsink.CloseAll(), deadletter.CloseFiles())
 	var totals selfmetrics.Totals
 	if local {
 		here := sinceStart()

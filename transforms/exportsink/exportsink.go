@@ -33,6 +33,7 @@ import (
 func init() {
 	register.DoFn4x1[context.Context, beam.Window, string, aggregate.Acc, error](&WriteFn{})
 	register.DoFn3x1[context.Context, string, cumulative.Total, error](&WriteTotalsFn{})
+	register.DoFn4x1[context.Context, beam.Window, string, float64, error](&WriteSinceFn{})
 }
 
 // Write exports a PCollection<KV<string, aggregate.Acc>> of combined series,
@@ -123,6 +124,9 @@ func (fn *WriteTotalsFn) StartBundle(context.Context) { fn.startBundle() }
 func (fn *WriteFn) FinishBundle(ctx context.Context) error       { return fn.finishBundle(ctx) }
 func (fn *WriteTotalsFn) FinishBundle(ctx context.Context) error { return fn.finishBundle(ctx) }
 
+func (fn *WriteFn) Teardown() error       { return fn.teardown() }
+func (fn *WriteTotalsFn) Teardown() error { return fn.teardown() }
+
 func (fn *sink) setup(ctx context.Context) error {
 	if fn.DeadLetter != "" {
 		w, err := deadletter.NewWriter(ctx, fn.DeadLetter)
@@ -138,12 +142,19 @@ func (fn *sink) setup(ctx context.Context) error {
 	if fn.eng, err = engine.New(cfg); err != nil {
 		return err
 	}
+	// Every DoFn of the sink starts the exporters with every metric it
+	// may write, so that whichever instance comes first defines them all.
 	byType := map[string][]exporters.Descriptor{}
 	var every []exporters.Descriptor
 	for i := 0; i < fn.eng.NumMetrics(); i++ {
 		d := fn.eng.Descriptor(i)
-		byType[d.ExportType] = append(byType[d.ExportType], d)
-		every = append(every, d)
+		descs := []exporters.Descriptor{d}
+		if m := cfg.Metrics[i]; m.Absent != nil {
+			d.Window = m.Window
+			descs = append(descs, SinceDescriptor(d))
+		}
+		byType[d.ExportType] = append(byType[d.ExportType], descs...)
+		every = append(every, descs...)
 	}
 	fn.exporters = map[string]exporters.Exporter{}
 	if fn.scrape, err = all.Scrape(fn.Settings); err != nil {
@@ -278,6 +289,16 @@ func (fn *sink) deadLetter(ctx context.Context, exporter string, points []export
 			log.Errorf(ctx, "dead letter of a lost point: %v; the point: %s", werr, line)
 		}
 	}
+}
+
+// teardown releases the dead-letter writer (its Pub/Sub client).
+func (fn *sink) teardown() error {
+	if fn.dead == nil {
+		return nil
+	}
+	err := fn.dead.Close()
+	fn.dead = nil
+	return err
 }
 
 // CloseAll flushes and closes the process's exporters, the worker
