@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/beametrics/beametrics/exporters"
-	"github.com/beametrics/beametrics/exporters/cloudmonitoring"
 	"github.com/beametrics/beametrics/exporters/local"
 	"github.com/beametrics/beametrics/exporters/promremote"
 	"github.com/beametrics/beametrics/exporters/promscrape"
@@ -37,11 +36,7 @@ func TestNewByType(t *testing.T) {
 		if got := fmt.Sprintf("%T", e); got != want {
 			t.Errorf("%s: got %s, want %s", typ, got, want)
 		}
-		if _, ok := e.(exporters.FailureReporter); !ok {
-			t.Errorf("%s does not report failures", typ)
-		}
 	}
-	var _ exporters.FailureReporter = (*cloudmonitoring.Exporter)(nil)
 	if _, err := New(ctx, "stackdriver", s); err == nil || !strings.Contains(err.Error(), `unknown export type "stackdriver" (known: google-cloud-monitoring, local, prometheus)`) {
 		t.Errorf("unknown type: %v", err)
 	}

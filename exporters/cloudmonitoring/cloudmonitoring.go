@@ -44,50 +44,40 @@ type Exporter struct {
 	client   *monitoring.MetricClient
 	settings exporters.CloudMonitoringSettings
 	resource *monitoredres.MonitoredResource
-	opts     options
+	opts     Options
 
 	mu      sync.RWMutex
 	metrics map[string]exporters.Descriptor
-
-	failures exporters.Failures
 }
 
-// Option changes an Exporter built by New.
-type Option func(*options)
-
-type options struct {
-	client                 []option.ClientOption
-	backoffMin, backoffMax time.Duration
-	concurrency            int
-	logger                 *slog.Logger
+// Options tune an Exporter beyond its settings; zero fields take the
+// defaults.
+type Options struct {
+	// Client goes to the monitoring client (a fake's endpoint, with
+	// option.WithEndpoint and option.WithoutAuthentication).
+	Client []option.ClientOption
+	// BackoffMin and BackoffMax are the first and the longest wait
+	// between retries (default 1s and 30s).
+	BackoffMin, BackoffMax time.Duration
+	// Logger gets the retries (default slog.Default()).
+	Logger *slog.Logger
 }
 
-// WithClientOptions passes options to the monitoring client (tests point it
-// at a fake with option.WithEndpoint and option.WithoutAuthentication).
-func WithClientOptions(o ...option.ClientOption) Option {
-	return func(x *options) { x.client = append(x.client, o...) }
-}
-
-// WithBackoff sets the first and the longest wait between retries
-// (default 1s and 30s).
-func WithBackoff(min, max time.Duration) Option {
-	return func(x *options) { x.backoffMin, x.backoffMax = min, max }
-}
-
-// WithConcurrency sets how many requests of one round may be in flight
-// (default 4).
-func WithConcurrency(n int) Option { return func(x *options) { x.concurrency = n } }
-
-// WithLogger sets where failures are logged (default slog.Default()).
-func WithLogger(l *slog.Logger) Option { return func(x *options) { x.logger = l } }
+// concurrency is how many requests of one round may be in flight.
+const concurrency = 4
 
 // New connects to Cloud Monitoring. For generic_task without task_id the
 // task_id becomes host-pid, so that parallel workers never write the same
 // series.
-func New(ctx context.Context, s exporters.CloudMonitoringSettings, opts ...Option) (*Exporter, error) {
-	o := options{backoffMin: time.Second, backoffMax: 30 * time.Second, concurrency: 4, logger: slog.Default()}
-	for _, f := range opts {
-		f(&o)
+func New(ctx context.Context, s exporters.CloudMonitoringSettings, o Options) (*Exporter, error) {
+	if o.BackoffMin <= 0 {
+		o.BackoffMin = time.Second
+	}
+	if o.BackoffMax <= 0 {
+		o.BackoffMax = 30 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
 	}
 	if s.Project == "" {
 		return nil, errors.New("google-cloud-monitoring: project is required (flag --monitoring-project)")
@@ -103,7 +93,7 @@ func New(ctx context.Context, s exporters.CloudMonitoringSettings, opts ...Optio
 		host, _ := os.Hostname()
 		res.Labels["task_id"] = fmt.Sprintf("%s-%d", host, os.Getpid())
 	}
-	client, err := monitoring.NewMetricClient(ctx, o.client...)
+	client, err := monitoring.NewMetricClient(ctx, o.Client...)
 	if err != nil {
 		return nil, fmt.Errorf("google-cloud-monitoring: %w", err)
 	}
@@ -276,7 +266,7 @@ func (e *Exporter) Export(ctx context.Context, points []exporters.Point) error {
 				round = append(round, its[r])
 			}
 		}
-		sem := make(chan struct{}, max(1, e.opts.concurrency))
+		sem := make(chan struct{}, concurrency)
 		var wg sync.WaitGroup
 		for start := 0; start < len(round); start += exporters.MaxSeriesPerRequest {
 			chunk := round[start:min(start+exporters.MaxSeriesPerRequest, len(round))]
@@ -293,14 +283,8 @@ func (e *Exporter) Export(ctx context.Context, points []exporters.Point) error {
 	if len(failed) == 0 {
 		return nil
 	}
-	byCode := map[string]int{}
-	for _, f := range failed {
-		e.failures.Add(exporters.FailureKey{Exporter: exporters.TypeCloudMonitoring, Code: f.Code}, 1)
-		if byCode[f.Code] == 0 {
-			e.opts.logger.Error("google-cloud-monitoring: points not written", "code", f.Code, "series", exporters.SeriesString(f.Point), "end", f.Point.End, "reason", f.Reason)
-		}
-		byCode[f.Code]++
-	}
+	// The caller counts and logs the loss (the error names a series and
+	// reason per code).
 	return &exporters.ExportError{Exporter: exporters.TypeCloudMonitoring, Total: len(points), Failed: failed}
 }
 
@@ -354,7 +338,7 @@ func (e *Exporter) write(ctx context.Context, items []item, mayBeWritten bool, f
 // and RESOURCE_EXHAUSTED. retried reports whether an attempt that may have
 // been applied was repeated.
 func (e *Exporter) call(ctx context.Context, req *monitoringpb.CreateTimeSeriesRequest) (err error, retried bool) {
-	wait := e.opts.backoffMin
+	wait := e.opts.BackoffMin
 	retries := exporters.RetriesOr(e.settings.MaxRetries)
 	for attempt := 0; ; attempt++ {
 		actx, cancel := context.WithTimeout(ctx, exporters.TimeoutOr(e.settings.Timeout))
@@ -371,13 +355,13 @@ func (e *Exporter) call(ctx context.Context, req *monitoringpb.CreateTimeSeriesR
 		retried = true
 		// Full jitter spreads the retries of parallel workers.
 		d := time.Duration(rand.Int64N(int64(wait) + 1))
-		e.opts.logger.Warn("google-cloud-monitoring: retrying", "code", status.Code(err), "attempt", attempt+1, "wait", d, "err", err)
+		e.opts.Logger.Warn("google-cloud-monitoring: retrying", "code", status.Code(err), "attempt", attempt+1, "wait", d, "err", err)
 		select {
 		case <-ctx.Done():
 			return ctx.Err(), retried
 		case <-time.After(d):
 		}
-		wait = min(2*wait, e.opts.backoffMax)
+		wait = min(2*wait, e.opts.BackoffMax)
 	}
 }
 
@@ -534,9 +518,6 @@ func toDistribution(d *exporters.DistributionValue) (*distribution.Distribution,
 	}
 	return out, nil
 }
-
-// Failures returns the points lost so far.
-func (e *Exporter) Failures() map[exporters.FailureKey]int64 { return e.failures.Snapshot() }
 
 // Close closes the client.
 func (e *Exporter) Close() error { return e.client.Close() }

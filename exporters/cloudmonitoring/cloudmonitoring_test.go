@@ -47,7 +47,7 @@ func setup(t testing.TB, s exporters.CloudMonitoringSettings) (*fakemonitoring.S
 	if s.Project == "" {
 		s.Project = "proj"
 	}
-	e, err := New(context.Background(), s, WithClientOptions(srv.ClientOptions()...), WithBackoff(time.Millisecond, 5*time.Millisecond), WithLogger(quiet))
+	e, err := New(context.Background(), s, Options{Client: srv.ClientOptions(), BackoffMin: time.Millisecond, BackoffMax: 5 * time.Millisecond, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,9 +209,6 @@ func TestRetriesTransientErrors(t *testing.T) {
 	if req, _, written := srv.Stats(); req != 4 || written != 10 {
 		t.Errorf("requests=%d written=%d, want 4 and 10", req, written)
 	}
-	if f := e.Failures(); len(f) != 0 {
-		t.Errorf("failures %v", f)
-	}
 }
 
 func TestGivesUpAfterRetriesAndCounts(t *testing.T) {
@@ -223,8 +220,10 @@ func TestGivesUpAfterRetriesAndCounts(t *testing.T) {
 	if !errors.As(err, &ee) || len(ee.Failed) != 10 {
 		t.Fatalf("got %v", err)
 	}
-	if n := e.Failures()[exporters.FailureKey{Exporter: "google-cloud-monitoring", Code: "UNAVAILABLE"}]; n != 10 {
-		t.Errorf("failures %v", e.Failures())
+	for _, f := range ee.Failed {
+		if f.Code != "UNAVAILABLE" {
+			t.Errorf("code %s, want UNAVAILABLE", f.Code)
+		}
 	}
 	if req, _, _ := srv.Stats(); req != 3 {
 		t.Errorf("%d requests, want 3", req)
@@ -236,8 +235,14 @@ func TestNonRetryableCodeIsNotRetried(t *testing.T) {
 	srv.FailNext(codes.PermissionDenied)
 	s, end := window(1)
 	err := e.Export(context.Background(), manySeries(3, s, end))
-	if err == nil || e.Failures()[exporters.FailureKey{Exporter: "google-cloud-monitoring", Code: "PERMISSION_DENIED"}] != 3 {
-		t.Fatalf("got %v, failures %v", err, e.Failures())
+	var ee *exporters.ExportError
+	if !errors.As(err, &ee) || len(ee.Failed) != 3 {
+		t.Fatalf("want 3 points lost, got %v", err)
+	}
+	for _, f := range ee.Failed {
+		if f.Code != "PERMISSION_DENIED" {
+			t.Errorf("code %s, want PERMISSION_DENIED", f.Code)
+		}
 	}
 	if req, _, _ := srv.Stats(); req != 1 {
 		t.Errorf("%d requests, want 1", req)
@@ -280,9 +285,6 @@ func TestInvalidArgumentIsolatesTheBadSeries(t *testing.T) {
 			}
 			if !omit && req != 1 {
 				t.Errorf("with indexes one request suffices, saw %d", req)
-			}
-			if n := e.Failures()[exporters.FailureKey{Exporter: "google-cloud-monitoring", Code: "INVALID_ARGUMENT"}]; n != 1 {
-				t.Errorf("failures %v", e.Failures())
 			}
 		})
 	}

@@ -22,7 +22,7 @@ func TestServerMessagesAreMaskedAndCut(t *testing.T) {
 	secrets.Register(secret)
 	srv, e := started(t, exporters.CloudMonitoringSettings{})
 	var logs bytes.Buffer
-	e.opts.logger = slog.New(slog.NewTextHandler(&logs, nil))
+	e.opts.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 	srv.RejectSeries(func(*monitoringpb.TimeSeries) string {
 		return "token " + secret + "\nlevel=ERROR msg=forged " + strings.Repeat("y", 2000)
 	})

@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"math"
 	"os"
 	"os/signal"
@@ -27,13 +26,9 @@ import (
 // lines with one Write under a lock, so lines of concurrent calls never
 // interleave.
 type Exporter struct {
-	mu       *sync.Mutex // shared by every exporter of one destination
-	w        io.Writer
-	failures exporters.Failures
+	mu *sync.Mutex // shared by every exporter of one destination
+	w  io.Writer
 }
-
-// New returns an exporter writing to w. It does not close w.
-func New(w io.Writer) *Exporter { return &Exporter{w: w, mu: new(sync.Mutex)} }
 
 var (
 	sharedMu sync.Mutex
@@ -134,24 +129,14 @@ func (e *Exporter) Export(_ context.Context, points []exporters.Point) error {
 	if len(failed) == 0 {
 		return nil
 	}
-	for _, f := range failed {
-		e.failures.Add(exporters.FailureKey{Exporter: exporters.TypeLocal, Code: f.Code}, 1)
-	}
 	err := &exporters.ExportError{Exporter: exporters.TypeLocal, Total: len(points), Failed: failed}
 	if code == CodeOutputClosed {
 		closedLost.Add(int64(len(points)))
-		closedOnce.Do(func() {
-			slog.Error("local exporter: the output was closed by its reader (broken pipe); points from now on are counted as lost", "code", CodeOutputClosed)
-			close(closed)
-		})
+		closedOnce.Do(func() { close(closed) })
 		return err
 	}
-	slog.Error("local exporter: points not written", "err", err)
 	return err
 }
-
-// Failures returns the points lost so far.
-func (e *Exporter) Failures() map[exporters.FailureKey]int64 { return e.failures.Snapshot() }
 
 // Close flushes a file to disk; standard output and shared files stay open.
 func (e *Exporter) Close() error {

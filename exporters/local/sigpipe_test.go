@@ -49,7 +49,7 @@ func TestStdoutClosedByReader(t *testing.T) {
 	if err != nil {
 		t.Fatalf("child: %v (killed by SIGPIPE?)\n%s", err, stderr.String())
 	}
-	if !strings.Contains(stderr.String(), "child: output closed; lost ") || !strings.Contains(stderr.String(), "broken pipe") {
+	if !strings.Contains(stderr.String(), "child: output closed; lost ") || !strings.Contains(stderr.String(), "output_closed x1 (e.g. m{}: the output was closed by its reader)") {
 		t.Errorf("child's stderr:\n%s", stderr.String())
 	}
 }
@@ -64,7 +64,7 @@ func sigpipeChild() {
 		if errors.As(err, &ee) && ee.Failed[0].Code == CodeOutputClosed {
 			select {
 			case <-OutputClosed():
-				fmt.Fprintf(os.Stderr, "child: output closed; lost %d\n", LostToClosedOutput())
+				fmt.Fprintf(os.Stderr, "child: output closed; lost %d: %v\n", LostToClosedOutput(), err)
 				os.Exit(0)
 			default:
 				fmt.Fprintln(os.Stderr, "child: output_closed but OutputClosed not closed")

@@ -32,39 +32,35 @@ const maxSeriesPerRequest = 2000
 
 // Exporter writes points to one remote-write endpoint.
 type Exporter struct {
-	api      *remote.API
-	url      string
-	log      *slog.Logger
-	mu       sync.RWMutex
-	metrics  map[string]exporters.Descriptor
-	family   map[string]string // metric -> Prometheus family name
-	labels   map[string]string // config label name -> Prometheus label name
-	failures exporters.Failures
+	api     *remote.API
+	url     string // with secrets masked, for failure reasons
+	mu      sync.RWMutex
+	metrics map[string]exporters.Descriptor
+	family  map[string]string // metric -> Prometheus family name
+	labels  map[string]string // config label name -> Prometheus label name
 }
 
-// Option changes an Exporter built by New.
-type Option func(*options)
-
-type options struct {
-	backoffMin, backoffMax time.Duration
-	logger                 *slog.Logger
+// Options tune an Exporter beyond its settings; zero fields take the
+// defaults.
+type Options struct {
+	// BackoffMin and BackoffMax are the first and the longest wait
+	// between retries (default 500ms and 10s).
+	BackoffMin, BackoffMax time.Duration
+	// Logger gets the client's retries (default slog.Default()).
+	Logger *slog.Logger
 }
-
-// WithBackoff sets the first and the longest wait between retries
-// (default 500ms and 10s).
-func WithBackoff(min, max time.Duration) Option {
-	return func(o *options) { o.backoffMin, o.backoffMax = min, max }
-}
-
-// WithLogger sets where failures are logged (default slog.Default()).
-func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
 
 // New builds an exporter. It reads the password or token files now, so a
 // missing file is an error at start-up.
-func New(s exporters.RemoteWriteSettings, opts ...Option) (*Exporter, error) {
-	o := options{backoffMin: 500 * time.Millisecond, backoffMax: 10 * time.Second, logger: slog.Default()}
-	for _, f := range opts {
-		f(&o)
+func New(s exporters.RemoteWriteSettings, o Options) (*Exporter, error) {
+	if o.BackoffMin <= 0 {
+		o.BackoffMin = 500 * time.Millisecond
+	}
+	if o.BackoffMax <= 0 {
+		o.BackoffMax = 10 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
 	}
 	if s.URL == "" {
 		return nil, errors.New("prometheus remote write: url is required (flag --prometheus-remote-write-url)")
@@ -102,13 +98,13 @@ func New(s exporters.RemoteWriteSettings, opts ...Option) (*Exporter, error) {
 	api, err := remote.NewAPI(s.URL,
 		remote.WithAPIPath(""), // the URL is the full endpoint
 		remote.WithAPIHTTPClient(client),
-		remote.WithAPIBackoff(remote.BackoffConfig{Min: o.backoffMin, Max: o.backoffMax, MaxRetries: exporters.RetriesOr(s.MaxRetries)}),
-		remote.WithAPILogger(o.logger),
+		remote.WithAPIBackoff(remote.BackoffConfig{Min: o.BackoffMin, Max: o.BackoffMax, MaxRetries: exporters.RetriesOr(s.MaxRetries)}),
+		remote.WithAPILogger(o.Logger),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("prometheus remote write: %s", secrets.Redact(err.Error()))
 	}
-	return &Exporter{api: api, url: secrets.URL(s.URL), log: o.logger}, nil
+	return &Exporter{api: api, url: secrets.URL(s.URL)}, nil
 }
 
 // maxBodyRead bounds how much of an error answer is read; secrets are
@@ -174,8 +170,10 @@ func (e *Exporter) Export(ctx context.Context, points []exporters.Point) error {
 	batches, failed := e.encode(points)
 	for _, b := range batches {
 		if _, err := e.api.Write(ctx, remote.WriteV1MessageType, b.req); err != nil {
+			// Not logged here: the caller logs the loss once, with
+			// this reason.
 			code, reason := classify(err)
-			e.log.Error("prometheus remote write failed after retries", "url", e.url, "code", code, "points", len(b.points), "err", reason)
+			reason = e.url + ": " + reason
 			for _, p := range b.points {
 				failed = append(failed, exporters.PointFailure{Point: p, Code: code, Reason: reason})
 			}
@@ -183,9 +181,6 @@ func (e *Exporter) Export(ctx context.Context, points []exporters.Point) error {
 	}
 	if len(failed) == 0 {
 		return nil
-	}
-	for _, f := range failed {
-		e.failures.Add(exporters.FailureKey{Exporter: exporters.TypeRemoteWrite, Code: f.Code}, 1)
 	}
 	return &exporters.ExportError{Exporter: exporters.TypeRemoteWrite, Total: len(points), Failed: failed}
 }
@@ -220,9 +215,6 @@ func isTimeout(err error) bool {
 	msg := err.Error()
 	return strings.Contains(msg, "context deadline exceeded") || strings.Contains(msg, "Client.Timeout exceeded")
 }
-
-// Failures returns the points lost so far.
-func (e *Exporter) Failures() map[exporters.FailureKey]int64 { return e.failures.Snapshot() }
 
 // Close has nothing to release; requests are synchronous.
 func (e *Exporter) Close() error { return nil }

@@ -8,7 +8,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
 	"sort"
@@ -163,8 +162,7 @@ func (s *Store) Collect(ch chan<- prometheus.Metric) {
 
 // Exporter feeds a Store; it implements exporters.Exporter.
 type Exporter struct {
-	store    *Store
-	failures exporters.Failures
+	store *Store
 }
 
 // NewExporter returns an exporter writing into store.
@@ -182,19 +180,11 @@ func (e *Exporter) Export(_ context.Context, points []exporters.Point) error {
 	if len(failed) == 0 {
 		return nil
 	}
-	for _, f := range failed {
-		e.failures.Add(exporters.FailureKey{Exporter: ExporterName, Code: f.Code}, 1)
-	}
-	err := &exporters.ExportError{Exporter: ExporterName, Total: len(points), Failed: failed}
-	slog.Error("prometheus scrape endpoint: points refused", "err", err)
-	return err
+	return &exporters.ExportError{Exporter: ExporterName, Total: len(points), Failed: failed}
 }
 
 // ExporterName names the scrape endpoint in failure counts.
 const ExporterName = "prometheus-scrape"
-
-// Failures returns the points refused so far.
-func (e *Exporter) Failures() map[exporters.FailureKey]int64 { return e.failures.Snapshot() }
 
 // Close does nothing: the server outlives the exporters feeding it.
 func (e *Exporter) Close() error { return nil }

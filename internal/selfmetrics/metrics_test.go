@@ -1,8 +1,9 @@
 package selfmetrics
 
 import (
-	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -22,8 +23,11 @@ func TestPointsThroughLocalExporter(t *testing.T) {
 		PointsExported: map[string]int64{"local": 12},
 		ExportFailures: map[Failure]int64{{Exporter: "prometheus", Code: "HTTP_503"}: 4},
 		WatermarkLag:   1500 * time.Millisecond}
-	var out bytes.Buffer
-	e := local.New(&out)
+	path := filepath.Join(t.TempDir(), "self.jsonl")
+	e, err := local.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
 	e.Start(context.Background(), Descriptors(time.Minute, "local"))
 	if err := e.Export(context.Background(), Delta(prev, cur).Points(start, end)); err != nil {
 		t.Fatal(err)
@@ -36,8 +40,12 @@ func TestPointsThroughLocalExporter(t *testing.T) {
 		`{"metric_name":"beametrics/points_exported","labels":{"exporter":"local"},"value":12` + tail +
 		`{"metric_name":"beametrics/export_failures","labels":{"code":"HTTP_503","exporter":"prometheus"},"value":3` + tail +
 		`{"metric_name":"beametrics/watermark_lag","labels":{},"value":1.5` + tail
-	if out.String() != want {
-		t.Errorf("got\n%s\nwant\n%s", out.String(), want)
+	out, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(out) != want {
+		t.Errorf("got\n%s\nwant\n%s", out, want)
 	}
 }
 
