@@ -4,11 +4,13 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/beametrics/beametrics/internal/metricdata"
 )
 
 // PointFailure is one point that could not be written, with the reason.
 type PointFailure struct {
-	Point  Point
+	Point  metricdata.Point
 	Code   string
 	Reason string
 }
@@ -44,7 +46,7 @@ func (e *ExportError) Error() string {
 }
 
 // SeriesString formats a point's series as name{k="v",...} for messages.
-func SeriesString(p Point) string {
+func SeriesString(p metricdata.Point) string {
 	var b strings.Builder
 	b.WriteString(p.Metric)
 	b.WriteByte('{')

@@ -19,6 +19,7 @@ import (
 	localexp "github.com/beametrics/beametrics/exporters/local"
 	"github.com/beametrics/beametrics/internal/config"
 	"github.com/beametrics/beametrics/internal/engine"
+	"github.com/beametrics/beametrics/internal/metricdata"
 	"github.com/beametrics/beametrics/internal/selfmetrics"
 	"github.com/beametrics/beametrics/transforms/deadletter"
 	"github.com/beametrics/beametrics/transforms/exportsink"
@@ -86,7 +87,7 @@ func Prepare(ctx context.Context, o *Options) (*Plan, error) {
 	if err != nil {
 		return nil, usageError(err)
 	}
-	descs := make([]exporters.Descriptor, eng.NumMetrics())
+	descs := make([]metricdata.Descriptor, eng.NumMetrics())
 	for i := range descs {
 		descs[i] = eng.Descriptor(i)
 		descs[i].Window = cfg.Metrics[i].Window

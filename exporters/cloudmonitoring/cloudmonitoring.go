@@ -31,6 +31,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/beametrics/beametrics/exporters"
+	"github.com/beametrics/beametrics/internal/metricdata"
 	"github.com/beametrics/beametrics/internal/secrets"
 )
 
@@ -47,7 +48,7 @@ type Exporter struct {
 	opts     Options
 
 	mu      sync.RWMutex
-	metrics map[string]exporters.Descriptor
+	metrics map[string]metricdata.Descriptor
 }
 
 // Options tune an Exporter beyond its settings; zero fields take the
@@ -97,7 +98,7 @@ func New(ctx context.Context, s exporters.CloudMonitoringSettings, o Options) (*
 	if err != nil {
 		return nil, fmt.Errorf("google-cloud-monitoring: %w", err)
 	}
-	return &Exporter{client: client, settings: s, resource: res, opts: o, metrics: map[string]exporters.Descriptor{}}, nil
+	return &Exporter{client: client, settings: s, resource: res, opts: o, metrics: map[string]metricdata.Descriptor{}}, nil
 }
 
 // Resource returns the monitored resource the exporter writes on.
@@ -109,7 +110,7 @@ func (e *Exporter) MetricType(name string) string { return e.settings.Prefix() +
 func (e *Exporter) projectName() string { return "projects/" + e.settings.Project }
 
 // Descriptor returns the Cloud Monitoring descriptor for a metric.
-func (e *Exporter) Descriptor(d exporters.Descriptor) *metric.MetricDescriptor {
+func (e *Exporter) Descriptor(d metricdata.Descriptor) *metric.MetricDescriptor {
 	md := &metric.MetricDescriptor{
 		Type:        e.MetricType(d.Name),
 		DisplayName: d.Name,
@@ -117,15 +118,15 @@ func (e *Exporter) Descriptor(d exporters.Descriptor) *metric.MetricDescriptor {
 		Unit:        d.Unit,
 		MetricKind:  metric.MetricDescriptor_GAUGE,
 	}
-	if d.Kind == exporters.Cumulative {
+	if d.Kind == metricdata.Cumulative {
 		md.MetricKind = metric.MetricDescriptor_CUMULATIVE
 	}
 	switch d.ValueType {
-	case exporters.Int64:
+	case metricdata.Int64:
 		md.ValueType = metric.MetricDescriptor_INT64
-	case exporters.Double:
+	case metricdata.Double:
 		md.ValueType = metric.MetricDescriptor_DOUBLE
-	case exporters.Distribution:
+	case metricdata.Distribution:
 		md.ValueType = metric.MetricDescriptor_DISTRIBUTION
 	}
 	for _, l := range d.LabelNames {
@@ -138,7 +139,7 @@ func (e *Exporter) Descriptor(d exporters.Descriptor) *metric.MetricDescriptor {
 // existing descriptor of another kind or value type is a conflict: changing
 // it would need deleting the metric's data, so it is left to a person.
 // Labels the config adds are added by updating the descriptor.
-func (e *Exporter) Start(ctx context.Context, metrics []exporters.Descriptor) error {
+func (e *Exporter) Start(ctx context.Context, metrics []metricdata.Descriptor) error {
 	var errs []error
 	for _, d := range metrics {
 		if d.Window > 0 && d.Window < exporters.MinCloudMonitoringWindow {
@@ -156,7 +157,7 @@ func (e *Exporter) Start(ctx context.Context, metrics []exporters.Descriptor) er
 	return errors.Join(errs...)
 }
 
-func (e *Exporter) ensureDescriptor(ctx context.Context, d exporters.Descriptor) error {
+func (e *Exporter) ensureDescriptor(ctx context.Context, d metricdata.Descriptor) error {
 	want := e.Descriptor(d)
 	have, err := e.client.GetMetricDescriptor(ctx, &monitoringpb.GetMetricDescriptorRequest{
 		Name: e.projectName() + "/metricDescriptors/" + want.Type,
@@ -211,13 +212,13 @@ func needsUpdate(have, want *metric.MetricDescriptor) bool {
 
 // item is one point on its way out.
 type item struct {
-	point exporters.Point
+	point metricdata.Point
 	ts    *monitoringpb.TimeSeries
 }
 
 // Export writes the points. Each series' points go in time order, one per
 // request; a round of requests holds each series at most once.
-func (e *Exporter) Export(ctx context.Context, points []exporters.Point) error {
+func (e *Exporter) Export(ctx context.Context, points []metricdata.Point) error {
 	var (
 		mu     sync.Mutex
 		failed []exporters.PointFailure
@@ -425,7 +426,7 @@ func badSeries(msg string, n int, summary *monitoringpb.CreateTimeSeriesSummary)
 	return bad, true
 }
 
-func seriesKey(p exporters.Point) string {
+func seriesKey(p metricdata.Point) string {
 	var b strings.Builder
 	b.WriteString(p.Metric)
 	for _, l := range p.Labels {
@@ -438,7 +439,7 @@ func seriesKey(p exporters.Point) string {
 }
 
 // timeSeries converts a point, checking what the API would refuse.
-func (e *Exporter) timeSeries(p exporters.Point, d exporters.Descriptor) (*monitoringpb.TimeSeries, error) {
+func (e *Exporter) timeSeries(p metricdata.Point, d metricdata.Descriptor) (*monitoringpb.TimeSeries, error) {
 	if p.Type != d.ValueType {
 		return nil, fmt.Errorf("point is %v, metric is %v", p.Type, d.ValueType)
 	}
@@ -451,7 +452,7 @@ func (e *Exporter) timeSeries(p exporters.Point, d exporters.Descriptor) (*monit
 	}
 	interval := &monitoringpb.TimeInterval{EndTime: timestamppb.New(p.End)}
 	kind := metric.MetricDescriptor_GAUGE
-	if d.Kind == exporters.Cumulative {
+	if d.Kind == metricdata.Cumulative {
 		kind = metric.MetricDescriptor_CUMULATIVE
 		if !p.Start.Before(p.End) {
 			return nil, fmt.Errorf("cumulative start %v is not before end %v", p.Start, p.End)
@@ -461,16 +462,16 @@ func (e *Exporter) timeSeries(p exporters.Point, d exporters.Descriptor) (*monit
 	value := &monitoringpb.TypedValue{}
 	var vt metric.MetricDescriptor_ValueType
 	switch p.Type {
-	case exporters.Int64:
+	case metricdata.Int64:
 		vt = metric.MetricDescriptor_INT64
 		value.Value = &monitoringpb.TypedValue_Int64Value{Int64Value: p.Int}
-	case exporters.Double:
+	case metricdata.Double:
 		vt = metric.MetricDescriptor_DOUBLE
 		if math.IsNaN(p.Double) || math.IsInf(p.Double, 0) {
 			return nil, fmt.Errorf("value %v is not finite", p.Double)
 		}
 		value.Value = &monitoringpb.TypedValue_DoubleValue{DoubleValue: p.Double}
-	case exporters.Distribution:
+	case metricdata.Distribution:
 		vt = metric.MetricDescriptor_DISTRIBUTION
 		dist, err := toDistribution(p.Dist)
 		if err != nil {
@@ -489,7 +490,7 @@ func (e *Exporter) timeSeries(p exporters.Point, d exporters.Descriptor) (*monit
 	}, nil
 }
 
-func toDistribution(d *exporters.DistributionValue) (*distribution.Distribution, error) {
+func toDistribution(d *metricdata.DistributionValue) (*distribution.Distribution, error) {
 	if d == nil {
 		return nil, errors.New("distribution point without value")
 	}

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/beametrics/beametrics/exporters"
+	"github.com/beametrics/beametrics/internal/metricdata"
 )
 
 // Exporter writes JSON lines to an io.Writer. Each Export call writes all its
@@ -100,10 +101,10 @@ func Open(path string) (*Exporter, error) {
 }
 
 // Start has nothing to prepare.
-func (e *Exporter) Start(context.Context, []exporters.Descriptor) error { return nil }
+func (e *Exporter) Start(context.Context, []metricdata.Descriptor) error { return nil }
 
 // Export writes one line per point.
-func (e *Exporter) Export(_ context.Context, points []exporters.Point) error {
+func (e *Exporter) Export(_ context.Context, points []metricdata.Point) error {
 	buf := make([]byte, 0, 192*len(points))
 	var failed []exporters.PointFailure
 	for _, p := range points {
@@ -152,7 +153,7 @@ func (e *Exporter) Close() error {
 // error buf is returned unchanged. Labels appear sorted by name, Int64
 // values as integers, non-finite doubles as the strings "NaN", "+Inf" and
 // "-Inf" (JSON has no such numbers).
-func AppendLine(buf []byte, p exporters.Point) ([]byte, error) {
+func AppendLine(buf []byte, p metricdata.Point) ([]byte, error) {
 	start := len(buf)
 	buf = append(buf, `{"metric_name":`...)
 	buf = appendString(buf, p.Metric)
@@ -167,11 +168,11 @@ func AppendLine(buf []byte, p exporters.Point) ([]byte, error) {
 	}
 	buf = append(buf, `},"value":`...)
 	switch p.Type {
-	case exporters.Int64:
+	case metricdata.Int64:
 		buf = strconv.AppendInt(buf, p.Int, 10)
-	case exporters.Double:
+	case metricdata.Double:
 		buf = appendFloat(buf, p.Double)
-	case exporters.Distribution:
+	case metricdata.Distribution:
 		d := p.Dist
 		if d == nil {
 			return buf[:start], fmt.Errorf("distribution point without value")

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/beametrics/beametrics/exporters"
+	"github.com/beametrics/beametrics/internal/metricdata"
 )
 
 const sigpipeChildEnv = "BEAMETRICS_LOCAL_SIGPIPE_CHILD"
@@ -56,10 +57,10 @@ func TestStdoutClosedByReader(t *testing.T) {
 
 func sigpipeChild() {
 	e := Stdout()
-	p := exporters.Point{Metric: "m", Start: time.Unix(0, 0), End: time.Unix(60, 0), Type: exporters.Int64, Int: 1}
+	p := metricdata.Point{Metric: "m", Start: time.Unix(0, 0), End: time.Unix(60, 0), Type: metricdata.Int64, Int: 1}
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
-		err := e.Export(context.Background(), []exporters.Point{p})
+		err := e.Export(context.Background(), []metricdata.Point{p})
 		var ee *exporters.ExportError
 		if errors.As(err, &ee) && ee.Failed[0].Code == CodeOutputClosed {
 			select {

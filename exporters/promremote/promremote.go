@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/exp/api/remote"
 
 	"github.com/beametrics/beametrics/exporters"
+	"github.com/beametrics/beametrics/internal/metricdata"
 	"github.com/beametrics/beametrics/internal/secrets"
 )
 
@@ -35,7 +36,7 @@ type Exporter struct {
 	api     *remote.API
 	url     string // with secrets masked, for failure reasons
 	mu      sync.RWMutex
-	metrics map[string]exporters.Descriptor
+	metrics map[string]metricdata.Descriptor
 	family  map[string]string // metric -> Prometheus family name
 	labels  map[string]string // config label name -> Prometheus label name
 }
@@ -144,11 +145,11 @@ func (t headerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 }
 
 // Start records the metrics so points can be named and typed.
-func (e *Exporter) Start(_ context.Context, metrics []exporters.Descriptor) error {
+func (e *Exporter) Start(_ context.Context, metrics []metricdata.Descriptor) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.metrics == nil {
-		e.metrics = map[string]exporters.Descriptor{}
+		e.metrics = map[string]metricdata.Descriptor{}
 		e.family = map[string]string{}
 		e.labels = map[string]string{}
 	}
@@ -166,7 +167,7 @@ func (e *Exporter) Start(_ context.Context, metrics []exporters.Descriptor) erro
 // them. Points of unknown metrics or with broken values are not sent and
 // are reported in the returned *exporters.ExportError with the requests
 // that failed after retries.
-func (e *Exporter) Export(ctx context.Context, points []exporters.Point) error {
+func (e *Exporter) Export(ctx context.Context, points []metricdata.Point) error {
 	batches, failed := e.encode(points)
 	for _, b := range batches {
 		if _, err := e.api.Write(ctx, remote.WriteV1MessageType, b.req); err != nil {
@@ -221,13 +222,13 @@ func (e *Exporter) Close() error { return nil }
 
 type batch struct {
 	req    *writeRequest
-	points []exporters.Point
+	points []metricdata.Point
 }
 
 // encode groups points into requests of at most maxSeriesPerRequest series,
 // every series whole in one request with its samples in time order, as
 // receivers require.
-func (e *Exporter) encode(points []exporters.Point) ([]batch, []exporters.PointFailure) {
+func (e *Exporter) encode(points []metricdata.Point) ([]batch, []exporters.PointFailure) {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
 	var failed []exporters.PointFailure
@@ -297,7 +298,7 @@ func (e *Exporter) labelName(n string) string {
 
 // toSamples emits the samples of one point: one for counts, sums and gauges;
 // _bucket (cumulative, with le), _sum and _count for distributions.
-func toSamples(p exporters.Point, family string, labelName func(string) string, emit func([]label, sample)) error {
+func toSamples(p metricdata.Point, family string, labelName func(string) string, emit func([]label, sample)) error {
 	ts := p.End.UnixMilli()
 	base := func(name string, extra int) []label {
 		ls := make([]label, 0, len(p.Labels)+1+extra)
@@ -308,11 +309,11 @@ func toSamples(p exporters.Point, family string, labelName func(string) string, 
 		return ls
 	}
 	switch p.Type {
-	case exporters.Int64:
+	case metricdata.Int64:
 		emit(base(family, 0), sample{float64(p.Int), ts})
-	case exporters.Double:
+	case metricdata.Double:
 		emit(base(family, 0), sample{p.Double, ts})
-	case exporters.Distribution:
+	case metricdata.Distribution:
 		dv := p.Dist
 		if dv == nil {
 			return errors.New("distribution point without value")

@@ -20,35 +20,36 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/beametrics/beametrics/exporters"
+	"github.com/beametrics/beametrics/internal/metricdata"
 	"github.com/beametrics/beametrics/internal/testing/promtest"
 )
 
-func lbl(kv ...string) []exporters.Label {
-	var ls []exporters.Label
+func lbl(kv ...string) []metricdata.Label {
+	var ls []metricdata.Label
 	for i := 0; i < len(kv); i += 2 {
-		ls = append(ls, exporters.Label{Name: kv[i], Value: kv[i+1]})
+		ls = append(ls, metricdata.Label{Name: kv[i], Value: kv[i+1]})
 	}
 	return ls
 }
 
-var testMetrics = []exporters.Descriptor{
-	{Name: "beametrics-test-1", Aggregation: "count", ValueType: exporters.Int64, Kind: exporters.Gauge, LabelNames: []string{"http-method"}, ExportType: "prometheus", Window: time.Minute},
-	{Name: "bytes", Aggregation: "sum", ValueType: exporters.Double, Kind: exporters.Cumulative, LabelNames: []string{"host"}, ExportType: "prometheus", Window: time.Minute},
-	{Name: "latency.mean", Aggregation: "mean", ValueType: exporters.Double, Kind: exporters.Gauge, ExportType: "prometheus", Window: time.Minute},
-	{Name: "size", Aggregation: "distribution", ValueType: exporters.Distribution, Kind: exporters.Gauge, Buckets: []float64{1, 5}, LabelNames: []string{"z"}, ExportType: "prometheus", Window: time.Minute},
+var testMetrics = []metricdata.Descriptor{
+	{Name: "beametrics-test-1", Aggregation: "count", ValueType: metricdata.Int64, Kind: metricdata.Gauge, LabelNames: []string{"http-method"}, ExportType: "prometheus", Window: time.Minute},
+	{Name: "bytes", Aggregation: "sum", ValueType: metricdata.Double, Kind: metricdata.Cumulative, LabelNames: []string{"host"}, ExportType: "prometheus", Window: time.Minute},
+	{Name: "latency.mean", Aggregation: "mean", ValueType: metricdata.Double, Kind: metricdata.Gauge, ExportType: "prometheus", Window: time.Minute},
+	{Name: "size", Aggregation: "distribution", ValueType: metricdata.Distribution, Kind: metricdata.Gauge, Buckets: []float64{1, 5}, LabelNames: []string{"z"}, ExportType: "prometheus", Window: time.Minute},
 }
 
 // windowPoints returns points of two windows ending at we1 and we2, the
 // second window listed first to check that samples are put in time order.
-func windowPoints(start, we1, we2 time.Time) []exporters.Point {
-	return []exporters.Point{
-		{Metric: "beametrics-test-1", Labels: lbl("http-method", "GET"), Start: we1, End: we2, Type: exporters.Int64, Int: 5},
-		{Metric: "beametrics-test-1", Labels: lbl("http-method", "GET"), Start: start, End: we1, Type: exporters.Int64, Int: 3},
-		{Metric: "beametrics-test-1", Labels: lbl("http-method", "POST"), Start: start, End: we1, Type: exporters.Int64, Int: 1},
-		{Metric: "bytes", Labels: lbl("host", "a"), Start: start, End: we1, Type: exporters.Double, Double: 1.5},
-		{Metric: "bytes", Labels: lbl("host", "a"), Start: start, End: we2, Type: exporters.Double, Double: 4.25},
-		{Metric: "latency.mean", Start: start, End: we1, Type: exporters.Double, Double: 0.125},
-		{Metric: "size", Labels: lbl("z", "q"), Start: start, End: we1, Type: exporters.Distribution, Dist: &exporters.DistributionValue{
+func windowPoints(start, we1, we2 time.Time) []metricdata.Point {
+	return []metricdata.Point{
+		{Metric: "beametrics-test-1", Labels: lbl("http-method", "GET"), Start: we1, End: we2, Type: metricdata.Int64, Int: 5},
+		{Metric: "beametrics-test-1", Labels: lbl("http-method", "GET"), Start: start, End: we1, Type: metricdata.Int64, Int: 3},
+		{Metric: "beametrics-test-1", Labels: lbl("http-method", "POST"), Start: start, End: we1, Type: metricdata.Int64, Int: 1},
+		{Metric: "bytes", Labels: lbl("host", "a"), Start: start, End: we1, Type: metricdata.Double, Double: 1.5},
+		{Metric: "bytes", Labels: lbl("host", "a"), Start: start, End: we2, Type: metricdata.Double, Double: 4.25},
+		{Metric: "latency.mean", Start: start, End: we1, Type: metricdata.Double, Double: 0.125},
+		{Metric: "size", Labels: lbl("z", "q"), Start: start, End: we1, Type: metricdata.Distribution, Dist: &metricdata.DistributionValue{
 			Count: 6, Sum: 17, Min: 0.5, Max: 9, Bounds: []float64{1, 5}, BucketCounts: []int64{2, 3, 1}}},
 	}
 }
@@ -116,7 +117,7 @@ func TestRemoteWriteToRealPrometheus(t *testing.T) {
 	}
 	// A second write of an older window is refused by Prometheus (samples
 	// must move forward): the failure is counted, not hidden.
-	err = e.Export(ctx, []exporters.Point{{Metric: "latency.mean", Start: start, End: we1.Add(-time.Minute), Type: exporters.Double, Double: 9}})
+	err = e.Export(ctx, []metricdata.Point{{Metric: "latency.mean", Start: start, End: we1.Add(-time.Minute), Type: metricdata.Double, Double: 9}})
 	var ee *exporters.ExportError
 	if !errors.As(err, &ee) || len(ee.Failed) != 1 || ee.Failed[0].Code != "HTTP_400" {
 		t.Fatalf("want one HTTP_400 failure for an out-of-order sample, got %v", err)
@@ -349,10 +350,10 @@ func TestUnknownMetricAndBrokenPointAreReported(t *testing.T) {
 	defer srv.Close()
 	e, _ := New(exporters.RemoteWriteSettings{URL: srv.URL}, Options{})
 	e.Start(context.Background(), testMetrics)
-	err := e.Export(context.Background(), []exporters.Point{
-		{Metric: "nope", End: time.Unix(60, 0), Type: exporters.Int64, Int: 1},
-		{Metric: "size", End: time.Unix(60, 0), Type: exporters.Distribution},
-		{Metric: "latency.mean", End: time.Unix(60, 0), Type: exporters.Double, Double: 2},
+	err := e.Export(context.Background(), []metricdata.Point{
+		{Metric: "nope", End: time.Unix(60, 0), Type: metricdata.Int64, Int: 1},
+		{Metric: "size", End: time.Unix(60, 0), Type: metricdata.Distribution},
+		{Metric: "latency.mean", End: time.Unix(60, 0), Type: metricdata.Double, Double: 2},
 	})
 	var ee *exporters.ExportError
 	if !errors.As(err, &ee) || len(ee.Failed) != 2 || ee.Failed[0].Code != "unknown_metric" || ee.Failed[1].Code != "encode" {
@@ -386,11 +387,11 @@ func TestSplitsLargeBatches(t *testing.T) {
 	}
 }
 
-func benchPoints(n int) []exporters.Point {
-	pts := make([]exporters.Point, n)
+func benchPoints(n int) []metricdata.Point {
+	pts := make([]metricdata.Point, n)
 	for i := range pts {
-		pts[i] = exporters.Point{Metric: "beametrics-test-1", Labels: lbl("http-method", fmt.Sprintf("m%d", i)),
-			Start: time.Unix(0, 0), End: time.Unix(60, 0), Type: exporters.Int64, Int: int64(i)}
+		pts[i] = metricdata.Point{Metric: "beametrics-test-1", Labels: lbl("http-method", fmt.Sprintf("m%d", i)),
+			Start: time.Unix(0, 0), End: time.Unix(60, 0), Type: metricdata.Int64, Int: int64(i)}
 	}
 	return pts
 }

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/beametrics/beametrics/exporters"
+	"github.com/beametrics/beametrics/internal/metricdata"
 )
 
 // echoAuth answers every request with status and a body quoting the
@@ -208,7 +209,7 @@ func TestPasswordInURLIsRefused(t *testing.T) {
 		t.Errorf("New: %v", err)
 	}
 	s := exporters.Settings{RemoteWrite: exporters.RemoteWriteSettings{URL: raw}}
-	err = s.Validate([]exporters.Descriptor{{Name: "a", ValueType: exporters.Int64, Kind: exporters.Gauge, Aggregation: "count", ExportType: exporters.TypeRemoteWrite, Window: time.Minute}})
+	err = s.Validate([]metricdata.Descriptor{{Name: "a", ValueType: metricdata.Int64, Kind: metricdata.Gauge, Aggregation: "count", ExportType: exporters.TypeRemoteWrite, Window: time.Minute}})
 	if err == nil || strings.Contains(err.Error(), "PW-in-url-93") || !strings.Contains(err.Error(), "--prometheus-remote-write-password-file") {
 		t.Errorf("Validate: %v", err)
 	}

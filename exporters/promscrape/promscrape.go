@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/beametrics/beametrics/exporters"
+	"github.com/beametrics/beametrics/internal/metricdata"
 )
 
 // Store holds the latest value of every series and is a
@@ -31,18 +32,18 @@ type Store struct {
 }
 
 type family struct {
-	d      exporters.Descriptor
+	d      metricdata.Descriptor
 	desc   *prometheus.Desc
 	labels []string // descriptor label names, as sent
 	latest time.Time
-	series map[string]exporters.Point
+	series map[string]metricdata.Point
 }
 
 // NewStore returns an empty store.
 func NewStore() *Store { return &Store{metrics: map[string]*family{}} }
 
 // Define adds or replaces metrics.
-func (s *Store) Define(metrics []exporters.Descriptor) {
+func (s *Store) Define(metrics []metricdata.Descriptor) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, d := range metrics {
@@ -54,12 +55,12 @@ func (s *Store) Define(metrics []exporters.Descriptor) {
 		if help == "" {
 			help = fmt.Sprintf("beametrics %s of %s per window", d.Aggregation, d.Name)
 		}
-		s.metrics[d.Name] = &family{d: d, desc: prometheus.NewDesc(exporters.PrometheusFamily(d), help, names, nil), labels: d.LabelNames, series: map[string]exporters.Point{}}
+		s.metrics[d.Name] = &family{d: d, desc: prometheus.NewDesc(exporters.PrometheusFamily(d), help, names, nil), labels: d.LabelNames, series: map[string]metricdata.Point{}}
 	}
 }
 
 // Put records points; an older window never replaces a newer one.
-func (s *Store) Put(points []exporters.Point) []exporters.PointFailure {
+func (s *Store) Put(points []metricdata.Point) []exporters.PointFailure {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var failed []exporters.PointFailure
@@ -92,7 +93,7 @@ func (s *Store) Put(points []exporters.Point) []exporters.PointFailure {
 	return failed
 }
 
-func check(p exporters.Point, f *family) string {
+func check(p metricdata.Point, f *family) string {
 	if p.Type != f.d.ValueType {
 		return fmt.Sprintf("point is %v, metric is %v", p.Type, f.d.ValueType)
 	}
@@ -101,13 +102,13 @@ func check(p exporters.Point, f *family) string {
 			return fmt.Sprintf("label %q is not declared for the metric", l.Name)
 		}
 	}
-	if p.Type == exporters.Distribution && (p.Dist == nil || len(p.Dist.BucketCounts) != len(p.Dist.Bounds)+1) {
+	if p.Type == metricdata.Distribution && (p.Dist == nil || len(p.Dist.BucketCounts) != len(p.Dist.Bounds)+1) {
 		return "distribution without value or with bucket counts not matching its bounds"
 	}
 	return ""
 }
 
-func key(ls []exporters.Label) string {
+func key(ls []metricdata.Label) string {
 	var b strings.Builder
 	for _, l := range ls {
 		b.WriteString(l.Name)
@@ -139,11 +140,11 @@ func (s *Store) Collect(ch chan<- prometheus.Metric) {
 				vt = prometheus.CounterValue
 			}
 			switch p.Type {
-			case exporters.Int64:
+			case metricdata.Int64:
 				m, err = prometheus.NewConstMetric(f.desc, vt, float64(p.Int), values...)
-			case exporters.Double:
+			case metricdata.Double:
 				m, err = prometheus.NewConstMetric(f.desc, vt, p.Double, values...)
-			case exporters.Distribution:
+			case metricdata.Distribution:
 				buckets := make(map[float64]uint64, len(p.Dist.Bounds))
 				var cum int64
 				for i, b := range p.Dist.Bounds {
@@ -169,13 +170,13 @@ type Exporter struct {
 func NewExporter(store *Store) *Exporter { return &Exporter{store: store} }
 
 // Start defines the metrics.
-func (e *Exporter) Start(_ context.Context, metrics []exporters.Descriptor) error {
+func (e *Exporter) Start(_ context.Context, metrics []metricdata.Descriptor) error {
 	e.store.Define(metrics)
 	return nil
 }
 
 // Export keeps the points as the latest values.
-func (e *Exporter) Export(_ context.Context, points []exporters.Point) error {
+func (e *Exporter) Export(_ context.Context, points []metricdata.Point) error {
 	failed := e.store.Put(points)
 	if len(failed) == 0 {
 		return nil

@@ -11,6 +11,7 @@ import (
 
 	"github.com/beametrics/beametrics/exporters"
 	"github.com/beametrics/beametrics/exporters/local"
+	"github.com/beametrics/beametrics/internal/metricdata"
 )
 
 func TestPointsThroughLocalExporter(t *testing.T) {
@@ -87,7 +88,7 @@ func TestWorkerLabel(t *testing.T) {
 	start := time.Date(2025, 11, 24, 16, 0, 0, 0, time.UTC)
 	snap := Snapshot{EventsRead: 4, DeadLetters: map[string]int64{"invalid_json": 1},
 		ExportFailures: map[Failure]int64{{Exporter: "prometheus", Code: "HTTP_503"}: 2}}
-	pts := snap.Points(start, start.Add(time.Minute), exporters.Label{Name: WorkerLabel, Value: "host-7"})
+	pts := snap.Points(start, start.Add(time.Minute), metricdata.Label{Name: WorkerLabel, Value: "host-7"})
 	if len(pts) != 4 {
 		t.Fatalf("%d points, want 4: %+v", len(pts), pts)
 	}
@@ -99,7 +100,7 @@ func TestWorkerLabel(t *testing.T) {
 		if strings.Join(names, ",") != strings.Join(declared[p.Metric], ",") {
 			t.Errorf("%s has labels %v, its descriptor declares %v", p.Metric, names, declared[p.Metric])
 		}
-		if got := p.Labels[len(p.Labels)-1]; got != (exporters.Label{Name: WorkerLabel, Value: "host-7"}) {
+		if got := p.Labels[len(p.Labels)-1]; got != (metricdata.Label{Name: WorkerLabel, Value: "host-7"}) {
 			t.Errorf("%s: last label %+v, want worker=host-7", p.Metric, got)
 		}
 	}

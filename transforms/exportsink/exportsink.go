@@ -24,6 +24,7 @@ import (
 	"github.com/beametrics/beametrics/internal/aggregate"
 	"github.com/beametrics/beametrics/internal/config"
 	"github.com/beametrics/beametrics/internal/engine"
+	"github.com/beametrics/beametrics/internal/metricdata"
 	"github.com/beametrics/beametrics/internal/selfmetrics"
 	"github.com/beametrics/beametrics/transforms/cumulative"
 	"github.com/beametrics/beametrics/transforms/deadletter"
@@ -97,7 +98,7 @@ type sink struct {
 	eng       *engine.Engine
 	exporters map[string]exporters.Exporter
 	scrape    exporters.Exporter // every point, when --prometheus-listen is set
-	batches   map[string][]exporters.Point
+	batches   map[string][]metricdata.Point
 	windows   map[windowKey]bool
 }
 
@@ -144,11 +145,11 @@ func (fn *sink) setup(ctx context.Context) error {
 	}
 	// Every DoFn of the sink starts the exporters with every metric it
 	// may write, so that whichever instance comes first defines them all.
-	byType := map[string][]exporters.Descriptor{}
-	var every []exporters.Descriptor
+	byType := map[string][]metricdata.Descriptor{}
+	var every []metricdata.Descriptor
 	for i := 0; i < fn.eng.NumMetrics(); i++ {
 		d := fn.eng.Descriptor(i)
-		descs := []exporters.Descriptor{d}
+		descs := []metricdata.Descriptor{d}
 		if m := cfg.Metrics[i]; m.Absent != nil {
 			d.Window = m.Window
 			descs = append(descs, SinceDescriptor(d))
@@ -185,7 +186,7 @@ func (fn *sink) setup(ctx context.Context) error {
 }
 
 func (fn *sink) startBundle() {
-	fn.batches = map[string][]exporters.Point{}
+	fn.batches = map[string][]metricdata.Point{}
 	fn.windows = map[windowKey]bool{}
 }
 
@@ -225,7 +226,7 @@ func (fn *WriteTotalsFn) ProcessElement(ctx context.Context, key string, t cumul
 }
 
 // add batches one point of a metric for the end of the bundle.
-func (fn *sink) add(metric int, p exporters.Point) {
+func (fn *sink) add(metric int, p metricdata.Point) {
 	typ := fn.eng.Metric(metric).ExportType
 	fn.batches[typ] = append(fn.batches[typ], p)
 	fn.windows[windowKey{metric, p.End}] = true
@@ -264,7 +265,7 @@ func (fn *sink) finishBundle(ctx context.Context) error {
 
 // deadLetter writes the points an Export call lost to the dead-letter
 // output, as local JSON lines, so that they can be looked at and replayed.
-func (fn *sink) deadLetter(ctx context.Context, exporter string, points []exporters.Point, err error) {
+func (fn *sink) deadLetter(ctx context.Context, exporter string, points []metricdata.Point, err error) {
 	if fn.dead == nil {
 		return
 	}

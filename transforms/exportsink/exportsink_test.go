@@ -24,6 +24,7 @@ import (
 	"github.com/beametrics/beametrics/internal/aggregate"
 	"github.com/beametrics/beametrics/internal/config"
 	"github.com/beametrics/beametrics/internal/engine"
+	"github.com/beametrics/beametrics/internal/metricdata"
 	"github.com/beametrics/beametrics/internal/selfmetrics"
 	"github.com/beametrics/beametrics/transforms/deadletter"
 	"github.com/beametrics/beametrics/transforms/exportsink"
@@ -90,7 +91,7 @@ func install(t *testing.T, r *recorder) {
 	t.Cleanup(func() { _ = exportsink.CloseAll(); exportsink.NewExporter = old })
 }
 
-func (f *fake) Start(_ context.Context, descs []exporters.Descriptor) error {
+func (f *fake) Start(_ context.Context, descs []metricdata.Descriptor) error {
 	f.r.mu.Lock()
 	defer f.r.mu.Unlock()
 	if f.started {
@@ -103,7 +104,7 @@ func (f *fake) Start(_ context.Context, descs []exporters.Descriptor) error {
 	return nil
 }
 
-func (f *fake) Export(_ context.Context, points []exporters.Point) error {
+func (f *fake) Export(_ context.Context, points []metricdata.Point) error {
 	f.r.mu.Lock()
 	defer f.r.mu.Unlock()
 	if !f.started {
@@ -115,7 +116,7 @@ func (f *fake) Export(_ context.Context, points []exporters.Point) error {
 			ls = append(ls, l.Name+"="+l.Value)
 		}
 		v := fmt.Sprint(p.Int)
-		if p.Type == exporters.Double {
+		if p.Type == metricdata.Double {
 			v = fmt.Sprint(p.Double)
 		}
 		f.r.points[f.typ] = append(f.r.points[f.typ], fmt.Sprintf("%s{%s} %s/%s = %s", p.Metric, strings.Join(ls, ","),

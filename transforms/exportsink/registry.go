@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/beametrics/beametrics/exporters"
+	"github.com/beametrics/beametrics/internal/metricdata"
 )
 
 // Registry holds started exporters per export type and settings for one
@@ -23,7 +24,7 @@ type Registry struct {
 
 // Get returns the exporter of exportType, making it with NewExporter and
 // starting it with descs on first use.
-func (r *Registry) Get(ctx context.Context, exportType string, s exporters.Settings, descs []exporters.Descriptor) (exporters.Exporter, error) {
+func (r *Registry) Get(ctx context.Context, exportType string, s exporters.Settings, descs []metricdata.Descriptor) (exporters.Exporter, error) {
 	settings, err := json.Marshal(s)
 	if err != nil {
 		return nil, fmt.Errorf("exporter %s: %v", exportType, err)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/beametrics/beametrics/exporters"
 	"github.com/beametrics/beametrics/internal/config"
+	"github.com/beametrics/beametrics/internal/metricdata"
 	"github.com/beametrics/beametrics/transforms/metricagg"
 )
 
@@ -18,9 +19,9 @@ import (
 const SinceSuffix = "/seconds_since_last_seen"
 
 // SinceDescriptor describes the derived gauge of the metric d.
-func SinceDescriptor(d exporters.Descriptor) exporters.Descriptor {
-	return exporters.Descriptor{
-		Name: d.Name + SinceSuffix, Aggregation: "latest", ValueType: exporters.Double, Kind: exporters.Gauge,
+func SinceDescriptor(d metricdata.Descriptor) metricdata.Descriptor {
+	return metricdata.Descriptor{
+		Name: d.Name + SinceSuffix, Aggregation: "latest", ValueType: metricdata.Double, Kind: metricdata.Gauge,
 		Unit: "s", LabelNames: d.LabelNames, ExportType: d.ExportType, Window: d.Window,
 		Description: fmt.Sprintf("Seconds since %s last received data, per series (0 in windows with data).", d.Name),
 	}
@@ -59,10 +60,10 @@ func (fn *WriteSinceFn) ProcessElement(_ context.Context, w beam.Window, key str
 	}
 	m := fn.eng.Metric(metric)
 	// Not counted as an exported window: the metric's own point is.
-	fn.batches[m.ExportType] = append(fn.batches[m.ExportType], exporters.Point{
+	fn.batches[m.ExportType] = append(fn.batches[m.ExportType], metricdata.Point{
 		Metric: m.Name + SinceSuffix, Labels: labels,
 		Start: iw.Start.ToTime().UTC(), End: iw.End.ToTime().UTC(),
-		Type: exporters.Double, Double: secs,
+		Type: metricdata.Double, Double: secs,
 	})
 	return nil
 }

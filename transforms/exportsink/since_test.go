@@ -19,6 +19,7 @@ import (
 	"github.com/beametrics/beametrics/exporters"
 	"github.com/beametrics/beametrics/exporters/promscrape"
 	"github.com/beametrics/beametrics/internal/config"
+	"github.com/beametrics/beametrics/internal/metricdata"
 	"github.com/beametrics/beametrics/transforms/absence"
 	"github.com/beametrics/beametrics/transforms/exportsink"
 	"github.com/beametrics/beametrics/transforms/metricagg"
@@ -126,9 +127,9 @@ func sorted(s []string) []string {
 }
 
 func TestSinceDescriptor(t *testing.T) {
-	d := exportsink.SinceDescriptor(exporters.Descriptor{Name: "pipeline-liveness", Aggregation: "count", ValueType: exporters.Int64,
-		Kind: exporters.Cumulative, LabelNames: []string{"pipeline_id"}, ExportType: "local", Window: time.Minute})
-	if d.Name != "pipeline-liveness/seconds_since_last_seen" || d.ValueType != exporters.Double || d.Kind != exporters.Gauge ||
+	d := exportsink.SinceDescriptor(metricdata.Descriptor{Name: "pipeline-liveness", Aggregation: "count", ValueType: metricdata.Int64,
+		Kind: metricdata.Cumulative, LabelNames: []string{"pipeline_id"}, ExportType: "local", Window: time.Minute})
+	if d.Name != "pipeline-liveness/seconds_since_last_seen" || d.ValueType != metricdata.Double || d.Kind != metricdata.Gauge ||
 		d.Unit != "s" || d.ExportType != "local" || d.Window != time.Minute || len(d.LabelNames) != 1 {
 		t.Errorf("descriptor %+v", d)
 	}
