@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"sort"
@@ -216,9 +217,6 @@ func Listen(addr string) (*Server, error) {
 // Addr is the address the server listens on.
 func (s *Server) Addr() string { return s.lis.Addr().String() }
 
-// Close stops the server.
-func (s *Server) Close() error { return s.http.Close() }
-
 var (
 	sharedMu sync.Mutex
 	shared   = map[string]*Server{}
@@ -239,6 +237,8 @@ func Shared(addr string) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Once per process: with port 0 this is the only way to learn the port.
+	slog.Info("prometheus scrape endpoint serving", "url", "http://"+s.Addr()+"/metrics")
 	shared[addr] = s
 	return s, nil
 }
