@@ -158,7 +158,7 @@ func TestOpenSharesOneFilePerPath(t *testing.T) {
 	if string(got) != line+line {
 		t.Errorf("file holds %q", got)
 	}
-	if Stdout().mu != Stdout().mu {
+	if a, b := Stdout(), Stdout(); a.mu != b.mu {
 		t.Error("stdout exporters must share the lock")
 	}
 }
