@@ -159,7 +159,7 @@ func (fn *sink) setup(ctx context.Context) error {
 	}
 	fn.exporters = map[string]exporters.Exporter{}
 	if fn.scrape, err = all.Scrape(fn.Settings); err != nil {
-		return fmt.Errorf("prometheus scrape endpoint: %v", err)
+		return fmt.Errorf("prometheus scrape endpoint: %w", err)
 	}
 	scrapeMu.Lock()
 	if fn.scrape != nil && !scrapeStarted[fn.Settings.PrometheusListen] {
@@ -167,7 +167,7 @@ func (fn *sink) setup(ctx context.Context) error {
 		// Once per process: defining a metric again empties its series.
 		if err := fn.scrape.Start(ctx, every); err != nil {
 			scrapeMu.Unlock()
-			return fmt.Errorf("prometheus scrape endpoint: %v", err)
+			return fmt.Errorf("prometheus scrape endpoint: %w", err)
 		}
 		scrapeStarted[fn.Settings.PrometheusListen] = true
 	}

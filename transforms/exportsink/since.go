@@ -32,7 +32,9 @@ func SinceDescriptor(d metricdata.Descriptor) metricdata.Descriptor {
 // metricagg.SeriesKey in fixed windows, as the gauges SinceDescriptor
 // describes, through the same exporters (and dead letters) as Write.
 func WriteSince(s beam.Scope, cfg config.Source, settings exporters.Settings, deadLetter string, since beam.PCollection, opts ...Option) {
-	beam.ParDo0(s.Scope("exportsink.WriteSince"), &WriteSinceFn{newSink(cfg, settings, deadLetter, opts)}, since)
+	// The step keeps the name it had in package absence, so that running
+	// Dataflow jobs stay update-compatible (docs/dataflow.md).
+	beam.ParDo0(s.Scope("absence.ExportSince"), &WriteSinceFn{newSink(cfg, settings, deadLetter, opts)}, since)
 }
 
 // WriteSinceFn is the sink DoFn of seconds-since-last-seen gauges.
