@@ -12,6 +12,7 @@ import (
 	"github.com/beametrics/beametrics/exporters"
 	"github.com/beametrics/beametrics/internal/aggregate"
 	"github.com/beametrics/beametrics/internal/config"
+	"github.com/beametrics/beametrics/internal/metricdata"
 	"github.com/beametrics/beametrics/transforms/ackgate"
 	"github.com/beametrics/beametrics/transforms/cumulative"
 	"github.com/beametrics/beametrics/transforms/deadletter"
@@ -116,7 +117,7 @@ func Build(s beam.Scope, plan *Plan) error {
 		// stays as it was.
 		var cumulativeMetrics []int
 		for _, i := range sizes[size] {
-			if plan.Config.Metrics[i].Kind == "cumulative" {
+			if plan.Config.Metrics[i].Kind == metricdata.Cumulative {
 				cumulativeMetrics = append(cumulativeMetrics, i)
 			}
 		}

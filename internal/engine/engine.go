@@ -189,12 +189,8 @@ func (e *Engine) Descriptor(i int) metricdata.Descriptor {
 	case aggregate.Distribution:
 		vt = metricdata.Distribution
 	}
-	kind := metricdata.Gauge
-	if m.cfg.Kind == "cumulative" {
-		kind = metricdata.Cumulative
-	}
 	return metricdata.Descriptor{
-		Name: m.cfg.Name, Aggregation: m.typ.String(), ValueType: vt, Kind: kind,
+		Name: m.cfg.Name, Aggregation: m.typ.String(), ValueType: vt, Kind: m.cfg.Kind,
 		Unit: m.cfg.Unit, Description: m.cfg.Description, LabelNames: m.cfg.LabelNames(),
 		Buckets: m.bounds, ExportType: m.cfg.ExportType,
 	}
