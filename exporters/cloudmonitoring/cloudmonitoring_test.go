@@ -221,11 +221,7 @@ func TestGivesUpAfterRetriesAndCounts(t *testing.T) {
 	if !errors.As(err, &ee) || len(ee.Failed) != 10 {
 		t.Fatalf("got %v", err)
 	}
-	for _, f := range ee.Failed {
-		if f.Code != "UNAVAILABLE" {
-			t.Errorf("code %s, want UNAVAILABLE", f.Code)
-		}
-	}
+	wantCodes(t, ee, "UNAVAILABLE")
 	if req, _, _ := srv.Stats(); req != 3 {
 		t.Errorf("%d requests, want 3", req)
 	}
@@ -240,11 +236,7 @@ func TestNonRetryableCodeIsNotRetried(t *testing.T) {
 	if !errors.As(err, &ee) || len(ee.Failed) != 3 {
 		t.Fatalf("want 3 points lost, got %v", err)
 	}
-	for _, f := range ee.Failed {
-		if f.Code != "PERMISSION_DENIED" {
-			t.Errorf("code %s, want PERMISSION_DENIED", f.Code)
-		}
-	}
+	wantCodes(t, ee, "PERMISSION_DENIED")
 	if req, _, _ := srv.Stats(); req != 1 {
 		t.Errorf("%d requests, want 1", req)
 	}
@@ -413,4 +405,14 @@ func BenchmarkExport10kSeries(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "windows/s")
 	b.ReportMetric(float64(b.N*10000)/b.Elapsed().Seconds(), "points/s")
+}
+
+// wantCodes checks that every point ee lists was lost with code.
+func wantCodes(t *testing.T, ee *exporters.ExportError, code string) {
+	t.Helper()
+	for _, f := range ee.Failed {
+		if f.Code != code {
+			t.Errorf("%s lost with code %s, want %s", exporters.SeriesString(f.Point), f.Code, code)
+		}
+	}
 }

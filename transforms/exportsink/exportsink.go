@@ -190,14 +190,23 @@ func (fn *sink) startBundle() {
 	fn.windows = map[windowKey]bool{}
 }
 
-func (fn *WriteFn) ProcessElement(ctx context.Context, w beam.Window, key string, acc aggregate.Acc) error {
-	metric, labelKey, err := metricagg.ParseSeriesKey(key)
+// seriesIn reads an element's series key and fixed window.
+func (fn *sink) seriesIn(key string, w beam.Window) (metric int, labelKey string, iw window.IntervalWindow, err error) {
+	metric, labelKey, err = metricagg.ParseSeriesKey(key)
 	if err != nil || metric >= fn.eng.NumMetrics() {
-		return fmt.Errorf("exportsink: bad series key %q", key)
+		return 0, "", iw, fmt.Errorf("exportsink: bad series key %q", key)
 	}
 	iw, ok := w.(window.IntervalWindow)
 	if !ok {
-		return fmt.Errorf("exportsink: element in %T, want fixed windows", w)
+		return 0, "", iw, fmt.Errorf("exportsink: element in %T, want fixed windows", w)
+	}
+	return metric, labelKey, iw, nil
+}
+
+func (fn *WriteFn) ProcessElement(ctx context.Context, w beam.Window, key string, acc aggregate.Acc) error {
+	metric, labelKey, iw, err := fn.seriesIn(key, w)
+	if err != nil {
+		return err
 	}
 	p, err := fn.eng.Point(engine.Series{Metric: metric, WindowStart: iw.Start.ToTime().UnixNano(), LabelKey: labelKey}, &acc)
 	if err != nil {

@@ -5,12 +5,10 @@ import (
 	"fmt"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/window"
 
 	"github.com/beametrics/beametrics/exporters"
 	"github.com/beametrics/beametrics/internal/config"
 	"github.com/beametrics/beametrics/internal/metricdata"
-	"github.com/beametrics/beametrics/transforms/metricagg"
 )
 
 // SinceSuffix names the derived gauge of a metric with absent::
@@ -48,13 +46,9 @@ func (fn *WriteSinceFn) FinishBundle(ctx context.Context) error { return fn.fini
 func (fn *WriteSinceFn) Teardown() error                        { return fn.teardown() }
 
 func (fn *WriteSinceFn) ProcessElement(_ context.Context, w beam.Window, key string, secs float64) error {
-	metric, labelKey, err := metricagg.ParseSeriesKey(key)
-	if err != nil || metric >= fn.eng.NumMetrics() {
-		return fmt.Errorf("exportsink: bad series key %q", key)
-	}
-	iw, ok := w.(window.IntervalWindow)
-	if !ok {
-		return fmt.Errorf("exportsink: element in %T, want fixed windows", w)
+	metric, labelKey, iw, err := fn.seriesIn(key, w)
+	if err != nil {
+		return err
 	}
 	labels, err := fn.eng.Labels(metric, labelKey)
 	if err != nil {
