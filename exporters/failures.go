@@ -4,55 +4,13 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"sync"
+
+	"github.com/beametrics/beametrics/internal/metricdata"
 )
-
-// FailureKey names one kind of export failure: the exporter's type and a
-// code (a gRPC code name such as "INVALID_ARGUMENT", an HTTP status such as
-// "HTTP_400", or a short word such as "encode").
-type FailureKey struct {
-	Exporter, Code string
-}
-
-// Failures counts points lost after retries, by exporter and code. It is
-// safe for concurrent use; the zero value is ready.
-type Failures struct {
-	mu sync.Mutex
-	n  map[FailureKey]int64
-}
-
-// Add counts points lost under key.
-func (f *Failures) Add(key FailureKey, points int) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.n == nil {
-		f.n = map[FailureKey]int64{}
-	}
-	f.n[key] += int64(points)
-}
-
-// Snapshot returns a copy of the counts so far (totals since creation).
-func (f *Failures) Snapshot() map[FailureKey]int64 {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	out := make(map[FailureKey]int64, len(f.n))
-	for k, v := range f.n {
-		out[k] = v
-	}
-	return out
-}
-
-// FailureReporter is implemented by every exporter in this module so the
-// pipeline can turn lost points into Beam counters and self-metrics.
-type FailureReporter interface {
-	// Failures returns the points lost after retries since the exporter
-	// was created, by exporter and code.
-	Failures() map[FailureKey]int64
-}
 
 // PointFailure is one point that could not be written, with the reason.
 type PointFailure struct {
-	Point  Point
+	Point  metricdata.Point
 	Code   string
 	Reason string
 }
@@ -88,7 +46,7 @@ func (e *ExportError) Error() string {
 }
 
 // SeriesString formats a point's series as name{k="v",...} for messages.
-func SeriesString(p Point) string {
+func SeriesString(p metricdata.Point) string {
 	var b strings.Builder
 	b.WriteString(p.Metric)
 	b.WriteByte('{')

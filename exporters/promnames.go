@@ -1,6 +1,10 @@
 package exporters
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/beametrics/beametrics/internal/metricdata"
+)
 
 // PrometheusName sanitises a metric name to Prometheus rules
 // ([a-zA-Z_:][a-zA-Z0-9_:]*): every other character becomes "_" and a leading
@@ -39,7 +43,7 @@ func sanitize(s string, colon bool) string {
 
 // PrometheusFamily is the Prometheus metric family name of a metric:
 // sanitised, with "_total" added to cumulative counts and sums (counters).
-func PrometheusFamily(d Descriptor) string {
+func PrometheusFamily(d metricdata.Descriptor) string {
 	n := PrometheusName(d.Name)
 	if IsCounter(d) && !strings.HasSuffix(n, "_total") {
 		n += "_total"
@@ -49,15 +53,15 @@ func PrometheusFamily(d Descriptor) string {
 
 // IsCounter says whether a metric is a Prometheus counter: a cumulative count
 // or sum. Everything else but distributions is a gauge.
-func IsCounter(d Descriptor) bool {
-	return d.Kind == Cumulative && d.ValueType != Distribution
+func IsCounter(d metricdata.Descriptor) bool {
+	return d.Kind == metricdata.Cumulative && d.ValueType != metricdata.Distribution
 }
 
 // PrometheusSeriesNames lists the series names a metric produces: the family
 // name, or for a distribution its _bucket, _sum and _count series.
-func PrometheusSeriesNames(d Descriptor) []string {
+func PrometheusSeriesNames(d metricdata.Descriptor) []string {
 	n := PrometheusFamily(d)
-	if d.ValueType == Distribution {
+	if d.ValueType == metricdata.Distribution {
 		return []string{n + "_bucket", n + "_sum", n + "_count"}
 	}
 	return []string{n}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/beametrics/beametrics/internal/metricdata"
 	"github.com/beametrics/beametrics/internal/secrets"
 )
 
@@ -279,7 +280,7 @@ var (
 
 // Validate refuses settings that cannot work for the given metrics, before
 // any data flows. Every problem found is reported, one per line.
-func (s Settings) Validate(metrics []Descriptor) error {
+func (s Settings) Validate(metrics []metricdata.Descriptor) error {
 	var errs []error
 	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
 
@@ -307,7 +308,7 @@ func (s Settings) Validate(metrics []Descriptor) error {
 	}
 	if used[TypeRemoteWrite] || s.PrometheusListen != "" {
 		// The scrape endpoint serves every metric, remote write only its own.
-		var prom []Descriptor
+		var prom []metricdata.Descriptor
 		for _, m := range metrics {
 			if s.PrometheusListen != "" || m.ExportType == TypeRemoteWrite {
 				prom = append(prom, m)
@@ -323,7 +324,7 @@ func (s Settings) Validate(metrics []Descriptor) error {
 	return errors.Join(errs...)
 }
 
-func validateDescriptor(m Descriptor) []error {
+func validateDescriptor(m metricdata.Descriptor) []error {
 	var errs []error
 	bad := func(format string, a ...any) {
 		errs = append(errs, fmt.Errorf("metric %q: "+format, append([]any{m.Name}, a...)...))
@@ -332,8 +333,8 @@ func validateDescriptor(m Descriptor) []error {
 		bad("empty name")
 	}
 	switch m.ValueType {
-	case Int64, Double:
-	case Distribution:
+	case metricdata.Int64, metricdata.Double:
+	case metricdata.Distribution:
 		if len(m.Buckets) == 0 {
 			bad("distribution without buckets")
 		}
@@ -347,8 +348,8 @@ func validateDescriptor(m Descriptor) []error {
 		bad("value type not set")
 	}
 	switch m.Kind {
-	case Gauge:
-	case Cumulative:
+	case metricdata.Gauge:
+	case metricdata.Cumulative:
 		switch m.Aggregation {
 		case "count", "sum", "distribution":
 		default:
@@ -363,7 +364,7 @@ func validateDescriptor(m Descriptor) []error {
 	return errs
 }
 
-func (c CloudMonitoringSettings) validate(metrics []Descriptor) []error {
+func (c CloudMonitoringSettings) validate(metrics []metricdata.Descriptor) []error {
 	var errs []error
 	bad := func(format string, a ...any) {
 		errs = append(errs, fmt.Errorf("cloud_monitoring: "+format, a...))
@@ -461,7 +462,7 @@ func (r RemoteWriteSettings) validate() []error {
 
 // validatePrometheusNames refuses metrics whose sanitised names or labels
 // would collide in Prometheus.
-func validatePrometheusNames(metrics []Descriptor) []error {
+func validatePrometheusNames(metrics []metricdata.Descriptor) []error {
 	var errs []error
 	owner := map[string]string{} // series name -> metric that produces it
 	for _, m := range metrics {
@@ -477,7 +478,7 @@ func validatePrometheusNames(metrics []Descriptor) []error {
 			if strings.HasPrefix(s, "__") {
 				errs = append(errs, fmt.Errorf("metric %q: label %q: names starting with __ are reserved in Prometheus", m.Name, l))
 			}
-			if m.ValueType == Distribution && s == "le" {
+			if m.ValueType == metricdata.Distribution && s == "le" {
 				errs = append(errs, fmt.Errorf("metric %q: label le is reserved for histogram buckets", m.Name))
 			}
 			if o, ok := seen[s]; ok {

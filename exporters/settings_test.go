@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/beametrics/beametrics/internal/metricdata"
 	"gopkg.in/yaml.v3"
 )
 
@@ -105,8 +106,8 @@ func TestFlagsOverrideYAML(t *testing.T) {
 	}
 }
 
-func desc(name, typ string) Descriptor {
-	return Descriptor{Name: name, Aggregation: "count", ValueType: Int64, Kind: Gauge, ExportType: typ, Window: time.Minute}
+func desc(name, typ string) metricdata.Descriptor {
+	return metricdata.Descriptor{Name: name, Aggregation: "count", ValueType: metricdata.Int64, Kind: metricdata.Gauge, ExportType: typ, Window: time.Minute}
 }
 
 func TestValidate(t *testing.T) {
@@ -116,40 +117,40 @@ func TestValidate(t *testing.T) {
 		CloudMonitoring: CloudMonitoringSettings{Project: "p"},
 		RemoteWrite:     RemoteWriteSettings{URL: "https://m/api/v1/push", BasicAuth: &BasicAuth{Username: "u", PasswordFile: pw}},
 	}
-	if err := good.Validate([]Descriptor{desc("a", TypeCloudMonitoring), desc("b", TypeRemoteWrite), desc("c", TypeLocal)}); err != nil {
+	if err := good.Validate([]metricdata.Descriptor{desc("a", TypeCloudMonitoring), desc("b", TypeRemoteWrite), desc("c", TypeLocal)}); err != nil {
 		t.Fatalf("good settings refused: %v", err)
 	}
 	short := desc("fast", TypeCloudMonitoring)
 	short.Window = 2 * time.Second
 	cum := desc("peak", TypeRemoteWrite)
-	cum.Aggregation, cum.Kind, cum.ValueType = "max", Cumulative, Double
-	hist := Descriptor{Name: "h", Aggregation: "distribution", ValueType: Distribution, Kind: Gauge, LabelNames: []string{"le"}, ExportType: TypeRemoteWrite}
+	cum.Aggregation, cum.Kind, cum.ValueType = "max", metricdata.Cumulative, metricdata.Double
+	hist := metricdata.Descriptor{Name: "h", Aggregation: "distribution", ValueType: metricdata.Distribution, Kind: metricdata.Gauge, LabelNames: []string{"le"}, ExportType: TypeRemoteWrite}
 	badLabel := desc("l", TypeCloudMonitoring)
-	badLabel.LabelNames = []string{"Bad-Label"}
+	badLabel.LabelNames = []string{"Bad-metricdata.Label"}
 	cases := []struct {
 		name    string
 		s       Settings
-		metrics []Descriptor
+		metrics []metricdata.Descriptor
 		want    string
 	}{
-		{"window below the write limit", good, []Descriptor{short}, `metric "fast": window 2s is shorter than the per-series write limit of one point per 5s`},
-		{"no project", Settings{}, []Descriptor{desc("a", TypeCloudMonitoring)}, "project is required"},
-		{"unknown export type", good, []Descriptor{desc("a", "stackdriver")}, `unknown export_type "stackdriver"`},
-		{"no url", Settings{}, []Descriptor{desc("a", TypeRemoteWrite)}, "url is required"},
-		{"relative url", Settings{RemoteWrite: RemoteWriteSettings{URL: "/api/v1/write"}}, []Descriptor{desc("a", TypeRemoteWrite)}, "absolute http or https"},
-		{"missing password file", Settings{RemoteWrite: RemoteWriteSettings{URL: "http://m", BasicAuth: &BasicAuth{Username: "u", PasswordFile: pw + "x"}}}, []Descriptor{desc("a", TypeRemoteWrite)}, "basic_auth.password_file"},
-		{"basic and bearer", Settings{RemoteWrite: RemoteWriteSettings{URL: "http://m", BasicAuth: &BasicAuth{Username: "u", PasswordFile: pw}, BearerTokenFile: pw}}, []Descriptor{desc("a", TypeRemoteWrite)}, "mutually exclusive"},
-		{"prometheus name clash", good, []Descriptor{desc("a-b", TypeRemoteWrite), desc("a_b", TypeRemoteWrite)}, `both become the Prometheus series "a_b"`},
-		{"cumulative max", good, []Descriptor{cum}, "kind cumulative needs aggregation count, sum or distribution"},
-		{"le label on histogram", good, []Descriptor{hist}, "distribution without buckets"},
-		{"le label on histogram 2", good, []Descriptor{hist}, "label le is reserved"},
-		{"resource labels", Settings{CloudMonitoring: CloudMonitoringSettings{Project: "p", Resource: MonitoredResource{Type: "generic_task", Labels: map[string]string{"location": "x"}}}}, []Descriptor{desc("a", TypeCloudMonitoring)}, `resource generic_task needs label "namespace"`},
-		{"bad resource type", Settings{CloudMonitoring: CloudMonitoringSettings{Project: "p", Resource: MonitoredResource{Type: "k8s_pod"}}}, []Descriptor{desc("a", TypeCloudMonitoring)}, `resource type "k8s_pod" not supported`},
-		{"gcm label name", good, []Descriptor{badLabel}, `label name "Bad-Label" must match`},
-		{"bad prefix", Settings{CloudMonitoring: CloudMonitoringSettings{Project: "p", MetricPrefix: "custom.googleapis.com"}}, []Descriptor{desc("a", TypeCloudMonitoring)}, "end with /"},
-		{"listen", Settings{PrometheusListen: "9464"}, []Descriptor{desc("a", TypeLocal)}, "prometheus_listen"},
-		{"duplicate", good, []Descriptor{desc("a", TypeLocal), desc("a", TypeLocal)}, `"a" is declared twice`},
-		{"metric type too long", good, []Descriptor{desc(strings.Repeat("x", 190), TypeCloudMonitoring)}, "longer than 200"},
+		{"window below the write limit", good, []metricdata.Descriptor{short}, `metric "fast": window 2s is shorter than the per-series write limit of one point per 5s`},
+		{"no project", Settings{}, []metricdata.Descriptor{desc("a", TypeCloudMonitoring)}, "project is required"},
+		{"unknown export type", good, []metricdata.Descriptor{desc("a", "stackdriver")}, `unknown export_type "stackdriver"`},
+		{"no url", Settings{}, []metricdata.Descriptor{desc("a", TypeRemoteWrite)}, "url is required"},
+		{"relative url", Settings{RemoteWrite: RemoteWriteSettings{URL: "/api/v1/write"}}, []metricdata.Descriptor{desc("a", TypeRemoteWrite)}, "absolute http or https"},
+		{"missing password file", Settings{RemoteWrite: RemoteWriteSettings{URL: "http://m", BasicAuth: &BasicAuth{Username: "u", PasswordFile: pw + "x"}}}, []metricdata.Descriptor{desc("a", TypeRemoteWrite)}, "basic_auth.password_file"},
+		{"basic and bearer", Settings{RemoteWrite: RemoteWriteSettings{URL: "http://m", BasicAuth: &BasicAuth{Username: "u", PasswordFile: pw}, BearerTokenFile: pw}}, []metricdata.Descriptor{desc("a", TypeRemoteWrite)}, "mutually exclusive"},
+		{"prometheus name clash", good, []metricdata.Descriptor{desc("a-b", TypeRemoteWrite), desc("a_b", TypeRemoteWrite)}, `both become the Prometheus series "a_b"`},
+		{"cumulative max", good, []metricdata.Descriptor{cum}, "kind cumulative needs aggregation count, sum or distribution"},
+		{"le label on histogram", good, []metricdata.Descriptor{hist}, "distribution without buckets"},
+		{"le label on histogram 2", good, []metricdata.Descriptor{hist}, "label le is reserved"},
+		{"resource labels", Settings{CloudMonitoring: CloudMonitoringSettings{Project: "p", Resource: MonitoredResource{Type: "generic_task", Labels: map[string]string{"location": "x"}}}}, []metricdata.Descriptor{desc("a", TypeCloudMonitoring)}, `resource generic_task needs label "namespace"`},
+		{"bad resource type", Settings{CloudMonitoring: CloudMonitoringSettings{Project: "p", Resource: MonitoredResource{Type: "k8s_pod"}}}, []metricdata.Descriptor{desc("a", TypeCloudMonitoring)}, `resource type "k8s_pod" not supported`},
+		{"gcm label name", good, []metricdata.Descriptor{badLabel}, `label name "Bad-metricdata.Label" must match`},
+		{"bad prefix", Settings{CloudMonitoring: CloudMonitoringSettings{Project: "p", MetricPrefix: "custom.googleapis.com"}}, []metricdata.Descriptor{desc("a", TypeCloudMonitoring)}, "end with /"},
+		{"listen", Settings{PrometheusListen: "9464"}, []metricdata.Descriptor{desc("a", TypeLocal)}, "prometheus_listen"},
+		{"duplicate", good, []metricdata.Descriptor{desc("a", TypeLocal), desc("a", TypeLocal)}, `"a" is declared twice`},
+		{"metric type too long", good, []metricdata.Descriptor{desc(strings.Repeat("x", 190), TypeCloudMonitoring)}, "longer than 200"},
 	}
 	for _, c := range cases {
 		err := c.s.Validate(c.metrics)
@@ -168,7 +169,7 @@ func TestPrometheusNames(t *testing.T) {
 	if got := PrometheusLabelName("a:b.c"); got != "a_b_c" {
 		t.Errorf("label: %q", got)
 	}
-	d := Descriptor{Name: "bytes", Aggregation: "sum", ValueType: Double, Kind: Cumulative}
+	d := metricdata.Descriptor{Name: "bytes", Aggregation: "sum", ValueType: metricdata.Double, Kind: metricdata.Cumulative}
 	if got := PrometheusFamily(d); got != "bytes_total" {
 		t.Errorf("counter family %q", got)
 	}

@@ -107,7 +107,10 @@ func TestOperatorsByKind(t *testing.T) {
 }
 
 func fieldText(r *event.Reader, field string) string {
-	p := event.MustParsePath(field)
+	p, err := event.ParsePath(field)
+	if err != nil {
+		return err.Error()
+	}
 	v := r.Lookup(&p)
 	return fmt.Sprintf("%v %q", v.Kind(), v.AppendLabel(nil))
 }

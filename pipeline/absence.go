@@ -4,6 +4,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 
 	"github.com/beametrics/beametrics/transforms/absence"
+	"github.com/beametrics/beametrics/transforms/exportsink"
 )
 
 // withAbsence adds explicit zeros for expected series that received
@@ -12,8 +13,8 @@ import (
 // the indexes of the metrics in it. Without absent: metrics it is
 // returned as is.
 // The transform's seconds since each series last had data are exported
-// as the gauge <metric>/seconds_since_last_seen (absence.ExportSince).
-func withAbsence(s beam.Scope, plan *Plan, metrics []int, combined beam.PCollection) beam.PCollection {
+// as the gauge <metric>/seconds_since_last_seen (exportsink.WriteSince).
+func withAbsence(s beam.Scope, plan *Plan, metrics []int, combined beam.PCollection) (beam.PCollection, error) {
 	cfg := plan.Config
 	var specs []absence.Spec
 	for _, i := range metrics {
@@ -22,16 +23,15 @@ func withAbsence(s beam.Scope, plan *Plan, metrics []int, combined beam.PCollect
 		}
 		sp, err := absence.SpecFor(cfg, i)
 		if err != nil {
-			// The config parser checks absent: against the metric's
-			// labels, so this is a programming error.
-			panic(err)
+			return beam.PCollection{}, err
 		}
 		specs = append(specs, sp)
 	}
 	if len(specs) == 0 {
-		return combined
+		return combined, nil
 	}
 	filled, since := absence.Apply(s, specs, cfg.Metrics[metrics[0]].Window, cfg.AllowedLateness, combined)
-	absence.ExportSince(s, plan.Source, plan.Exporters, since)
-	return filled
+	exportsink.WriteSince(s, plan.Source, plan.Exporters, plan.DeadLetter, since,
+		exportsink.WithWorkerSelfMetrics(plan.WorkerSelfMetrics))
+	return filled, nil
 }

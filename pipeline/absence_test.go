@@ -3,7 +3,6 @@ package pipeline
 import (
 	"bufio"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -20,7 +19,6 @@ import (
 	"github.com/beametrics/beametrics/exporters"
 	"github.com/beametrics/beametrics/internal/config"
 	"github.com/beametrics/beametrics/internal/jobs/heartbeat"
-	"github.com/beametrics/beametrics/transforms/absence"
 	"github.com/beametrics/beametrics/transforms/exportsink"
 	"github.com/beametrics/beametrics/transforms/pubsubread"
 )
@@ -102,7 +100,7 @@ func TestBuildZeroFillsStoppedRoute(t *testing.T) {
 	if err := ptest.Run(p); err != nil {
 		t.Fatal(err)
 	}
-	if err := errors.Join(exportsink.CloseAll(), absence.CloseAll()); err != nil {
+	if err := exportsink.CloseAll(); err != nil {
 		t.Fatal(err)
 	}
 
@@ -147,5 +145,28 @@ func TestBuildZeroFillsStoppedRoute(t *testing.T) {
 	sort.Strings(want)
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("exported points:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// A config whose absent: does not fit its metric (the parser refuses it,
+// so only a caller building a Config by hand gets here) makes Build fail
+// naming the metric, instead of panicking.
+func TestBuildRefusesBadAbsent(t *testing.T) {
+	cfg, err := config.Parse("liveness.yaml", []byte(livenessConfig))
+	if err != nil {
+		t.Fatal(err)
+	}
+	delete(cfg.Metrics[0].Absent.Expected[1], "pipeline_env")
+	plan := &Plan{
+		Source: config.Source{Name: "liveness.yaml", Text: []byte(livenessConfig)},
+		Config: cfg,
+		ReadRecords: func(s beam.Scope) beam.PCollection {
+			return beam.Create(s, pubsubread.Message{ID: "1"})
+		},
+	}
+	_, s := beam.NewPipelineWithRoot()
+	err = Build(s, plan)
+	if err == nil || !strings.Contains(err.Error(), `"pipeline-liveness"`) || !strings.Contains(err.Error(), `"pipeline_env"`) {
+		t.Fatalf("Build: %v, want an error naming the metric and the missing label", err)
 	}
 }

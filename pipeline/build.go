@@ -12,6 +12,7 @@ import (
 	"github.com/beametrics/beametrics/exporters"
 	"github.com/beametrics/beametrics/internal/aggregate"
 	"github.com/beametrics/beametrics/internal/config"
+	"github.com/beametrics/beametrics/internal/metricdata"
 	"github.com/beametrics/beametrics/transforms/ackgate"
 	"github.com/beametrics/beametrics/transforms/cumulative"
 	"github.com/beametrics/beametrics/transforms/deadletter"
@@ -107,13 +108,16 @@ func Build(s beam.Scope, plan *Plan) error {
 		if plan.Config.AllowedLateness > 0 {
 			combined = latepanes.Changed(ws.Scope("LatePanes"), combined)
 		}
-		combined = withAbsence(ws.Scope("Absence"), plan, sizes[size], combined)
+		combined, err := withAbsence(ws.Scope("Absence"), plan, sizes[size], combined)
+		if err != nil {
+			return err
+		}
 		// Running totals only where a metric asks for them, so that the
 		// graph (and Dataflow's update compatibility) of other configs
 		// stays as it was.
 		var cumulativeMetrics []int
 		for _, i := range sizes[size] {
-			if plan.Config.Metrics[i].Kind == "cumulative" {
+			if plan.Config.Metrics[i].Kind == metricdata.Cumulative {
 				cumulativeMetrics = append(cumulativeMetrics, i)
 			}
 		}

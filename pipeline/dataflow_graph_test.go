@@ -1,3 +1,5 @@
+//lint:file-ignore SA1019 Beam's pubsubio hands Dataflow's native Pub/Sub messages over as genproto's PubsubMessage: the type is Beam's choice.
+
 package pipeline
 
 import (

@@ -1,3 +1,5 @@
+//lint:file-ignore SA1019 Beam's pubsubio hands Dataflow's native Pub/Sub messages over as genproto's PubsubMessage: the type is Beam's choice.
+
 package pipeline
 
 import (
@@ -33,6 +35,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/beametrics/beametrics/exporters"
+	"github.com/beametrics/beametrics/internal/metricdata"
 	"github.com/beametrics/beametrics/internal/selfmetrics"
 	"github.com/beametrics/beametrics/transforms/exportsink"
 	"github.com/beametrics/beametrics/transforms/pubsubread"
@@ -455,20 +458,20 @@ func publishedMessage(t beam.EventTime, body string) pubsubread.Message {
 // descriptor does not declare, and an Export before Start or after Close.
 type strictSink struct {
 	mu       sync.Mutex
-	points   map[string][]exporters.Point // by export type
-	starts   map[string]int               // Start calls by export type
+	points   map[string][]metricdata.Point // by export type
+	starts   map[string]int                // Start calls by export type
 	problems []string
 }
 
 type strictExporter struct {
 	s       *strictSink
 	typ     string
-	descs   map[string]exporters.Descriptor
+	descs   map[string]metricdata.Descriptor
 	started bool
 	closed  bool
 }
 
-func (e *strictExporter) Start(_ context.Context, descs []exporters.Descriptor) error {
+func (e *strictExporter) Start(_ context.Context, descs []metricdata.Descriptor) error {
 	e.s.mu.Lock()
 	defer e.s.mu.Unlock()
 	if e.started {
@@ -482,7 +485,7 @@ func (e *strictExporter) Start(_ context.Context, descs []exporters.Descriptor) 
 	return nil
 }
 
-func (e *strictExporter) Export(_ context.Context, points []exporters.Point) error {
+func (e *strictExporter) Export(_ context.Context, points []metricdata.Point) error {
 	e.s.mu.Lock()
 	defer e.s.mu.Unlock()
 	if !e.started || e.closed {
@@ -527,13 +530,13 @@ metrics:
 // the worker label, and over all windows they add up to what was published
 // (events read, dead letters by reason) and exported (points, windows).
 func TestDataflowWorkerSelfMetricsOnPrism(t *testing.T) {
-	fake := &strictSink{points: map[string][]exporters.Point{}, starts: map[string]int{}}
+	fake := &strictSink{points: map[string][]metricdata.Point{}, starts: map[string]int{}}
 	if err := exportsink.CloseAll(); err != nil {
 		t.Fatal(err)
 	}
 	oldNew := exportsink.NewExporter
 	exportsink.NewExporter = func(_ context.Context, typ string, _ exporters.Settings) (exporters.Exporter, error) {
-		return &strictExporter{s: fake, typ: typ, descs: map[string]exporters.Descriptor{}}, nil
+		return &strictExporter{s: fake, typ: typ, descs: map[string]metricdata.Descriptor{}}, nil
 	}
 	t.Cleanup(func() { _ = exportsink.CloseAll(); exportsink.NewExporter = oldNew })
 
@@ -597,7 +600,7 @@ func TestDataflowWorkerSelfMetricsOnPrism(t *testing.T) {
 	for _, pr := range fake.problems {
 		t.Errorf("exporter misuse: %s", pr)
 	}
-	worker := exporters.Label{Name: selfmetrics.WorkerLabel, Value: selfmetrics.WorkerID()}
+	worker := metricdata.Label{Name: selfmetrics.WorkerLabel, Value: selfmetrics.WorkerID()}
 	metricPoints := map[string]int64{}
 	for _, typ := range []string{exporters.TypeLocal, exporters.TypeRemoteWrite} {
 		// The sink's exporter and the reporter's, one each.
@@ -607,7 +610,7 @@ func TestDataflowWorkerSelfMetricsOnPrism(t *testing.T) {
 		// sums: self-metric series (labels without the worker) -> total
 		// over windows; windows: their [start, end) in order.
 		sums := map[string]int64{}
-		var windows []exporters.Point
+		var windows []metricdata.Point
 		for _, pt := range fake.points[typ] {
 			if !strings.HasPrefix(pt.Metric, selfmetrics.Prefix) {
 				metricPoints[typ]++

@@ -50,17 +50,26 @@ func StartEmbedded(ctx context.Context, rate int) (*Embedded, error) {
 		srv.Close()
 		return nil, err
 	}
-	if _, err := c.TopicAdminClient.CreateTopic(ctx, &pubsubpb.Topic{Name: embeddedTopic}); err != nil {
-		return nil, err
-	}
-	if _, err := c.SubscriptionAdminClient.CreateSubscription(ctx, &pubsubpb.Subscription{
-		Name: embeddedSub, Topic: embeddedTopic, AckDeadlineSeconds: 60}); err != nil {
+	if err := createEmbeddedSubscription(ctx, c); err != nil {
+		c.Close()
+		srv.Close()
 		return nil, err
 	}
 	gctx, cancel := context.WithCancel(ctx)
 	e := &Embedded{Addr: srv.Addr, Subscription: embeddedSub, srv: srv, client: c, cancel: cancel, done: make(chan struct{})}
 	go e.generate(gctx, rate)
 	return e, nil
+}
+
+func createEmbeddedSubscription(ctx context.Context, c *pubsub.Client) error {
+	if _, err := c.TopicAdminClient.CreateTopic(ctx, &pubsubpb.Topic{Name: embeddedTopic}); err != nil {
+		return fmt.Errorf("embedded Pub/Sub: create topic: %w", err)
+	}
+	if _, err := c.SubscriptionAdminClient.CreateSubscription(ctx, &pubsubpb.Subscription{
+		Name: embeddedSub, Topic: embeddedTopic, AckDeadlineSeconds: 60}); err != nil {
+		return fmt.Errorf("embedded Pub/Sub: create subscription: %w", err)
+	}
+	return nil
 }
 
 func (e *Embedded) generate(ctx context.Context, rate int) {

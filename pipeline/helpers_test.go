@@ -15,6 +15,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
 
 	"github.com/beametrics/beametrics/exporters"
+	"github.com/beametrics/beametrics/internal/metricdata"
 	"github.com/beametrics/beametrics/internal/testing/processenv"
 	"github.com/beametrics/beametrics/transforms/deadletter"
 	"github.com/beametrics/beametrics/transforms/exportsink"
@@ -34,8 +35,8 @@ func TestMain(m *testing.M) {
 // exported twice, use after Close).
 type recorder struct {
 	mu       sync.Mutex
-	descs    map[string]exporters.Descriptor // by metric name, from Start
-	points   []exporters.Point
+	descs    map[string]metricdata.Descriptor // by metric name, from Start
+	points   []metricdata.Point
 	problems []string
 	closes   int
 }
@@ -54,7 +55,7 @@ func installRecorder(t *testing.T) *recorder {
 	if err := exportsink.CloseAll(); err != nil {
 		t.Fatalf("closing exporters of an earlier run: %v", err)
 	}
-	r := &recorder{descs: map[string]exporters.Descriptor{}}
+	r := &recorder{descs: map[string]metricdata.Descriptor{}}
 	old := exportsink.NewExporter
 	exportsink.NewExporter = func(_ context.Context, typ string, _ exporters.Settings) (exporters.Exporter, error) {
 		return &fakeExporter{r: r, typ: typ}, nil
@@ -67,7 +68,7 @@ func installRecorder(t *testing.T) *recorder {
 	return r
 }
 
-func (f *fakeExporter) Start(_ context.Context, descs []exporters.Descriptor) error {
+func (f *fakeExporter) Start(_ context.Context, descs []metricdata.Descriptor) error {
 	f.r.mu.Lock()
 	defer f.r.mu.Unlock()
 	if f.started {
@@ -83,7 +84,7 @@ func (f *fakeExporter) Start(_ context.Context, descs []exporters.Descriptor) er
 	return nil
 }
 
-func (f *fakeExporter) Export(_ context.Context, points []exporters.Point) error {
+func (f *fakeExporter) Export(_ context.Context, points []metricdata.Point) error {
 	f.r.mu.Lock()
 	defer f.r.mu.Unlock()
 	if !f.started || f.closed {
@@ -135,7 +136,7 @@ func (r *recorder) lines(t *testing.T) []string {
 	return out
 }
 
-func seriesID(metric string, labels []exporters.Label, start, end time.Time) string {
+func seriesID(metric string, labels []metricdata.Label, start, end time.Time) string {
 	var b strings.Builder
 	b.WriteString(metric)
 	b.WriteString("{")
@@ -151,14 +152,14 @@ func seriesID(metric string, labels []exporters.Label, start, end time.Time) str
 }
 
 // formatPoint writes a point as "metric{labels} start/end = value".
-func formatPoint(p exporters.Point) string {
+func formatPoint(p metricdata.Point) string {
 	var v string
 	switch p.Type {
-	case exporters.Int64:
+	case metricdata.Int64:
 		v = strconv.FormatInt(p.Int, 10)
-	case exporters.Double:
+	case metricdata.Double:
 		v = formatFloat(p.Double)
-	case exporters.Distribution:
+	case metricdata.Distribution:
 		d := p.Dist
 		v = formatDist(d.Count, d.Sum, d.Min, d.Max, d.BucketCounts)
 	default:

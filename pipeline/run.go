@@ -19,8 +19,8 @@ import (
 	localexp "github.com/beametrics/beametrics/exporters/local"
 	"github.com/beametrics/beametrics/internal/config"
 	"github.com/beametrics/beametrics/internal/engine"
+	"github.com/beametrics/beametrics/internal/metricdata"
 	"github.com/beametrics/beametrics/internal/selfmetrics"
-	"github.com/beametrics/beametrics/transforms/absence"
 	"github.com/beametrics/beametrics/transforms/deadletter"
 	"github.com/beametrics/beametrics/transforms/exportsink"
 	"github.com/beametrics/beametrics/transforms/linesource"
@@ -87,7 +87,7 @@ func Prepare(ctx context.Context, o *Options) (*Plan, error) {
 	if err != nil {
 		return nil, usageError(err)
 	}
-	descs := make([]exporters.Descriptor, eng.NumMetrics())
+	descs := make([]metricdata.Descriptor, eng.NumMetrics())
 	for i := range descs {
 		descs[i] = eng.Descriptor(i)
 		descs[i].Window = cfg.Metrics[i].Window
@@ -302,7 +302,7 @@ func Run(ctx context.Context, o *Options, stderr io.Writer) error {
 	}
 	stopProgress()
 	stopSelfMetrics()
-	closeErr := errors.Join(exportsink.CloseAll(), absence.CloseAll(), deadletter.CloseFiles())
+	closeErr := errors.Join(exportsink.CloseAll(), deadletter.CloseFiles())
 	var totals selfmetrics.Totals
 	if local {
 		here := sinceStart()

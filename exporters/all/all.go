@@ -19,9 +19,9 @@ import (
 func New(ctx context.Context, exportType string, s exporters.Settings) (exporters.Exporter, error) {
 	switch exportType {
 	case exporters.TypeCloudMonitoring:
-		return cloudmonitoring.New(ctx, s.CloudMonitoring)
+		return cloudmonitoring.New(ctx, s.CloudMonitoring, cloudmonitoring.Options{})
 	case exporters.TypeRemoteWrite:
-		return promremote.New(s.RemoteWrite)
+		return promremote.New(s.RemoteWrite, promremote.Options{})
 	case exporters.TypeLocal:
 		return local.Open(s.Local.Path)
 	}

@@ -11,10 +11,10 @@ import (
 	"time"
 
 	"github.com/beametrics/beametrics/exporters"
-	"github.com/beametrics/beametrics/exporters/cloudmonitoring"
 	"github.com/beametrics/beametrics/exporters/local"
 	"github.com/beametrics/beametrics/exporters/promremote"
 	"github.com/beametrics/beametrics/exporters/promscrape"
+	"github.com/beametrics/beametrics/internal/metricdata"
 )
 
 func TestNewByType(t *testing.T) {
@@ -37,11 +37,7 @@ func TestNewByType(t *testing.T) {
 		if got := fmt.Sprintf("%T", e); got != want {
 			t.Errorf("%s: got %s, want %s", typ, got, want)
 		}
-		if _, ok := e.(exporters.FailureReporter); !ok {
-			t.Errorf("%s does not report failures", typ)
-		}
 	}
-	var _ exporters.FailureReporter = (*cloudmonitoring.Exporter)(nil)
 	if _, err := New(ctx, "stackdriver", s); err == nil || !strings.Contains(err.Error(), `unknown export type "stackdriver" (known: google-cloud-monitoring, local, prometheus)`) {
 		t.Errorf("unknown type: %v", err)
 	}
@@ -59,9 +55,9 @@ func TestScrape(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	d := exporters.Descriptor{Name: "x", Aggregation: "count", ValueType: exporters.Int64, Kind: exporters.Gauge}
-	e.Start(ctx, []exporters.Descriptor{d})
-	if err := e.Export(ctx, []exporters.Point{{Metric: "x", End: time.Unix(60, 0), Type: exporters.Int64, Int: 42}}); err != nil {
+	d := metricdata.Descriptor{Name: "x", Aggregation: "count", ValueType: metricdata.Int64, Kind: metricdata.Gauge}
+	e.Start(ctx, []metricdata.Descriptor{d})
+	if err := e.Export(ctx, []metricdata.Point{{Metric: "x", End: time.Unix(60, 0), Type: metricdata.Int64, Int: 42}}); err != nil {
 		t.Fatal(err)
 	}
 	srv, _ := promscrape.Shared("127.0.0.1:0") // the same server Scrape started

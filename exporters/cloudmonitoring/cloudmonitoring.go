@@ -31,6 +31,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/beametrics/beametrics/exporters"
+	"github.com/beametrics/beametrics/internal/metricdata"
 	"github.com/beametrics/beametrics/internal/secrets"
 )
 
@@ -44,50 +45,40 @@ type Exporter struct {
 	client   *monitoring.MetricClient
 	settings exporters.CloudMonitoringSettings
 	resource *monitoredres.MonitoredResource
-	opts     options
+	opts     Options
 
 	mu      sync.RWMutex
-	metrics map[string]exporters.Descriptor
-
-	failures exporters.Failures
+	metrics map[string]metricdata.Descriptor
 }
 
-// Option changes an Exporter built by New.
-type Option func(*options)
-
-type options struct {
-	client                 []option.ClientOption
-	backoffMin, backoffMax time.Duration
-	concurrency            int
-	logger                 *slog.Logger
+// Options tune an Exporter beyond its settings; zero fields take the
+// defaults.
+type Options struct {
+	// Client goes to the monitoring client (a fake's endpoint, with
+	// option.WithEndpoint and option.WithoutAuthentication).
+	Client []option.ClientOption
+	// BackoffMin and BackoffMax are the first and the longest wait
+	// between retries (default 1s and 30s).
+	BackoffMin, BackoffMax time.Duration
+	// Logger gets the retries (default slog.Default()).
+	Logger *slog.Logger
 }
 
-// WithClientOptions passes options to the monitoring client (tests point it
-// at a fake with option.WithEndpoint and option.WithoutAuthentication).
-func WithClientOptions(o ...option.ClientOption) Option {
-	return func(x *options) { x.client = append(x.client, o...) }
-}
-
-// WithBackoff sets the first and the longest wait between retries
-// (default 1s and 30s).
-func WithBackoff(min, max time.Duration) Option {
-	return func(x *options) { x.backoffMin, x.backoffMax = min, max }
-}
-
-// WithConcurrency sets how many requests of one round may be in flight
-// (default 4).
-func WithConcurrency(n int) Option { return func(x *options) { x.concurrency = n } }
-
-// WithLogger sets where failures are logged (default slog.Default()).
-func WithLogger(l *slog.Logger) Option { return func(x *options) { x.logger = l } }
+// concurrency is how many requests of one round may be in flight.
+const concurrency = 4
 
 // New connects to Cloud Monitoring. For generic_task without task_id the
 // task_id becomes host-pid, so that parallel workers never write the same
 // series.
-func New(ctx context.Context, s exporters.CloudMonitoringSettings, opts ...Option) (*Exporter, error) {
-	o := options{backoffMin: time.Second, backoffMax: 30 * time.Second, concurrency: 4, logger: slog.Default()}
-	for _, f := range opts {
-		f(&o)
+func New(ctx context.Context, s exporters.CloudMonitoringSettings, o Options) (*Exporter, error) {
+	if o.BackoffMin <= 0 {
+		o.BackoffMin = time.Second
+	}
+	if o.BackoffMax <= 0 {
+		o.BackoffMax = 30 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
 	}
 	if s.Project == "" {
 		return nil, errors.New("google-cloud-monitoring: project is required (flag --monitoring-project)")
@@ -103,11 +94,11 @@ func New(ctx context.Context, s exporters.CloudMonitoringSettings, opts ...Optio
 		host, _ := os.Hostname()
 		res.Labels["task_id"] = fmt.Sprintf("%s-%d", host, os.Getpid())
 	}
-	client, err := monitoring.NewMetricClient(ctx, o.client...)
+	client, err := monitoring.NewMetricClient(ctx, o.Client...)
 	if err != nil {
 		return nil, fmt.Errorf("google-cloud-monitoring: %w", err)
 	}
-	return &Exporter{client: client, settings: s, resource: res, opts: o, metrics: map[string]exporters.Descriptor{}}, nil
+	return &Exporter{client: client, settings: s, resource: res, opts: o, metrics: map[string]metricdata.Descriptor{}}, nil
 }
 
 // Resource returns the monitored resource the exporter writes on.
@@ -119,7 +110,7 @@ func (e *Exporter) MetricType(name string) string { return e.settings.Prefix() +
 func (e *Exporter) projectName() string { return "projects/" + e.settings.Project }
 
 // Descriptor returns the Cloud Monitoring descriptor for a metric.
-func (e *Exporter) Descriptor(d exporters.Descriptor) *metric.MetricDescriptor {
+func (e *Exporter) Descriptor(d metricdata.Descriptor) *metric.MetricDescriptor {
 	md := &metric.MetricDescriptor{
 		Type:        e.MetricType(d.Name),
 		DisplayName: d.Name,
@@ -127,15 +118,15 @@ func (e *Exporter) Descriptor(d exporters.Descriptor) *metric.MetricDescriptor {
 		Unit:        d.Unit,
 		MetricKind:  metric.MetricDescriptor_GAUGE,
 	}
-	if d.Kind == exporters.Cumulative {
+	if d.Kind == metricdata.Cumulative {
 		md.MetricKind = metric.MetricDescriptor_CUMULATIVE
 	}
 	switch d.ValueType {
-	case exporters.Int64:
+	case metricdata.Int64:
 		md.ValueType = metric.MetricDescriptor_INT64
-	case exporters.Double:
+	case metricdata.Double:
 		md.ValueType = metric.MetricDescriptor_DOUBLE
-	case exporters.Distribution:
+	case metricdata.Distribution:
 		md.ValueType = metric.MetricDescriptor_DISTRIBUTION
 	}
 	for _, l := range d.LabelNames {
@@ -148,7 +139,7 @@ func (e *Exporter) Descriptor(d exporters.Descriptor) *metric.MetricDescriptor {
 // existing descriptor of another kind or value type is a conflict: changing
 // it would need deleting the metric's data, so it is left to a person.
 // Labels the config adds are added by updating the descriptor.
-func (e *Exporter) Start(ctx context.Context, metrics []exporters.Descriptor) error {
+func (e *Exporter) Start(ctx context.Context, metrics []metricdata.Descriptor) error {
 	var errs []error
 	for _, d := range metrics {
 		if d.Window > 0 && d.Window < exporters.MinCloudMonitoringWindow {
@@ -166,7 +157,7 @@ func (e *Exporter) Start(ctx context.Context, metrics []exporters.Descriptor) er
 	return errors.Join(errs...)
 }
 
-func (e *Exporter) ensureDescriptor(ctx context.Context, d exporters.Descriptor) error {
+func (e *Exporter) ensureDescriptor(ctx context.Context, d metricdata.Descriptor) error {
 	want := e.Descriptor(d)
 	have, err := e.client.GetMetricDescriptor(ctx, &monitoringpb.GetMetricDescriptorRequest{
 		Name: e.projectName() + "/metricDescriptors/" + want.Type,
@@ -221,13 +212,13 @@ func needsUpdate(have, want *metric.MetricDescriptor) bool {
 
 // item is one point on its way out.
 type item struct {
-	point exporters.Point
+	point metricdata.Point
 	ts    *monitoringpb.TimeSeries
 }
 
 // Export writes the points. Each series' points go in time order, one per
 // request; a round of requests holds each series at most once.
-func (e *Exporter) Export(ctx context.Context, points []exporters.Point) error {
+func (e *Exporter) Export(ctx context.Context, points []metricdata.Point) error {
 	var (
 		mu     sync.Mutex
 		failed []exporters.PointFailure
@@ -276,7 +267,7 @@ func (e *Exporter) Export(ctx context.Context, points []exporters.Point) error {
 				round = append(round, its[r])
 			}
 		}
-		sem := make(chan struct{}, max(1, e.opts.concurrency))
+		sem := make(chan struct{}, concurrency)
 		var wg sync.WaitGroup
 		for start := 0; start < len(round); start += exporters.MaxSeriesPerRequest {
 			chunk := round[start:min(start+exporters.MaxSeriesPerRequest, len(round))]
@@ -293,14 +284,8 @@ func (e *Exporter) Export(ctx context.Context, points []exporters.Point) error {
 	if len(failed) == 0 {
 		return nil
 	}
-	byCode := map[string]int{}
-	for _, f := range failed {
-		e.failures.Add(exporters.FailureKey{Exporter: exporters.TypeCloudMonitoring, Code: f.Code}, 1)
-		if byCode[f.Code] == 0 {
-			e.opts.logger.Error("google-cloud-monitoring: points not written", "code", f.Code, "series", exporters.SeriesString(f.Point), "end", f.Point.End, "reason", f.Reason)
-		}
-		byCode[f.Code]++
-	}
+	// The caller counts and logs the loss (the error names a series and
+	// reason per code).
 	return &exporters.ExportError{Exporter: exporters.TypeCloudMonitoring, Total: len(points), Failed: failed}
 }
 
@@ -354,7 +339,7 @@ func (e *Exporter) write(ctx context.Context, items []item, mayBeWritten bool, f
 // and RESOURCE_EXHAUSTED. retried reports whether an attempt that may have
 // been applied was repeated.
 func (e *Exporter) call(ctx context.Context, req *monitoringpb.CreateTimeSeriesRequest) (err error, retried bool) {
-	wait := e.opts.backoffMin
+	wait := e.opts.BackoffMin
 	retries := exporters.RetriesOr(e.settings.MaxRetries)
 	for attempt := 0; ; attempt++ {
 		actx, cancel := context.WithTimeout(ctx, exporters.TimeoutOr(e.settings.Timeout))
@@ -371,13 +356,13 @@ func (e *Exporter) call(ctx context.Context, req *monitoringpb.CreateTimeSeriesR
 		retried = true
 		// Full jitter spreads the retries of parallel workers.
 		d := time.Duration(rand.Int64N(int64(wait) + 1))
-		e.opts.logger.Warn("google-cloud-monitoring: retrying", "code", status.Code(err), "attempt", attempt+1, "wait", d, "err", err)
+		e.opts.Logger.Warn("google-cloud-monitoring: retrying", "code", status.Code(err), "attempt", attempt+1, "wait", d, "err", err)
 		select {
 		case <-ctx.Done():
 			return ctx.Err(), retried
 		case <-time.After(d):
 		}
-		wait = min(2*wait, e.opts.backoffMax)
+		wait = min(2*wait, e.opts.BackoffMax)
 	}
 }
 
@@ -441,7 +426,7 @@ func badSeries(msg string, n int, summary *monitoringpb.CreateTimeSeriesSummary)
 	return bad, true
 }
 
-func seriesKey(p exporters.Point) string {
+func seriesKey(p metricdata.Point) string {
 	var b strings.Builder
 	b.WriteString(p.Metric)
 	for _, l := range p.Labels {
@@ -454,7 +439,7 @@ func seriesKey(p exporters.Point) string {
 }
 
 // timeSeries converts a point, checking what the API would refuse.
-func (e *Exporter) timeSeries(p exporters.Point, d exporters.Descriptor) (*monitoringpb.TimeSeries, error) {
+func (e *Exporter) timeSeries(p metricdata.Point, d metricdata.Descriptor) (*monitoringpb.TimeSeries, error) {
 	if p.Type != d.ValueType {
 		return nil, fmt.Errorf("point is %v, metric is %v", p.Type, d.ValueType)
 	}
@@ -467,7 +452,7 @@ func (e *Exporter) timeSeries(p exporters.Point, d exporters.Descriptor) (*monit
 	}
 	interval := &monitoringpb.TimeInterval{EndTime: timestamppb.New(p.End)}
 	kind := metric.MetricDescriptor_GAUGE
-	if d.Kind == exporters.Cumulative {
+	if d.Kind == metricdata.Cumulative {
 		kind = metric.MetricDescriptor_CUMULATIVE
 		if !p.Start.Before(p.End) {
 			return nil, fmt.Errorf("cumulative start %v is not before end %v", p.Start, p.End)
@@ -477,16 +462,16 @@ func (e *Exporter) timeSeries(p exporters.Point, d exporters.Descriptor) (*monit
 	value := &monitoringpb.TypedValue{}
 	var vt metric.MetricDescriptor_ValueType
 	switch p.Type {
-	case exporters.Int64:
+	case metricdata.Int64:
 		vt = metric.MetricDescriptor_INT64
 		value.Value = &monitoringpb.TypedValue_Int64Value{Int64Value: p.Int}
-	case exporters.Double:
+	case metricdata.Double:
 		vt = metric.MetricDescriptor_DOUBLE
 		if math.IsNaN(p.Double) || math.IsInf(p.Double, 0) {
 			return nil, fmt.Errorf("value %v is not finite", p.Double)
 		}
 		value.Value = &monitoringpb.TypedValue_DoubleValue{DoubleValue: p.Double}
-	case exporters.Distribution:
+	case metricdata.Distribution:
 		vt = metric.MetricDescriptor_DISTRIBUTION
 		dist, err := toDistribution(p.Dist)
 		if err != nil {
@@ -505,7 +490,7 @@ func (e *Exporter) timeSeries(p exporters.Point, d exporters.Descriptor) (*monit
 	}, nil
 }
 
-func toDistribution(d *exporters.DistributionValue) (*distribution.Distribution, error) {
+func toDistribution(d *metricdata.DistributionValue) (*distribution.Distribution, error) {
 	if d == nil {
 		return nil, errors.New("distribution point without value")
 	}
@@ -534,9 +519,6 @@ func toDistribution(d *exporters.DistributionValue) (*distribution.Distribution,
 	}
 	return out, nil
 }
-
-// Failures returns the points lost so far.
-func (e *Exporter) Failures() map[exporters.FailureKey]int64 { return e.failures.Snapshot() }
 
 // Close closes the client.
 func (e *Exporter) Close() error { return e.client.Close() }

@@ -17,24 +17,25 @@ import (
 	"google.golang.org/grpc/codes"
 
 	"github.com/beametrics/beametrics/exporters"
+	"github.com/beametrics/beametrics/internal/metricdata"
 	"github.com/beametrics/beametrics/internal/testing/fakemonitoring"
 )
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
-func lbl(kv ...string) []exporters.Label {
-	var ls []exporters.Label
+func lbl(kv ...string) []metricdata.Label {
+	var ls []metricdata.Label
 	for i := 0; i < len(kv); i += 2 {
-		ls = append(ls, exporters.Label{Name: kv[i], Value: kv[i+1]})
+		ls = append(ls, metricdata.Label{Name: kv[i], Value: kv[i+1]})
 	}
 	return ls
 }
 
-var testMetrics = []exporters.Descriptor{
-	{Name: "requests", Aggregation: "count", ValueType: exporters.Int64, Kind: exporters.Gauge, LabelNames: []string{"method"}, Unit: "1", Description: "requests per window", Window: time.Minute},
-	{Name: "latency_mean", Aggregation: "mean", ValueType: exporters.Double, Kind: exporters.Gauge, Unit: "s", Window: time.Minute},
-	{Name: "bytes_total", Aggregation: "sum", ValueType: exporters.Double, Kind: exporters.Cumulative, LabelNames: []string{"host"}, Window: time.Minute},
-	{Name: "size", Aggregation: "distribution", ValueType: exporters.Distribution, Kind: exporters.Gauge, Buckets: []float64{1, 5}, Window: time.Minute},
+var testMetrics = []metricdata.Descriptor{
+	{Name: "requests", Aggregation: "count", ValueType: metricdata.Int64, Kind: metricdata.Gauge, LabelNames: []string{"method"}, Unit: "1", Description: "requests per window", Window: time.Minute},
+	{Name: "latency_mean", Aggregation: "mean", ValueType: metricdata.Double, Kind: metricdata.Gauge, Unit: "s", Window: time.Minute},
+	{Name: "bytes_total", Aggregation: "sum", ValueType: metricdata.Double, Kind: metricdata.Cumulative, LabelNames: []string{"host"}, Window: time.Minute},
+	{Name: "size", Aggregation: "distribution", ValueType: metricdata.Distribution, Kind: metricdata.Gauge, Buckets: []float64{1, 5}, Window: time.Minute},
 }
 
 func setup(t testing.TB, s exporters.CloudMonitoringSettings) (*fakemonitoring.Server, *Exporter) {
@@ -47,7 +48,7 @@ func setup(t testing.TB, s exporters.CloudMonitoringSettings) (*fakemonitoring.S
 	if s.Project == "" {
 		s.Project = "proj"
 	}
-	e, err := New(context.Background(), s, WithClientOptions(srv.ClientOptions()...), WithBackoff(time.Millisecond, 5*time.Millisecond), WithLogger(quiet))
+	e, err := New(context.Background(), s, Options{Client: srv.ClientOptions(), BackoffMin: time.Millisecond, BackoffMax: 5 * time.Millisecond, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +101,7 @@ func TestStartRefusesShortWindow(t *testing.T) {
 	srv, e := setup(t, exporters.CloudMonitoringSettings{})
 	fast := testMetrics[0]
 	fast.Window = time.Second
-	err := e.Start(context.Background(), []exporters.Descriptor{fast})
+	err := e.Start(context.Background(), []metricdata.Descriptor{fast})
 	if err == nil || !strings.Contains(err.Error(), "window 1s is shorter than the per-series write limit") {
 		t.Fatalf("got %v", err)
 	}
@@ -130,13 +131,13 @@ func TestExportWritesEveryKindAtWindowEnd(t *testing.T) {
 	s1, e1 := window(2)
 	_, e2 := window(1)
 	runStart := s1.Add(-time.Hour)
-	pts := []exporters.Point{
-		{Metric: "requests", Labels: lbl("method", "GET"), Start: e1, End: e2, Type: exporters.Int64, Int: 7}, // later window first
-		{Metric: "requests", Labels: lbl("method", "GET"), Start: s1, End: e1, Type: exporters.Int64, Int: 3},
-		{Metric: "latency_mean", Start: s1, End: e1, Type: exporters.Double, Double: 0.25},
-		{Metric: "bytes_total", Labels: lbl("host", "a"), Start: runStart, End: e1, Type: exporters.Double, Double: 10},
-		{Metric: "bytes_total", Labels: lbl("host", "a"), Start: runStart, End: e2, Type: exporters.Double, Double: 12.5},
-		{Metric: "size", Start: s1, End: e1, Type: exporters.Distribution, Dist: &exporters.DistributionValue{Count: 4, Sum: 10, Min: 0.5, Max: 6, Bounds: []float64{1, 5}, BucketCounts: []int64{1, 2, 1}}},
+	pts := []metricdata.Point{
+		{Metric: "requests", Labels: lbl("method", "GET"), Start: e1, End: e2, Type: metricdata.Int64, Int: 7}, // later window first
+		{Metric: "requests", Labels: lbl("method", "GET"), Start: s1, End: e1, Type: metricdata.Int64, Int: 3},
+		{Metric: "latency_mean", Start: s1, End: e1, Type: metricdata.Double, Double: 0.25},
+		{Metric: "bytes_total", Labels: lbl("host", "a"), Start: runStart, End: e1, Type: metricdata.Double, Double: 10},
+		{Metric: "bytes_total", Labels: lbl("host", "a"), Start: runStart, End: e2, Type: metricdata.Double, Double: 12.5},
+		{Metric: "size", Start: s1, End: e1, Type: metricdata.Distribution, Dist: &metricdata.DistributionValue{Count: 4, Sum: 10, Min: 0.5, Max: 6, Bounds: []float64{1, 5}, BucketCounts: []int64{1, 2, 1}}},
 	}
 	if err := e.Export(context.Background(), pts); err != nil {
 		t.Fatal(err)
@@ -179,10 +180,10 @@ func TestExportWritesEveryKindAtWindowEnd(t *testing.T) {
 	}
 }
 
-func manySeries(n int, start, end time.Time) []exporters.Point {
-	pts := make([]exporters.Point, n)
+func manySeries(n int, start, end time.Time) []metricdata.Point {
+	pts := make([]metricdata.Point, n)
 	for i := range pts {
-		pts[i] = exporters.Point{Metric: "requests", Labels: lbl("method", fmt.Sprintf("m%05d", i)), Start: start, End: end, Type: exporters.Int64, Int: int64(i)}
+		pts[i] = metricdata.Point{Metric: "requests", Labels: lbl("method", fmt.Sprintf("m%05d", i)), Start: start, End: end, Type: metricdata.Int64, Int: int64(i)}
 	}
 	return pts
 }
@@ -209,9 +210,6 @@ func TestRetriesTransientErrors(t *testing.T) {
 	if req, _, written := srv.Stats(); req != 4 || written != 10 {
 		t.Errorf("requests=%d written=%d, want 4 and 10", req, written)
 	}
-	if f := e.Failures(); len(f) != 0 {
-		t.Errorf("failures %v", f)
-	}
 }
 
 func TestGivesUpAfterRetriesAndCounts(t *testing.T) {
@@ -223,9 +221,7 @@ func TestGivesUpAfterRetriesAndCounts(t *testing.T) {
 	if !errors.As(err, &ee) || len(ee.Failed) != 10 {
 		t.Fatalf("got %v", err)
 	}
-	if n := e.Failures()[exporters.FailureKey{Exporter: "google-cloud-monitoring", Code: "UNAVAILABLE"}]; n != 10 {
-		t.Errorf("failures %v", e.Failures())
-	}
+	wantCodes(t, ee, "UNAVAILABLE")
 	if req, _, _ := srv.Stats(); req != 3 {
 		t.Errorf("%d requests, want 3", req)
 	}
@@ -236,9 +232,11 @@ func TestNonRetryableCodeIsNotRetried(t *testing.T) {
 	srv.FailNext(codes.PermissionDenied)
 	s, end := window(1)
 	err := e.Export(context.Background(), manySeries(3, s, end))
-	if err == nil || e.Failures()[exporters.FailureKey{Exporter: "google-cloud-monitoring", Code: "PERMISSION_DENIED"}] != 3 {
-		t.Fatalf("got %v, failures %v", err, e.Failures())
+	var ee *exporters.ExportError
+	if !errors.As(err, &ee) || len(ee.Failed) != 3 {
+		t.Fatalf("want 3 points lost, got %v", err)
 	}
+	wantCodes(t, ee, "PERMISSION_DENIED")
 	if req, _, _ := srv.Stats(); req != 1 {
 		t.Errorf("%d requests, want 1", req)
 	}
@@ -281,9 +279,6 @@ func TestInvalidArgumentIsolatesTheBadSeries(t *testing.T) {
 			if !omit && req != 1 {
 				t.Errorf("with indexes one request suffices, saw %d", req)
 			}
-			if n := e.Failures()[exporters.FailureKey{Exporter: "google-cloud-monitoring", Code: "INVALID_ARGUMENT"}]; n != 1 {
-				t.Errorf("failures %v", e.Failures())
-			}
 		})
 	}
 }
@@ -292,23 +287,23 @@ func TestRefusedByAPIRules(t *testing.T) {
 	s, end := window(1)
 	cases := []struct {
 		name   string
-		points []exporters.Point
+		points []metricdata.Point
 		reason string
 	}{
-		{"too frequent", []exporters.Point{
-			{Metric: "latency_mean", Start: s, End: end.Add(-2 * time.Second), Type: exporters.Double, Double: 1},
-			{Metric: "latency_mean", Start: s, End: end, Type: exporters.Double, Double: 2},
+		{"too frequent", []metricdata.Point{
+			{Metric: "latency_mean", Start: s, End: end.Add(-2 * time.Second), Type: metricdata.Double, Double: 1},
+			{Metric: "latency_mean", Start: s, End: end, Type: metricdata.Double, Double: 2},
 		}, fakemonitoring.MsgTooFrequent},
-		{"cumulative start over 25h back", []exporters.Point{
-			{Metric: "bytes_total", Start: end.Add(-26 * time.Hour), End: end, Type: exporters.Double, Double: 1},
+		{"cumulative start over 25h back", []metricdata.Point{
+			{Metric: "bytes_total", Start: end.Add(-26 * time.Hour), End: end, Type: metricdata.Double, Double: 1},
 		}, "25 hours"},
-		{"end over 5 min ahead", []exporters.Point{
-			{Metric: "latency_mean", Start: s, End: time.Now().Add(10 * time.Minute), Type: exporters.Double, Double: 1},
+		{"end over 5 min ahead", []metricdata.Point{
+			{Metric: "latency_mean", Start: s, End: time.Now().Add(10 * time.Minute), Type: metricdata.Double, Double: 1},
 		}, "5 minutes in the future"},
-		{"label value too long (checked before sending)", []exporters.Point{
-			{Metric: "requests", Labels: lbl("method", strings.Repeat("x", 1025)), Start: s, End: end, Type: exporters.Int64, Int: 1},
+		{"label value too long (checked before sending)", []metricdata.Point{
+			{Metric: "requests", Labels: lbl("method", strings.Repeat("x", 1025)), Start: s, End: end, Type: metricdata.Int64, Int: 1},
 		}, "at most 1024"},
-		{"unknown metric", []exporters.Point{{Metric: "nope", End: end, Type: exporters.Int64}}, "not given to Start"},
+		{"unknown metric", []metricdata.Point{{Metric: "nope", End: end, Type: metricdata.Int64}}, "not given to Start"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -410,4 +405,14 @@ func BenchmarkExport10kSeries(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "windows/s")
 	b.ReportMetric(float64(b.N*10000)/b.Elapsed().Seconds(), "points/s")
+}
+
+// wantCodes checks that every point ee lists was lost with code.
+func wantCodes(t *testing.T, ee *exporters.ExportError, code string) {
+	t.Helper()
+	for _, f := range ee.Failed {
+		if f.Code != code {
+			t.Errorf("%s lost with code %s, want %s", exporters.SeriesString(f.Point), f.Code, code)
+		}
+	}
 }

@@ -11,6 +11,7 @@ import (
 	"cloud.google.com/go/monitoring/apiv3/v2/monitoringpb"
 
 	"github.com/beametrics/beametrics/exporters"
+	"github.com/beametrics/beametrics/internal/metricdata"
 	"github.com/beametrics/beametrics/internal/secrets"
 )
 
@@ -22,12 +23,12 @@ func TestServerMessagesAreMaskedAndCut(t *testing.T) {
 	secrets.Register(secret)
 	srv, e := started(t, exporters.CloudMonitoringSettings{})
 	var logs bytes.Buffer
-	e.opts.logger = slog.New(slog.NewTextHandler(&logs, nil))
+	e.opts.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 	srv.RejectSeries(func(*monitoringpb.TimeSeries) string {
 		return "token " + secret + "\nlevel=ERROR msg=forged " + strings.Repeat("y", 2000)
 	})
 	start, end := window(1)
-	err := e.Export(context.Background(), []exporters.Point{{Metric: "requests", Labels: lbl("method", "GET"), Start: start, End: end, Type: exporters.Int64, Int: 1}})
+	err := e.Export(context.Background(), []metricdata.Point{{Metric: "requests", Labels: lbl("method", "GET"), Start: start, End: end, Type: metricdata.Int64, Int: 1}})
 	var ee *exporters.ExportError
 	if !errors.As(err, &ee) || len(ee.Failed) != 1 {
 		t.Fatalf("want one failed point, got %v", err)

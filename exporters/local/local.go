@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"math"
 	"os"
 	"os/signal"
@@ -21,19 +20,16 @@ import (
 	"time"
 
 	"github.com/beametrics/beametrics/exporters"
+	"github.com/beametrics/beametrics/internal/metricdata"
 )
 
 // Exporter writes JSON lines to an io.Writer. Each Export call writes all its
 // lines with one Write under a lock, so lines of concurrent calls never
 // interleave.
 type Exporter struct {
-	mu       *sync.Mutex // shared by every exporter of one destination
-	w        io.Writer
-	failures exporters.Failures
+	mu *sync.Mutex // shared by every exporter of one destination
+	w  io.Writer
 }
-
-// New returns an exporter writing to w. It does not close w.
-func New(w io.Writer) *Exporter { return &Exporter{w: w, mu: new(sync.Mutex)} }
 
 var (
 	sharedMu sync.Mutex
@@ -105,10 +101,10 @@ func Open(path string) (*Exporter, error) {
 }
 
 // Start has nothing to prepare.
-func (e *Exporter) Start(context.Context, []exporters.Descriptor) error { return nil }
+func (e *Exporter) Start(context.Context, []metricdata.Descriptor) error { return nil }
 
 // Export writes one line per point.
-func (e *Exporter) Export(_ context.Context, points []exporters.Point) error {
+func (e *Exporter) Export(_ context.Context, points []metricdata.Point) error {
 	buf := make([]byte, 0, 192*len(points))
 	var failed []exporters.PointFailure
 	for _, p := range points {
@@ -134,24 +130,14 @@ func (e *Exporter) Export(_ context.Context, points []exporters.Point) error {
 	if len(failed) == 0 {
 		return nil
 	}
-	for _, f := range failed {
-		e.failures.Add(exporters.FailureKey{Exporter: exporters.TypeLocal, Code: f.Code}, 1)
-	}
 	err := &exporters.ExportError{Exporter: exporters.TypeLocal, Total: len(points), Failed: failed}
 	if code == CodeOutputClosed {
 		closedLost.Add(int64(len(points)))
-		closedOnce.Do(func() {
-			slog.Error("local exporter: the output was closed by its reader (broken pipe); points from now on are counted as lost", "code", CodeOutputClosed)
-			close(closed)
-		})
+		closedOnce.Do(func() { close(closed) })
 		return err
 	}
-	slog.Error("local exporter: points not written", "err", err)
 	return err
 }
-
-// Failures returns the points lost so far.
-func (e *Exporter) Failures() map[exporters.FailureKey]int64 { return e.failures.Snapshot() }
 
 // Close flushes a file to disk; standard output and shared files stay open.
 func (e *Exporter) Close() error {
@@ -167,7 +153,7 @@ func (e *Exporter) Close() error {
 // error buf is returned unchanged. Labels appear sorted by name, Int64
 // values as integers, non-finite doubles as the strings "NaN", "+Inf" and
 // "-Inf" (JSON has no such numbers).
-func AppendLine(buf []byte, p exporters.Point) ([]byte, error) {
+func AppendLine(buf []byte, p metricdata.Point) ([]byte, error) {
 	start := len(buf)
 	buf = append(buf, `{"metric_name":`...)
 	buf = appendString(buf, p.Metric)
@@ -182,11 +168,11 @@ func AppendLine(buf []byte, p exporters.Point) ([]byte, error) {
 	}
 	buf = append(buf, `},"value":`...)
 	switch p.Type {
-	case exporters.Int64:
+	case metricdata.Int64:
 		buf = strconv.AppendInt(buf, p.Int, 10)
-	case exporters.Double:
+	case metricdata.Double:
 		buf = appendFloat(buf, p.Double)
-	case exporters.Distribution:
+	case metricdata.Distribution:
 		d := p.Dist
 		if d == nil {
 			return buf[:start], fmt.Errorf("distribution point without value")

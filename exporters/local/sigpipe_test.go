@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/beametrics/beametrics/exporters"
+	"github.com/beametrics/beametrics/internal/metricdata"
 )
 
 const sigpipeChildEnv = "BEAMETRICS_LOCAL_SIGPIPE_CHILD"
@@ -49,22 +50,22 @@ func TestStdoutClosedByReader(t *testing.T) {
 	if err != nil {
 		t.Fatalf("child: %v (killed by SIGPIPE?)\n%s", err, stderr.String())
 	}
-	if !strings.Contains(stderr.String(), "child: output closed; lost ") || !strings.Contains(stderr.String(), "broken pipe") {
+	if !strings.Contains(stderr.String(), "child: output closed; lost ") || !strings.Contains(stderr.String(), "output_closed x1 (e.g. m{}: the output was closed by its reader)") {
 		t.Errorf("child's stderr:\n%s", stderr.String())
 	}
 }
 
 func sigpipeChild() {
 	e := Stdout()
-	p := exporters.Point{Metric: "m", Start: time.Unix(0, 0), End: time.Unix(60, 0), Type: exporters.Int64, Int: 1}
+	p := metricdata.Point{Metric: "m", Start: time.Unix(0, 0), End: time.Unix(60, 0), Type: metricdata.Int64, Int: 1}
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
-		err := e.Export(context.Background(), []exporters.Point{p})
+		err := e.Export(context.Background(), []metricdata.Point{p})
 		var ee *exporters.ExportError
 		if errors.As(err, &ee) && ee.Failed[0].Code == CodeOutputClosed {
 			select {
 			case <-OutputClosed():
-				fmt.Fprintf(os.Stderr, "child: output closed; lost %d\n", LostToClosedOutput())
+				fmt.Fprintf(os.Stderr, "child: output closed; lost %d: %v\n", LostToClosedOutput(), err)
 				os.Exit(0)
 			default:
 				fmt.Fprintln(os.Stderr, "child: output_closed but OutputClosed not closed")

@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/exp/api/remote"
 
 	"github.com/beametrics/beametrics/exporters"
+	"github.com/beametrics/beametrics/internal/metricdata"
 	"github.com/beametrics/beametrics/internal/secrets"
 )
 
@@ -32,39 +33,35 @@ const maxSeriesPerRequest = 2000
 
 // Exporter writes points to one remote-write endpoint.
 type Exporter struct {
-	api      *remote.API
-	url      string
-	log      *slog.Logger
-	mu       sync.RWMutex
-	metrics  map[string]exporters.Descriptor
-	family   map[string]string // metric -> Prometheus family name
-	labels   map[string]string // config label name -> Prometheus label name
-	failures exporters.Failures
+	api     *remote.API
+	url     string // with secrets masked, for failure reasons
+	mu      sync.RWMutex
+	metrics map[string]metricdata.Descriptor
+	family  map[string]string // metric -> Prometheus family name
+	labels  map[string]string // config label name -> Prometheus label name
 }
 
-// Option changes an Exporter built by New.
-type Option func(*options)
-
-type options struct {
-	backoffMin, backoffMax time.Duration
-	logger                 *slog.Logger
+// Options tune an Exporter beyond its settings; zero fields take the
+// defaults.
+type Options struct {
+	// BackoffMin and BackoffMax are the first and the longest wait
+	// between retries (default 500ms and 10s).
+	BackoffMin, BackoffMax time.Duration
+	// Logger gets the client's retries (default slog.Default()).
+	Logger *slog.Logger
 }
-
-// WithBackoff sets the first and the longest wait between retries
-// (default 500ms and 10s).
-func WithBackoff(min, max time.Duration) Option {
-	return func(o *options) { o.backoffMin, o.backoffMax = min, max }
-}
-
-// WithLogger sets where failures are logged (default slog.Default()).
-func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
 
 // New builds an exporter. It reads the password or token files now, so a
 // missing file is an error at start-up.
-func New(s exporters.RemoteWriteSettings, opts ...Option) (*Exporter, error) {
-	o := options{backoffMin: 500 * time.Millisecond, backoffMax: 10 * time.Second, logger: slog.Default()}
-	for _, f := range opts {
-		f(&o)
+func New(s exporters.RemoteWriteSettings, o Options) (*Exporter, error) {
+	if o.BackoffMin <= 0 {
+		o.BackoffMin = 500 * time.Millisecond
+	}
+	if o.BackoffMax <= 0 {
+		o.BackoffMax = 10 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
 	}
 	if s.URL == "" {
 		return nil, errors.New("prometheus remote write: url is required (flag --prometheus-remote-write-url)")
@@ -102,13 +99,13 @@ func New(s exporters.RemoteWriteSettings, opts ...Option) (*Exporter, error) {
 	api, err := remote.NewAPI(s.URL,
 		remote.WithAPIPath(""), // the URL is the full endpoint
 		remote.WithAPIHTTPClient(client),
-		remote.WithAPIBackoff(remote.BackoffConfig{Min: o.backoffMin, Max: o.backoffMax, MaxRetries: exporters.RetriesOr(s.MaxRetries)}),
-		remote.WithAPILogger(o.logger),
+		remote.WithAPIBackoff(remote.BackoffConfig{Min: o.BackoffMin, Max: o.BackoffMax, MaxRetries: exporters.RetriesOr(s.MaxRetries)}),
+		remote.WithAPILogger(o.Logger),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("prometheus remote write: %s", secrets.Redact(err.Error()))
 	}
-	return &Exporter{api: api, url: secrets.URL(s.URL), log: o.logger}, nil
+	return &Exporter{api: api, url: secrets.URL(s.URL)}, nil
 }
 
 // maxBodyRead bounds how much of an error answer is read; secrets are
@@ -148,11 +145,11 @@ func (t headerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 }
 
 // Start records the metrics so points can be named and typed.
-func (e *Exporter) Start(_ context.Context, metrics []exporters.Descriptor) error {
+func (e *Exporter) Start(_ context.Context, metrics []metricdata.Descriptor) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.metrics == nil {
-		e.metrics = map[string]exporters.Descriptor{}
+		e.metrics = map[string]metricdata.Descriptor{}
 		e.family = map[string]string{}
 		e.labels = map[string]string{}
 	}
@@ -170,12 +167,14 @@ func (e *Exporter) Start(_ context.Context, metrics []exporters.Descriptor) erro
 // them. Points of unknown metrics or with broken values are not sent and
 // are reported in the returned *exporters.ExportError with the requests
 // that failed after retries.
-func (e *Exporter) Export(ctx context.Context, points []exporters.Point) error {
+func (e *Exporter) Export(ctx context.Context, points []metricdata.Point) error {
 	batches, failed := e.encode(points)
 	for _, b := range batches {
 		if _, err := e.api.Write(ctx, remote.WriteV1MessageType, b.req); err != nil {
+			// Not logged here: the caller logs the loss once, with
+			// this reason.
 			code, reason := classify(err)
-			e.log.Error("prometheus remote write failed after retries", "url", e.url, "code", code, "points", len(b.points), "err", reason)
+			reason = e.url + ": " + reason
 			for _, p := range b.points {
 				failed = append(failed, exporters.PointFailure{Point: p, Code: code, Reason: reason})
 			}
@@ -183,9 +182,6 @@ func (e *Exporter) Export(ctx context.Context, points []exporters.Point) error {
 	}
 	if len(failed) == 0 {
 		return nil
-	}
-	for _, f := range failed {
-		e.failures.Add(exporters.FailureKey{Exporter: exporters.TypeRemoteWrite, Code: f.Code}, 1)
 	}
 	return &exporters.ExportError{Exporter: exporters.TypeRemoteWrite, Total: len(points), Failed: failed}
 }
@@ -221,21 +217,18 @@ func isTimeout(err error) bool {
 	return strings.Contains(msg, "context deadline exceeded") || strings.Contains(msg, "Client.Timeout exceeded")
 }
 
-// Failures returns the points lost so far.
-func (e *Exporter) Failures() map[exporters.FailureKey]int64 { return e.failures.Snapshot() }
-
 // Close has nothing to release; requests are synchronous.
 func (e *Exporter) Close() error { return nil }
 
 type batch struct {
 	req    *writeRequest
-	points []exporters.Point
+	points []metricdata.Point
 }
 
 // encode groups points into requests of at most maxSeriesPerRequest series,
 // every series whole in one request with its samples in time order, as
 // receivers require.
-func (e *Exporter) encode(points []exporters.Point) ([]batch, []exporters.PointFailure) {
+func (e *Exporter) encode(points []metricdata.Point) ([]batch, []exporters.PointFailure) {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
 	var failed []exporters.PointFailure
@@ -305,7 +298,7 @@ func (e *Exporter) labelName(n string) string {
 
 // toSamples emits the samples of one point: one for counts, sums and gauges;
 // _bucket (cumulative, with le), _sum and _count for distributions.
-func toSamples(p exporters.Point, family string, labelName func(string) string, emit func([]label, sample)) error {
+func toSamples(p metricdata.Point, family string, labelName func(string) string, emit func([]label, sample)) error {
 	ts := p.End.UnixMilli()
 	base := func(name string, extra int) []label {
 		ls := make([]label, 0, len(p.Labels)+1+extra)
@@ -316,11 +309,11 @@ func toSamples(p exporters.Point, family string, labelName func(string) string, 
 		return ls
 	}
 	switch p.Type {
-	case exporters.Int64:
+	case metricdata.Int64:
 		emit(base(family, 0), sample{float64(p.Int), ts})
-	case exporters.Double:
+	case metricdata.Double:
 		emit(base(family, 0), sample{p.Double, ts})
-	case exporters.Distribution:
+	case metricdata.Distribution:
 		dv := p.Dist
 		if dv == nil {
 			return errors.New("distribution point without value")

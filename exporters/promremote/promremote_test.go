@@ -20,35 +20,36 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/beametrics/beametrics/exporters"
+	"github.com/beametrics/beametrics/internal/metricdata"
 	"github.com/beametrics/beametrics/internal/testing/promtest"
 )
 
-func lbl(kv ...string) []exporters.Label {
-	var ls []exporters.Label
+func lbl(kv ...string) []metricdata.Label {
+	var ls []metricdata.Label
 	for i := 0; i < len(kv); i += 2 {
-		ls = append(ls, exporters.Label{Name: kv[i], Value: kv[i+1]})
+		ls = append(ls, metricdata.Label{Name: kv[i], Value: kv[i+1]})
 	}
 	return ls
 }
 
-var testMetrics = []exporters.Descriptor{
-	{Name: "beametrics-test-1", Aggregation: "count", ValueType: exporters.Int64, Kind: exporters.Gauge, LabelNames: []string{"http-method"}, ExportType: "prometheus", Window: time.Minute},
-	{Name: "bytes", Aggregation: "sum", ValueType: exporters.Double, Kind: exporters.Cumulative, LabelNames: []string{"host"}, ExportType: "prometheus", Window: time.Minute},
-	{Name: "latency.mean", Aggregation: "mean", ValueType: exporters.Double, Kind: exporters.Gauge, ExportType: "prometheus", Window: time.Minute},
-	{Name: "size", Aggregation: "distribution", ValueType: exporters.Distribution, Kind: exporters.Gauge, Buckets: []float64{1, 5}, LabelNames: []string{"z"}, ExportType: "prometheus", Window: time.Minute},
+var testMetrics = []metricdata.Descriptor{
+	{Name: "beametrics-test-1", Aggregation: "count", ValueType: metricdata.Int64, Kind: metricdata.Gauge, LabelNames: []string{"http-method"}, ExportType: "prometheus", Window: time.Minute},
+	{Name: "bytes", Aggregation: "sum", ValueType: metricdata.Double, Kind: metricdata.Cumulative, LabelNames: []string{"host"}, ExportType: "prometheus", Window: time.Minute},
+	{Name: "latency.mean", Aggregation: "mean", ValueType: metricdata.Double, Kind: metricdata.Gauge, ExportType: "prometheus", Window: time.Minute},
+	{Name: "size", Aggregation: "distribution", ValueType: metricdata.Distribution, Kind: metricdata.Gauge, Buckets: []float64{1, 5}, LabelNames: []string{"z"}, ExportType: "prometheus", Window: time.Minute},
 }
 
 // windowPoints returns points of two windows ending at we1 and we2, the
 // second window listed first to check that samples are put in time order.
-func windowPoints(start, we1, we2 time.Time) []exporters.Point {
-	return []exporters.Point{
-		{Metric: "beametrics-test-1", Labels: lbl("http-method", "GET"), Start: we1, End: we2, Type: exporters.Int64, Int: 5},
-		{Metric: "beametrics-test-1", Labels: lbl("http-method", "GET"), Start: start, End: we1, Type: exporters.Int64, Int: 3},
-		{Metric: "beametrics-test-1", Labels: lbl("http-method", "POST"), Start: start, End: we1, Type: exporters.Int64, Int: 1},
-		{Metric: "bytes", Labels: lbl("host", "a"), Start: start, End: we1, Type: exporters.Double, Double: 1.5},
-		{Metric: "bytes", Labels: lbl("host", "a"), Start: start, End: we2, Type: exporters.Double, Double: 4.25},
-		{Metric: "latency.mean", Start: start, End: we1, Type: exporters.Double, Double: 0.125},
-		{Metric: "size", Labels: lbl("z", "q"), Start: start, End: we1, Type: exporters.Distribution, Dist: &exporters.DistributionValue{
+func windowPoints(start, we1, we2 time.Time) []metricdata.Point {
+	return []metricdata.Point{
+		{Metric: "beametrics-test-1", Labels: lbl("http-method", "GET"), Start: we1, End: we2, Type: metricdata.Int64, Int: 5},
+		{Metric: "beametrics-test-1", Labels: lbl("http-method", "GET"), Start: start, End: we1, Type: metricdata.Int64, Int: 3},
+		{Metric: "beametrics-test-1", Labels: lbl("http-method", "POST"), Start: start, End: we1, Type: metricdata.Int64, Int: 1},
+		{Metric: "bytes", Labels: lbl("host", "a"), Start: start, End: we1, Type: metricdata.Double, Double: 1.5},
+		{Metric: "bytes", Labels: lbl("host", "a"), Start: start, End: we2, Type: metricdata.Double, Double: 4.25},
+		{Metric: "latency.mean", Start: start, End: we1, Type: metricdata.Double, Double: 0.125},
+		{Metric: "size", Labels: lbl("z", "q"), Start: start, End: we1, Type: metricdata.Distribution, Dist: &metricdata.DistributionValue{
 			Count: 6, Sum: 17, Min: 0.5, Max: 9, Bounds: []float64{1, 5}, BucketCounts: []int64{2, 3, 1}}},
 	}
 }
@@ -74,7 +75,7 @@ func expected(we1, we2 time.Time) map[string][]want {
 
 func TestRemoteWriteToRealPrometheus(t *testing.T) {
 	srv := promtest.Start(t)
-	e, err := New(exporters.RemoteWriteSettings{URL: srv.WriteURL(), Timeout: 10 * time.Second})
+	e, err := New(exporters.RemoteWriteSettings{URL: srv.WriteURL(), Timeout: 10 * time.Second}, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,13 +117,10 @@ func TestRemoteWriteToRealPrometheus(t *testing.T) {
 	}
 	// A second write of an older window is refused by Prometheus (samples
 	// must move forward): the failure is counted, not hidden.
-	err = e.Export(ctx, []exporters.Point{{Metric: "latency.mean", Start: start, End: we1.Add(-time.Minute), Type: exporters.Double, Double: 9}})
+	err = e.Export(ctx, []metricdata.Point{{Metric: "latency.mean", Start: start, End: we1.Add(-time.Minute), Type: metricdata.Double, Double: 9}})
 	var ee *exporters.ExportError
 	if !errors.As(err, &ee) || len(ee.Failed) != 1 || ee.Failed[0].Code != "HTTP_400" {
 		t.Fatalf("want one HTTP_400 failure for an out-of-order sample, got %v", err)
-	}
-	if n := e.Failures()[exporters.FailureKey{Exporter: "prometheus", Code: "HTTP_400"}]; n != 1 {
-		t.Errorf("failures = %d, want 1", n)
 	}
 }
 
@@ -225,7 +223,7 @@ func TestHeadersAuthTenantAndEncoding(t *testing.T) {
 	rec := &recorder{}
 	srv := httptest.NewServer(rec)
 	defer srv.Close()
-	e, err := New(exporters.RemoteWriteSettings{URL: srv.URL + "/push", BasicAuth: &exporters.BasicAuth{Username: "u", PasswordFile: pw}, TenantHeader: "team-a"})
+	e, err := New(exporters.RemoteWriteSettings{URL: srv.URL + "/push", BasicAuth: &exporters.BasicAuth{Username: "u", PasswordFile: pw}, TenantHeader: "team-a"}, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -284,7 +282,7 @@ func TestBearerToken(t *testing.T) {
 	rec := &recorder{}
 	srv := httptest.NewServer(rec)
 	defer srv.Close()
-	e, err := New(exporters.RemoteWriteSettings{URL: srv.URL, BearerTokenFile: tok})
+	e, err := New(exporters.RemoteWriteSettings{URL: srv.URL, BearerTokenFile: tok}, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -295,7 +293,7 @@ func TestBearerToken(t *testing.T) {
 	if got := rec.requests[0].Header.Get("Authorization"); got != "Bearer abc-token-1" {
 		t.Errorf("Authorization = %q", got)
 	}
-	if _, err := New(exporters.RemoteWriteSettings{URL: srv.URL, BearerTokenFile: tok + ".missing"}); err == nil || !strings.Contains(err.Error(), "bearer_token_file") {
+	if _, err := New(exporters.RemoteWriteSettings{URL: srv.URL, BearerTokenFile: tok + ".missing"}, Options{}); err == nil || !strings.Contains(err.Error(), "bearer_token_file") {
 		t.Errorf("missing token file: got %v", err)
 	}
 }
@@ -317,7 +315,7 @@ func TestRetries(t *testing.T) {
 			rec := &recorder{statuses: c.statuses}
 			srv := httptest.NewServer(rec)
 			defer srv.Close()
-			e, err := New(exporters.RemoteWriteSettings{URL: srv.URL, MaxRetries: 2}, WithBackoff(time.Millisecond, 5*time.Millisecond))
+			e, err := New(exporters.RemoteWriteSettings{URL: srv.URL, MaxRetries: 2}, Options{BackoffMin: time.Millisecond, BackoffMax: 5 * time.Millisecond})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -337,8 +335,10 @@ func TestRetries(t *testing.T) {
 			if !errors.As(err, &ee) || len(ee.Failed) != len(pts) {
 				t.Fatalf("want all %d points failed, got %v", len(pts), err)
 			}
-			if n := e.Failures()[exporters.FailureKey{Exporter: "prometheus", Code: c.code}]; n != int64(len(pts)) {
-				t.Errorf("failures[%s] = %d, want %d (all: %v)", c.code, n, len(pts), e.Failures())
+			for _, f := range ee.Failed {
+				if f.Code != c.code || !strings.HasPrefix(f.Reason, srv.URL+": ") {
+					t.Errorf("code %s, reason %q; want %s and the URL first", f.Code, f.Reason, c.code)
+				}
 			}
 		})
 	}
@@ -348,12 +348,12 @@ func TestUnknownMetricAndBrokenPointAreReported(t *testing.T) {
 	rec := &recorder{}
 	srv := httptest.NewServer(rec)
 	defer srv.Close()
-	e, _ := New(exporters.RemoteWriteSettings{URL: srv.URL})
+	e, _ := New(exporters.RemoteWriteSettings{URL: srv.URL}, Options{})
 	e.Start(context.Background(), testMetrics)
-	err := e.Export(context.Background(), []exporters.Point{
-		{Metric: "nope", End: time.Unix(60, 0), Type: exporters.Int64, Int: 1},
-		{Metric: "size", End: time.Unix(60, 0), Type: exporters.Distribution},
-		{Metric: "latency.mean", End: time.Unix(60, 0), Type: exporters.Double, Double: 2},
+	err := e.Export(context.Background(), []metricdata.Point{
+		{Metric: "nope", End: time.Unix(60, 0), Type: metricdata.Int64, Int: 1},
+		{Metric: "size", End: time.Unix(60, 0), Type: metricdata.Distribution},
+		{Metric: "latency.mean", End: time.Unix(60, 0), Type: metricdata.Double, Double: 2},
 	})
 	var ee *exporters.ExportError
 	if !errors.As(err, &ee) || len(ee.Failed) != 2 || ee.Failed[0].Code != "unknown_metric" || ee.Failed[1].Code != "encode" {
@@ -368,7 +368,7 @@ func TestSplitsLargeBatches(t *testing.T) {
 	rec := &recorder{}
 	srv := httptest.NewServer(rec)
 	defer srv.Close()
-	e, _ := New(exporters.RemoteWriteSettings{URL: srv.URL})
+	e, _ := New(exporters.RemoteWriteSettings{URL: srv.URL}, Options{})
 	e.Start(context.Background(), testMetrics)
 	pts := benchPoints(maxSeriesPerRequest*2 + 1)
 	if err := e.Export(context.Background(), pts); err != nil {
@@ -387,17 +387,17 @@ func TestSplitsLargeBatches(t *testing.T) {
 	}
 }
 
-func benchPoints(n int) []exporters.Point {
-	pts := make([]exporters.Point, n)
+func benchPoints(n int) []metricdata.Point {
+	pts := make([]metricdata.Point, n)
 	for i := range pts {
-		pts[i] = exporters.Point{Metric: "beametrics-test-1", Labels: lbl("http-method", fmt.Sprintf("m%d", i)),
-			Start: time.Unix(0, 0), End: time.Unix(60, 0), Type: exporters.Int64, Int: int64(i)}
+		pts[i] = metricdata.Point{Metric: "beametrics-test-1", Labels: lbl("http-method", fmt.Sprintf("m%d", i)),
+			Start: time.Unix(0, 0), End: time.Unix(60, 0), Type: metricdata.Int64, Int: int64(i)}
 	}
 	return pts
 }
 
 func BenchmarkEncode(b *testing.B) {
-	e, _ := New(exporters.RemoteWriteSettings{URL: "http://127.0.0.1:1"})
+	e, _ := New(exporters.RemoteWriteSettings{URL: "http://127.0.0.1:1"}, Options{})
 	e.Start(context.Background(), testMetrics)
 	pts := benchPoints(1000)
 	b.ReportAllocs()

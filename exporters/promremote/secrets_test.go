@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/beametrics/beametrics/exporters"
+	"github.com/beametrics/beametrics/internal/metricdata"
 )
 
 // echoAuth answers every request with status and a body quoting the
@@ -64,7 +65,7 @@ func TestEchoedCredentialsAreMasked(t *testing.T) {
 				s := exporters.RemoteWriteSettings{URL: srv.URL, MaxRetries: 1}
 				c.set(&s)
 				var logs bytes.Buffer
-				e, err := New(s, WithLogger(slog.New(slog.NewTextHandler(&logs, nil))), WithBackoff(time.Millisecond, time.Millisecond))
+				e, err := New(s, Options{Logger: slog.New(slog.NewTextHandler(&logs, nil)), BackoffMin: time.Millisecond, BackoffMax: time.Millisecond})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -109,7 +110,7 @@ func TestLongErrorBodyIsCut(t *testing.T) {
 		w.Write(bytes.Repeat([]byte("x"), 1<<20))
 	}))
 	defer srv.Close()
-	e, err := New(exporters.RemoteWriteSettings{URL: srv.URL}, WithLogger(slog.New(slog.DiscardHandler)))
+	e, err := New(exporters.RemoteWriteSettings{URL: srv.URL}, Options{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,7 +163,7 @@ func TestCredentialsNeverFollowARedirectToAnotherHost(t *testing.T) {
 	second := listenOn(t, "127.0.0.2", other)
 	first := listenOn(t, "127.0.0.1", http.RedirectHandler(second.URL+"/api/v1/write", http.StatusTemporaryRedirect))
 	e, err := New(exporters.RemoteWriteSettings{URL: first.URL + "/api/v1/write", BearerTokenFile: writeSecretFile(t, "tok", token), TenantHeader: "team-a", MaxRetries: 1},
-		WithLogger(slog.New(slog.DiscardHandler)), WithBackoff(time.Millisecond, time.Millisecond))
+		Options{Logger: slog.New(slog.DiscardHandler), BackoffMin: time.Millisecond, BackoffMax: time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,7 +185,7 @@ func TestCredentialsNeverFollowARedirectToAnotherHost(t *testing.T) {
 	mux.Handle("/new", same)
 	mux.Handle("/old", http.RedirectHandler("/new", http.StatusPermanentRedirect))
 	srv := listenOn(t, "127.0.0.1", mux)
-	e, err = New(exporters.RemoteWriteSettings{URL: srv.URL + "/old", BearerTokenFile: writeSecretFile(t, "tok", token)}, WithLogger(slog.New(slog.DiscardHandler)))
+	e, err = New(exporters.RemoteWriteSettings{URL: srv.URL + "/old", BearerTokenFile: writeSecretFile(t, "tok", token)}, Options{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,12 +204,12 @@ func TestCredentialsNeverFollowARedirectToAnotherHost(t *testing.T) {
 // New and by Validate, naming the flags to use and not the password.
 func TestPasswordInURLIsRefused(t *testing.T) {
 	const raw = "http://alice:PW-in-url-93@127.0.0.1:9/api/v1/write"
-	_, err := New(exporters.RemoteWriteSettings{URL: raw})
+	_, err := New(exporters.RemoteWriteSettings{URL: raw}, Options{})
 	if err == nil || strings.Contains(err.Error(), "PW-in-url-93") || !strings.Contains(err.Error(), "--prometheus-remote-write-password-file") {
 		t.Errorf("New: %v", err)
 	}
 	s := exporters.Settings{RemoteWrite: exporters.RemoteWriteSettings{URL: raw}}
-	err = s.Validate([]exporters.Descriptor{{Name: "a", ValueType: exporters.Int64, Kind: exporters.Gauge, Aggregation: "count", ExportType: exporters.TypeRemoteWrite, Window: time.Minute}})
+	err = s.Validate([]metricdata.Descriptor{{Name: "a", ValueType: metricdata.Int64, Kind: metricdata.Gauge, Aggregation: "count", ExportType: exporters.TypeRemoteWrite, Window: time.Minute}})
 	if err == nil || strings.Contains(err.Error(), "PW-in-url-93") || !strings.Contains(err.Error(), "--prometheus-remote-write-password-file") {
 		t.Errorf("Validate: %v", err)
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/beametrics/beametrics/exporters"
+	"github.com/beametrics/beametrics/internal/metricdata"
 )
 
 // Store holds the latest value of every series and is a
@@ -32,18 +33,18 @@ type Store struct {
 }
 
 type family struct {
-	d      exporters.Descriptor
+	d      metricdata.Descriptor
 	desc   *prometheus.Desc
 	labels []string // descriptor label names, as sent
 	latest time.Time
-	series map[string]exporters.Point
+	series map[string]metricdata.Point
 }
 
 // NewStore returns an empty store.
 func NewStore() *Store { return &Store{metrics: map[string]*family{}} }
 
 // Define adds or replaces metrics.
-func (s *Store) Define(metrics []exporters.Descriptor) {
+func (s *Store) Define(metrics []metricdata.Descriptor) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, d := range metrics {
@@ -55,12 +56,12 @@ func (s *Store) Define(metrics []exporters.Descriptor) {
 		if help == "" {
 			help = fmt.Sprintf("beametrics %s of %s per window", d.Aggregation, d.Name)
 		}
-		s.metrics[d.Name] = &family{d: d, desc: prometheus.NewDesc(exporters.PrometheusFamily(d), help, names, nil), labels: d.LabelNames, series: map[string]exporters.Point{}}
+		s.metrics[d.Name] = &family{d: d, desc: prometheus.NewDesc(exporters.PrometheusFamily(d), help, names, nil), labels: d.LabelNames, series: map[string]metricdata.Point{}}
 	}
 }
 
 // Put records points; an older window never replaces a newer one.
-func (s *Store) Put(points []exporters.Point) []exporters.PointFailure {
+func (s *Store) Put(points []metricdata.Point) []exporters.PointFailure {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var failed []exporters.PointFailure
@@ -93,7 +94,7 @@ func (s *Store) Put(points []exporters.Point) []exporters.PointFailure {
 	return failed
 }
 
-func check(p exporters.Point, f *family) string {
+func check(p metricdata.Point, f *family) string {
 	if p.Type != f.d.ValueType {
 		return fmt.Sprintf("point is %v, metric is %v", p.Type, f.d.ValueType)
 	}
@@ -102,13 +103,13 @@ func check(p exporters.Point, f *family) string {
 			return fmt.Sprintf("label %q is not declared for the metric", l.Name)
 		}
 	}
-	if p.Type == exporters.Distribution && (p.Dist == nil || len(p.Dist.BucketCounts) != len(p.Dist.Bounds)+1) {
+	if p.Type == metricdata.Distribution && (p.Dist == nil || len(p.Dist.BucketCounts) != len(p.Dist.Bounds)+1) {
 		return "distribution without value or with bucket counts not matching its bounds"
 	}
 	return ""
 }
 
-func key(ls []exporters.Label) string {
+func key(ls []metricdata.Label) string {
 	var b strings.Builder
 	for _, l := range ls {
 		b.WriteString(l.Name)
@@ -140,11 +141,11 @@ func (s *Store) Collect(ch chan<- prometheus.Metric) {
 				vt = prometheus.CounterValue
 			}
 			switch p.Type {
-			case exporters.Int64:
+			case metricdata.Int64:
 				m, err = prometheus.NewConstMetric(f.desc, vt, float64(p.Int), values...)
-			case exporters.Double:
+			case metricdata.Double:
 				m, err = prometheus.NewConstMetric(f.desc, vt, p.Double, values...)
-			case exporters.Distribution:
+			case metricdata.Distribution:
 				buckets := make(map[float64]uint64, len(p.Dist.Bounds))
 				var cum int64
 				for i, b := range p.Dist.Bounds {
@@ -163,38 +164,29 @@ func (s *Store) Collect(ch chan<- prometheus.Metric) {
 
 // Exporter feeds a Store; it implements exporters.Exporter.
 type Exporter struct {
-	store    *Store
-	failures exporters.Failures
+	store *Store
 }
 
 // NewExporter returns an exporter writing into store.
 func NewExporter(store *Store) *Exporter { return &Exporter{store: store} }
 
 // Start defines the metrics.
-func (e *Exporter) Start(_ context.Context, metrics []exporters.Descriptor) error {
+func (e *Exporter) Start(_ context.Context, metrics []metricdata.Descriptor) error {
 	e.store.Define(metrics)
 	return nil
 }
 
 // Export keeps the points as the latest values.
-func (e *Exporter) Export(_ context.Context, points []exporters.Point) error {
+func (e *Exporter) Export(_ context.Context, points []metricdata.Point) error {
 	failed := e.store.Put(points)
 	if len(failed) == 0 {
 		return nil
 	}
-	for _, f := range failed {
-		e.failures.Add(exporters.FailureKey{Exporter: ExporterName, Code: f.Code}, 1)
-	}
-	err := &exporters.ExportError{Exporter: ExporterName, Total: len(points), Failed: failed}
-	slog.Error("prometheus scrape endpoint: points refused", "err", err)
-	return err
+	return &exporters.ExportError{Exporter: ExporterName, Total: len(points), Failed: failed}
 }
 
 // ExporterName names the scrape endpoint in failure counts.
 const ExporterName = "prometheus-scrape"
-
-// Failures returns the points refused so far.
-func (e *Exporter) Failures() map[exporters.FailureKey]int64 { return e.failures.Snapshot() }
 
 // Close does nothing: the server outlives the exporters feeding it.
 func (e *Exporter) Close() error { return nil }
@@ -225,9 +217,6 @@ func Listen(addr string) (*Server, error) {
 // Addr is the address the server listens on.
 func (s *Server) Addr() string { return s.lis.Addr().String() }
 
-// Close stops the server.
-func (s *Server) Close() error { return s.http.Close() }
-
 var (
 	sharedMu sync.Mutex
 	shared   = map[string]*Server{}
@@ -248,6 +237,8 @@ func Shared(addr string) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Once per process: with port 0 this is the only way to learn the port.
+	slog.Info("prometheus scrape endpoint serving", "url", "http://"+s.Addr()+"/metrics")
 	shared[addr] = s
 	return s, nil
 }

@@ -16,20 +16,21 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/beametrics/beametrics/exporters"
+	"github.com/beametrics/beametrics/internal/metricdata"
 )
 
-func lbl(kv ...string) []exporters.Label {
-	var ls []exporters.Label
+func lbl(kv ...string) []metricdata.Label {
+	var ls []metricdata.Label
 	for i := 0; i < len(kv); i += 2 {
-		ls = append(ls, exporters.Label{Name: kv[i], Value: kv[i+1]})
+		ls = append(ls, metricdata.Label{Name: kv[i], Value: kv[i+1]})
 	}
 	return ls
 }
 
-var testMetrics = []exporters.Descriptor{
-	{Name: "beametrics-test-1", Aggregation: "count", ValueType: exporters.Int64, Kind: exporters.Gauge, LabelNames: []string{"http-method", "zone"}},
-	{Name: "bytes", Aggregation: "sum", ValueType: exporters.Double, Kind: exporters.Cumulative, LabelNames: []string{"host"}, Description: "bytes seen"},
-	{Name: "size", Aggregation: "distribution", ValueType: exporters.Distribution, Kind: exporters.Gauge, Buckets: []float64{1, 5}},
+var testMetrics = []metricdata.Descriptor{
+	{Name: "beametrics-test-1", Aggregation: "count", ValueType: metricdata.Int64, Kind: metricdata.Gauge, LabelNames: []string{"http-method", "zone"}},
+	{Name: "bytes", Aggregation: "sum", ValueType: metricdata.Double, Kind: metricdata.Cumulative, LabelNames: []string{"host"}, Description: "bytes seen"},
+	{Name: "size", Aggregation: "distribution", ValueType: metricdata.Distribution, Kind: metricdata.Gauge, Buckets: []float64{1, 5}},
 }
 
 func scrape(t *testing.T, addr string) map[string]*dto.MetricFamily {
@@ -90,12 +91,12 @@ func TestScrapeServesLatestWindow(t *testing.T) {
 	e.Start(ctx, testMetrics)
 	t0 := time.Date(2025, 11, 24, 16, 0, 0, 0, time.UTC)
 	w1, w2 := t0.Add(time.Minute), t0.Add(2*time.Minute)
-	err = e.Export(ctx, []exporters.Point{
-		{Metric: "beametrics-test-1", Labels: lbl("http-method", "GET"), Start: t0, End: w1, Type: exporters.Int64, Int: 3},
-		{Metric: "beametrics-test-1", Labels: lbl("http-method", "POST", "zone", "b"), Start: t0, End: w1, Type: exporters.Int64, Int: 1},
-		{Metric: "bytes", Labels: lbl("host", "a"), Start: t0, End: w1, Type: exporters.Double, Double: 10},
-		{Metric: "bytes", Labels: lbl("host", "b"), Start: t0, End: w1, Type: exporters.Double, Double: 2},
-		{Metric: "size", Start: t0, End: w1, Type: exporters.Distribution, Dist: &exporters.DistributionValue{Count: 6, Sum: 17, Bounds: []float64{1, 5}, BucketCounts: []int64{2, 3, 1}}},
+	err = e.Export(ctx, []metricdata.Point{
+		{Metric: "beametrics-test-1", Labels: lbl("http-method", "GET"), Start: t0, End: w1, Type: metricdata.Int64, Int: 3},
+		{Metric: "beametrics-test-1", Labels: lbl("http-method", "POST", "zone", "b"), Start: t0, End: w1, Type: metricdata.Int64, Int: 1},
+		{Metric: "bytes", Labels: lbl("host", "a"), Start: t0, End: w1, Type: metricdata.Double, Double: 10},
+		{Metric: "bytes", Labels: lbl("host", "b"), Start: t0, End: w1, Type: metricdata.Double, Double: 2},
+		{Metric: "size", Start: t0, End: w1, Type: metricdata.Distribution, Dist: &metricdata.DistributionValue{Count: 6, Sum: 17, Bounds: []float64{1, 5}, BucketCounts: []int64{2, 3, 1}}},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -114,10 +115,10 @@ func TestScrapeServesLatestWindow(t *testing.T) {
 	// Window 2: only GET has data; POST leaves the gauge, counters stay,
 	// and size, which had no point in window 2 yet, keeps its latest.
 	// An older point arriving late does not replace a newer one.
-	e.Export(ctx, []exporters.Point{
-		{Metric: "beametrics-test-1", Labels: lbl("http-method", "GET"), Start: w1, End: w2, Type: exporters.Int64, Int: 8},
-		{Metric: "bytes", Labels: lbl("host", "a"), Start: t0, End: w2, Type: exporters.Double, Double: 15},
-		{Metric: "bytes", Labels: lbl("host", "b"), Start: t0, End: t0.Add(30 * time.Second), Type: exporters.Double, Double: 1},
+	e.Export(ctx, []metricdata.Point{
+		{Metric: "beametrics-test-1", Labels: lbl("http-method", "GET"), Start: w1, End: w2, Type: metricdata.Int64, Int: 8},
+		{Metric: "bytes", Labels: lbl("host", "a"), Start: t0, End: w2, Type: metricdata.Double, Double: 15},
+		{Metric: "bytes", Labels: lbl("host", "b"), Start: t0, End: t0.Add(30 * time.Second), Type: metricdata.Double, Double: 1},
 	})
 	got = flat(scrape(t, srv.Addr()))
 	want = []string{
@@ -138,9 +139,9 @@ func TestScrapeServesLatestWindow(t *testing.T) {
 func TestScrapeRefusesUnknownAndUndeclared(t *testing.T) {
 	e := NewExporter(NewStore())
 	e.Start(context.Background(), testMetrics)
-	err := e.Export(context.Background(), []exporters.Point{
-		{Metric: "nope", Type: exporters.Int64},
-		{Metric: "beametrics-test-1", Labels: lbl("other", "x"), Type: exporters.Int64},
+	err := e.Export(context.Background(), []metricdata.Point{
+		{Metric: "nope", Type: metricdata.Int64},
+		{Metric: "beametrics-test-1", Labels: lbl("other", "x"), Type: metricdata.Int64},
 	})
 	var ee *exporters.ExportError
 	if !errors.As(err, &ee) || len(ee.Failed) != 2 || ee.Failed[0].Code != "unknown_metric" || !strings.Contains(ee.Failed[1].Reason, `"other" is not declared`) {
@@ -167,10 +168,10 @@ func BenchmarkExportAndCollect(b *testing.B) {
 	store := NewStore()
 	e := NewExporter(store)
 	e.Start(context.Background(), testMetrics)
-	pts := make([]exporters.Point, 1000)
+	pts := make([]metricdata.Point, 1000)
 	end := time.Unix(60, 0)
 	for i := range pts {
-		pts[i] = exporters.Point{Metric: "beametrics-test-1", Labels: lbl("http-method", fmt.Sprintf("m%d", i)), End: end, Type: exporters.Int64, Int: int64(i)}
+		pts[i] = metricdata.Point{Metric: "beametrics-test-1", Labels: lbl("http-method", fmt.Sprintf("m%d", i)), End: end, Type: metricdata.Int64, Int: int64(i)}
 	}
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {

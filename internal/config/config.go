@@ -20,6 +20,7 @@ import (
 	"github.com/beametrics/beametrics/internal/aggregate"
 	"github.com/beametrics/beametrics/internal/event"
 	"github.com/beametrics/beametrics/internal/eventtime"
+	"github.com/beametrics/beametrics/internal/metricdata"
 )
 
 // Defaults that apply when a key is absent. validate prints the resolved
@@ -77,8 +78,8 @@ type Metric struct {
 	Buckets         []float64 // distribution bounds, strictly increasing
 	Description     string
 	Unit            string
-	ExportType      string  // resolved
-	Kind            string  // gauge or cumulative
+	ExportType      string // resolved
+	Kind            metricdata.Kind
 	Absent          *Absent // zero-filling of silent series; nil when not set
 	Alert           *Alert  // alert conditions; nil when not set
 	Line, Column    int     // where the metric is declared
@@ -350,7 +351,7 @@ type metricNodes struct {
 // field, freshness settings, buckets, kind, labels, liveness).
 func (p *parser) parseMetric(n *yaml.Node, cfg *Config) (Metric, bool) {
 	m := Metric{Line: n.Line, Column: n.Column, Window: cfg.Window, MaxSeries: DefaultMaxSeries,
-		ExportType: DefaultExportType, Kind: "gauge"}
+		ExportType: DefaultExportType, Kind: metricdata.Gauge}
 	errsBefore := len(p.errs)
 	var at metricNodes
 	p.mapping(n, "metric", metricKeys, func(key string, k, v *yaml.Node) {
@@ -456,11 +457,14 @@ func (p *parser) metricKey(m *Metric, at *metricNodes, key string, k, v *yaml.No
 	case "kind":
 		at.kind = v
 		if s, ok := p.str(v, key); ok {
-			s = strings.ToLower(s)
-			if s != "gauge" && s != "cumulative" {
+			switch s = strings.ToLower(s); s {
+			case "gauge":
+				m.Kind = metricdata.Gauge
+			case "cumulative":
+				m.Kind = metricdata.Cumulative
+			default:
 				p.errorf(v, "kind must be gauge or cumulative, not %q", s)
 			}
-			m.Kind = s
 		}
 	case "absent":
 		m.Absent = p.absent(v)
@@ -562,7 +566,7 @@ func (p *parser) checkBuckets(m *Metric, at *metricNodes) {
 
 // checkKind: running totals exist for count, sum and distribution.
 func (p *parser) checkKind(m *Metric, at *metricNodes) {
-	if m.Kind != "cumulative" {
+	if m.Kind != metricdata.Cumulative {
 		return
 	}
 	if m.Freshness != NotFreshness {

@@ -13,6 +13,7 @@ import (
 	"github.com/beametrics/beametrics/internal/aggregate"
 	"github.com/beametrics/beametrics/internal/config"
 	"github.com/beametrics/beametrics/internal/eventtime"
+	"github.com/beametrics/beametrics/internal/metricdata"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -282,7 +283,7 @@ metrics:
 		}
 	}
 	m := cfg.Metrics[0]
-	if m.MaxSeries != config.DefaultMaxSeries || m.ExportType != "google-cloud-monitoring" || m.Kind != "gauge" {
+	if m.MaxSeries != config.DefaultMaxSeries || m.ExportType != "google-cloud-monitoring" || m.Kind != metricdata.Gauge {
 		t.Errorf("defaults: max_series %d, export_type %q, kind %q", m.MaxSeries, m.ExportType, m.Kind)
 	}
 	if cfg.EventTimeField != "" || cfg.EventTimeFormat != eventtime.Auto {
@@ -305,7 +306,7 @@ metrics:
 		t.Errorf("top level: %q %q %v", cfg.EventTimeField, cfg.EventTimeFormat, cfg.AllowedLateness)
 	}
 	b := cfg.Metrics[1]
-	if b.MaxSeries != 5 || b.ExportType != "local" || b.Kind != "cumulative" || b.Description != "d" || b.Unit != "ms" {
+	if b.MaxSeries != 5 || b.ExportType != "local" || b.Kind != metricdata.Cumulative || b.Description != "d" || b.Unit != "ms" {
 		t.Errorf("metric b: %+v", b)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/beametrics/beametrics/internal/aggregate"
+	"github.com/beametrics/beametrics/internal/metricdata"
 )
 
 // MaxLearn bounds absent.learn: the pipeline keeps per-series state that
@@ -221,7 +222,7 @@ func (p *parser) checkAlert(n *yaml.Node, m *Metric) {
 	if (a.Below != nil || a.Above != nil) && m.Type == aggregate.Distribution {
 		p.errorf(n, "metric %q: alert below/above needs a single value; a distribution has many (alert on a mean or count metric)", m.Name)
 	}
-	if (a.Below != nil || a.Above != nil) && m.Kind == "cumulative" {
+	if (a.Below != nil || a.Above != nil) && m.Kind == metricdata.Cumulative {
 		p.errorf(n, "metric %q: alert below/above compares window values; use kind gauge (a cumulative total only grows)", m.Name)
 	}
 	if a.Silence != 0 && a.Silence < m.Window {

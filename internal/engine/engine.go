@@ -12,12 +12,12 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/beametrics/beametrics/exporters"
 	"github.com/beametrics/beametrics/filters"
 	"github.com/beametrics/beametrics/internal/aggregate"
 	"github.com/beametrics/beametrics/internal/config"
 	"github.com/beametrics/beametrics/internal/event"
 	"github.com/beametrics/beametrics/internal/eventtime"
+	"github.com/beametrics/beametrics/internal/metricdata"
 )
 
 // OverflowValue replaces every dynamic label value of events beyond a
@@ -57,10 +57,10 @@ type metric struct {
 	pred      filters.Predicate // the filter-conditions; nil when there are none
 	expr      *filters.Expr     // the filter expression; nil when there is none
 	field     event.Path
-	static    []exporters.Label // sorted
-	dynNames  []string          // sorted
-	dynPaths  []event.Path      // same order as dynNames
-	window    int64             // nanoseconds
+	static    []metricdata.Label // sorted
+	dynNames  []string           // sorted
+	dynPaths  []event.Path       // same order as dynNames
+	window    int64              // nanoseconds
 	bounds    []float64
 	maxSeries int
 	fast      bool
@@ -116,7 +116,7 @@ func New(cfg *config.Config) (*Engine, error) {
 			m.field = p
 		}
 		for k, v := range mc.Labels {
-			m.static = append(m.static, exporters.Label{Name: k, Value: v})
+			m.static = append(m.static, metricdata.Label{Name: k, Value: v})
 		}
 		sort.Slice(m.static, func(a, b int) bool { return m.static[a].Name < m.static[b].Name })
 		for k := range mc.DynamicLabels {
@@ -162,9 +162,9 @@ func WindowStart(t, w int64) int64 {
 
 // Labels decodes a series' label set: static labels and the dynamic values
 // encoded in labelKey, sorted by name.
-func (e *Engine) Labels(metricIndex int, labelKey string) ([]exporters.Label, error) {
+func (e *Engine) Labels(metricIndex int, labelKey string) ([]metricdata.Label, error) {
 	m := e.metrics[metricIndex]
-	out := make([]exporters.Label, 0, len(m.static)+len(m.dynNames))
+	out := make([]metricdata.Label, 0, len(m.static)+len(m.dynNames))
 	out = append(out, m.static...)
 	b := []byte(labelKey)
 	for _, name := range m.dynNames {
@@ -172,7 +172,7 @@ func (e *Engine) Labels(metricIndex int, labelKey string) ([]exporters.Label, er
 		if k <= 0 || n > uint64(len(b)-k) {
 			return nil, fmt.Errorf("engine: corrupt label key for metric %q", m.cfg.Name)
 		}
-		out = append(out, exporters.Label{Name: name, Value: string(b[k : k+int(n)])})
+		out = append(out, metricdata.Label{Name: name, Value: string(b[k : k+int(n)])})
 		b = b[k+int(n):]
 	}
 	sort.Slice(out, func(a, c int) bool { return out[a].Name < out[c].Name })
@@ -180,47 +180,43 @@ func (e *Engine) Labels(metricIndex int, labelKey string) ([]exporters.Label, er
 }
 
 // Descriptor describes metric i for exporters.
-func (e *Engine) Descriptor(i int) exporters.Descriptor {
+func (e *Engine) Descriptor(i int) metricdata.Descriptor {
 	m := e.metrics[i]
-	vt := exporters.Double
+	vt := metricdata.Double
 	switch m.typ {
 	case aggregate.Count, aggregate.Distinct:
-		vt = exporters.Int64
+		vt = metricdata.Int64
 	case aggregate.Distribution:
-		vt = exporters.Distribution
+		vt = metricdata.Distribution
 	}
-	kind := exporters.Gauge
-	if m.cfg.Kind == "cumulative" {
-		kind = exporters.Cumulative
-	}
-	return exporters.Descriptor{
-		Name: m.cfg.Name, Aggregation: m.typ.String(), ValueType: vt, Kind: kind,
+	return metricdata.Descriptor{
+		Name: m.cfg.Name, Aggregation: m.typ.String(), ValueType: vt, Kind: m.cfg.Kind,
 		Unit: m.cfg.Unit, Description: m.cfg.Description, LabelNames: m.cfg.LabelNames(),
 		Buckets: m.bounds, ExportType: m.cfg.ExportType,
 	}
 }
 
 // Point builds the exporter point of one aggregated series.
-func (e *Engine) Point(s Series, acc *aggregate.Acc) (exporters.Point, error) {
+func (e *Engine) Point(s Series, acc *aggregate.Acc) (metricdata.Point, error) {
 	m := e.metrics[s.Metric]
 	labels, err := e.Labels(s.Metric, s.LabelKey)
 	if err != nil {
-		return exporters.Point{}, err
+		return metricdata.Point{}, err
 	}
-	p := exporters.Point{Metric: m.cfg.Name, Labels: labels,
+	p := metricdata.Point{Metric: m.cfg.Name, Labels: labels,
 		Start: time.Unix(0, s.WindowStart).UTC(), End: time.Unix(0, s.WindowStart+m.window).UTC()}
 	switch m.typ {
 	case aggregate.Count, aggregate.Distinct:
-		p.Type, p.Int = exporters.Int64, acc.Int(m.typ)
+		p.Type, p.Int = metricdata.Int64, acc.Int(m.typ)
 	case aggregate.Distribution:
-		d := &exporters.DistributionValue{Count: acc.Count, Sum: acc.Sum, Min: acc.Min, Max: acc.Max,
+		d := &metricdata.DistributionValue{Count: acc.Count, Sum: acc.Sum, Min: acc.Min, Max: acc.Max,
 			Bounds: m.bounds, BucketCounts: acc.Buckets}
 		if d.BucketCounts == nil {
 			d.BucketCounts = make([]int64, len(m.bounds)+1)
 		}
-		p.Type, p.Dist = exporters.Distribution, d
+		p.Type, p.Dist = metricdata.Distribution, d
 	default:
-		p.Type, p.Double = exporters.Double, acc.Float(m.typ)
+		p.Type, p.Double = metricdata.Double, acc.Float(m.typ)
 	}
 	return p, nil
 }

@@ -10,12 +10,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/beametrics/beametrics/exporters"
 	"github.com/beametrics/beametrics/internal/aggregate"
 	"github.com/beametrics/beametrics/internal/config"
 	"github.com/beametrics/beametrics/internal/engine"
 	"github.com/beametrics/beametrics/internal/event"
 	"github.com/beametrics/beametrics/internal/loggen"
+	"github.com/beametrics/beametrics/internal/metricdata"
 )
 
 // t0 is a window-aligned time for every window size used here.
@@ -80,7 +80,7 @@ func flush(t testing.TB, e *engine.Engine, p *engine.Processor) map[string]strin
 	return out
 }
 
-func seriesKey(pt exporters.Point) string {
+func seriesKey(pt metricdata.Point) string {
 	var ls []string
 	for _, l := range pt.Labels {
 		ls = append(ls, l.Name+"="+l.Value)
@@ -88,13 +88,13 @@ func seriesKey(pt exporters.Point) string {
 	return fmt.Sprintf("%s{%s}@%s", pt.Metric, strings.Join(ls, ","), pt.Start.Format("15:04:05.000"))
 }
 
-func valueText(pt exporters.Point) string {
+func valueText(pt metricdata.Point) string {
 	switch pt.Type {
-	case exporters.Int64:
+	case metricdata.Int64:
 		return fmt.Sprint(pt.Int)
-	case exporters.Double:
+	case metricdata.Double:
 		return fmt.Sprint(pt.Double)
-	case exporters.Distribution:
+	case metricdata.Distribution:
 		d := pt.Dist
 		return fmt.Sprintf("n=%d sum=%v min=%v max=%v %v", d.Count, d.Sum, d.Min, d.Max, d.BucketCounts)
 	}
@@ -281,7 +281,7 @@ metrics:
 	})
 	// A distribution series with no value is never emitted; its
 	// descriptor carries the bounds.
-	if d := e.Descriptor(1); !reflect.DeepEqual(d.Buckets, []float64{1, 10, 100}) || d.ValueType != exporters.Distribution {
+	if d := e.Descriptor(1); !reflect.DeepEqual(d.Buckets, []float64{1, 10, 100}) || d.ValueType != metricdata.Distribution {
 		t.Errorf("descriptor %+v", d)
 	}
 }
@@ -573,15 +573,15 @@ metrics:
   - {name: l, type: mean, field: v, window: 10s}
 `)
 	d := e.Descriptor(0)
-	if d.Name != "c" || d.Aggregation != "count" || d.ValueType != exporters.Int64 || d.Kind != exporters.Cumulative ||
+	if d.Name != "c" || d.Aggregation != "count" || d.ValueType != metricdata.Int64 || d.Kind != metricdata.Cumulative ||
 		d.Unit != "1" || d.Description != "Count." || d.ExportType != "local" ||
 		!reflect.DeepEqual(d.LabelNames, []string{"a", "m", "z"}) {
 		t.Errorf("descriptor %+v", d)
 	}
-	if d := e.Descriptor(1); d.ValueType != exporters.Int64 || d.Aggregation != "distinct" || d.Kind != exporters.Gauge {
+	if d := e.Descriptor(1); d.ValueType != metricdata.Int64 || d.Aggregation != "distinct" || d.Kind != metricdata.Gauge {
 		t.Errorf("distinct descriptor %+v", d)
 	}
-	if d := e.Descriptor(2); d.ValueType != exporters.Double {
+	if d := e.Descriptor(2); d.ValueType != metricdata.Double {
 		t.Errorf("mean descriptor %+v", d)
 	}
 	if e.NumMetrics() != 3 || e.Config() == nil {
@@ -596,7 +596,7 @@ metrics:
 		}
 		switch pt.Metric {
 		case "c":
-			want := []exporters.Label{{Name: "a", Value: "first"}, {Name: "m", Value: "GET"}, {Name: "z", Value: "last"}}
+			want := []metricdata.Label{{Name: "a", Value: "first"}, {Name: "m", Value: "GET"}, {Name: "z", Value: "last"}}
 			if !reflect.DeepEqual(pt.Labels, want) || pt.Int != 1 || !pt.Start.Equal(t0) || !pt.End.Equal(t0.Add(time.Minute)) {
 				t.Errorf("point %+v", pt)
 			}

@@ -133,15 +133,6 @@ func ParsePath(s string) (Path, error) {
 	return p, nil
 }
 
-// MustParsePath is ParsePath for paths known to be valid.
-func MustParsePath(s string) Path {
-	p, err := ParsePath(s)
-	if err != nil {
-		panic(err)
-	}
-	return p
-}
-
 func (p Path) String() string { return p.raw }
 
 // Keys returns the path's elements.
@@ -227,9 +218,6 @@ func fromJSON(v *fastjson.Value) Value {
 	}
 	return Value{kind: k, json: v}
 }
-
-// StringValue makes a string Value (used for tests and attributes).
-func StringValue(s string) Value { return Value{kind: String, str: s} }
 
 // Kind returns the value's type.
 func (v Value) Kind() Kind { return v.kind }
@@ -382,9 +370,6 @@ func (v Value) Array() []*fastjson.Value {
 	a, _ := j.Array()
 	return a
 }
-
-// Elem wraps one element of an Array value.
-func Elem(j *fastjson.Value) Value { return fromJSON(j) }
 
 // AppendLabel appends the value formatted as a label value: strings as they
 // are; whole numbers as integers ("500", not "500.0"); other numbers in

@@ -150,8 +150,6 @@ type slotValue struct {
 	reader     *Reader // whose body the offsets are in; set once
 }
 
-var errSyntax = errors.New("invalid JSON")
-
 // The scanner keeps its position in local variables and passes it along,
 // rather than in a struct field: the compiler then holds it in a register,
 // which is most of the difference on log-sized records.
@@ -334,7 +332,7 @@ func (sc *scanner) object(i int, node *schemaNode, depth int) (int, error) {
 			}
 		} else if end, ok := shortString(b, keyStart); ok {
 			i = end
-		} else if i, escaped, err = scanString(b, keyStart); err != nil {
+		} else if i, _, err = scanString(b, keyStart); err != nil {
 			return i, err
 		}
 		// Log lines are mostly compact: look for the separator before
@@ -450,17 +448,6 @@ func scanString(b []byte, i int) (int, bool, error) {
 		switch b[i] {
 		case '"':
 			return i + 1, escaped, nil
-		default:
-			if b[i] < utf8.RuneSelf {
-				return i, false, failAt("control character in string", i)
-			}
-			// Only strings may hold non-ASCII text, so checking it here
-			// spares a separate pass over the whole record.
-			r, size := utf8.DecodeRune(b[i:])
-			if r == utf8.RuneError && size == 1 {
-				return i, false, errInvalidUTF8
-			}
-			i += size
 		case '\\':
 			escaped = true
 			if i+1 >= len(b) {
@@ -477,6 +464,17 @@ func scanString(b []byte, i int) (int, bool, error) {
 			default:
 				return i, false, failAt("bad escape", i)
 			}
+		default:
+			if b[i] < utf8.RuneSelf {
+				return i, false, failAt("control character in string", i)
+			}
+			// Only strings may hold non-ASCII text, so checking it here
+			// spares a separate pass over the whole record.
+			r, size := utf8.DecodeRune(b[i:])
+			if r == utf8.RuneError && size == 1 {
+				return i, false, errInvalidUTF8
+			}
+			i += size
 		}
 	}
 }

@@ -54,12 +54,7 @@ var (
 	errRange   = errors.New("event time is out of range")
 )
 
-// Parse returns the time in v as Unix nanoseconds.
-func Parse(v event.Value, f Format) (int64, error) {
-	return parse(v, f, nil)
-}
-
-// Parser parses event times like Parse, remembering the date and minute of
+// Parser parses event times, remembering the date and minute of
 // the last one: records mostly come in time order, so most share them. It
 // is not safe for concurrent use.
 type Parser struct {

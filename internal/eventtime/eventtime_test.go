@@ -15,7 +15,7 @@ func value(t *testing.T, json string) event.Value {
 	if err := r.Parse([]byte(`{"t":`+json+`}`), nil); err != nil {
 		t.Fatalf("Parse(%s): %v", json, err)
 	}
-	p := event.MustParsePath("t")
+	p := mustPath(t, "t")
 	return r.Lookup(&p)
 }
 
@@ -53,7 +53,7 @@ func TestParse(t *testing.T) {
 		{`"1738941163007"`, eventtime.Auto, time.UnixMilli(1738941163007)},
 		{`1738941163000001`, eventtime.Auto, time.UnixMicro(1738941163000001)},
 	} {
-		got, err := eventtime.Parse(value(t, tc.json), tc.format)
+		got, err := new(eventtime.Parser).Parse(value(t, tc.json), tc.format)
 		if err != nil {
 			t.Errorf("Parse(%s, %s): %v", tc.json, tc.format, err)
 			continue
@@ -90,15 +90,15 @@ func TestParseErrors(t *testing.T) {
 		{`9223372036854775808`, eventtime.Auto, "out of range"},
 		{`"-5"`, eventtime.Auto, "out of range"},
 	} {
-		_, err := eventtime.Parse(value(t, tc.json), tc.format)
+		_, err := new(eventtime.Parser).Parse(value(t, tc.json), tc.format)
 		if err == nil || !strings.Contains(err.Error(), tc.msg) {
 			t.Errorf("Parse(%s, %s) = %v, want an error saying %q", tc.json, tc.format, err, tc.msg)
 		}
 	}
 	var r event.Reader
 	_ = r.Parse([]byte(`{}`), nil)
-	p := event.MustParsePath("t")
-	if _, err := eventtime.Parse(r.Lookup(&p), eventtime.Auto); err == nil {
+	p := mustPath(t, "t")
+	if _, err := new(eventtime.Parser).Parse(r.Lookup(&p), eventtime.Auto); err == nil {
 		t.Error("a missing field parsed")
 	}
 }
@@ -123,11 +123,21 @@ func TestParseFormat(t *testing.T) {
 func TestParseDoesNotAllocate(t *testing.T) {
 	var r event.Reader
 	_ = r.Parse([]byte(`{"t":"2025-11-24T16:00:00.123Z","n":1738941163000}`), nil)
-	pt, pn := event.MustParsePath("t"), event.MustParsePath("n")
+	pt, pn := mustPath(t, "t"), mustPath(t, "n")
+	var p eventtime.Parser
 	if n := testing.AllocsPerRun(100, func() {
-		_, _ = eventtime.Parse(r.Lookup(&pt), eventtime.Auto)
-		_, _ = eventtime.Parse(r.Lookup(&pn), eventtime.Auto)
+		_, _ = p.Parse(r.Lookup(&pt), eventtime.Auto)
+		_, _ = p.Parse(r.Lookup(&pn), eventtime.Auto)
 	}); n != 0 {
 		t.Errorf("Parse allocates %v times", n)
 	}
+}
+
+func mustPath(t testing.TB, s string) event.Path {
+	t.Helper()
+	p, err := event.ParsePath(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

@@ -21,7 +21,7 @@ func parseRFC3339(b []byte, m *minuteCache) (ns int64, ok bool) {
 		return n, true
 	}
 	var minuteSecs int64 // Unix seconds at the minute, before the offset
-	if m != nil && m.set && string(b[:16]) == string(m.prefix[:]) {
+	if m.set && string(b[:16]) == string(m.prefix[:]) {
 		minuteSecs = m.secs
 	} else {
 		year, ok1 := num(b[0:4])
@@ -34,10 +34,8 @@ func parseRFC3339(b []byte, m *minuteCache) (ns int64, ok bool) {
 			return 0, false
 		}
 		minuteSecs = daysSinceEpoch(year, month, day)*86400 + int64(hour*3600+minute*60)
-		if m != nil {
-			copy(m.prefix[:], b[:16])
-			m.secs, m.set = minuteSecs, true
-		}
+		copy(m.prefix[:], b[:16])
+		m.secs, m.set = minuteSecs, true
 	}
 	sec, ok6 := num(b[17:19])
 	if !ok6 || sec > 59 {

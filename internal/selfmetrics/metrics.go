@@ -11,7 +11,7 @@ import (
 	"sort"
 	"time"
 
-	"github.com/beametrics/beametrics/exporters"
+	"github.com/beametrics/beametrics/internal/metricdata"
 )
 
 // Prefix starts every self-metric name.
@@ -39,12 +39,12 @@ const WorkerLabel = "worker"
 // and export type, to pass to Settings.Validate and Exporter.Start.
 // extraLabels are labels every self-metric carries besides its own (such
 // as WorkerLabel); Points must then be given values for them.
-func Descriptors(window time.Duration, exportType string, extraLabels ...string) []exporters.Descriptor {
-	count := func(name, desc string, labels ...string) exporters.Descriptor {
-		return exporters.Descriptor{Name: name, Aggregation: "count", ValueType: exporters.Int64, Kind: exporters.Gauge,
+func Descriptors(window time.Duration, exportType string, extraLabels ...string) []metricdata.Descriptor {
+	count := func(name, desc string, labels ...string) metricdata.Descriptor {
+		return metricdata.Descriptor{Name: name, Aggregation: "count", ValueType: metricdata.Int64, Kind: metricdata.Gauge,
 			Unit: "1", Description: desc, LabelNames: withNames(labels, extraLabels), ExportType: exportType, Window: window}
 	}
-	return []exporters.Descriptor{
+	return []metricdata.Descriptor{
 		count(MetricEventsRead, "beametrics: events read from the source in the window"),
 		count(MetricDeadLetters, "beametrics: records sent to the dead-letter output in the window, by reason", "reason"),
 		count(MetricDroppedValues, "beametrics: values dropped in the window, by metric", "metric"),
@@ -52,7 +52,7 @@ func Descriptors(window time.Duration, exportType string, extraLabels ...string)
 		count(MetricWindowsExported, "beametrics: windows exported in the window, by exporter", "exporter"),
 		count(MetricPointsExported, "beametrics: points exported in the window, by exporter", "exporter"),
 		count(MetricExportFailures, "beametrics: points lost after retries in the window, by exporter and code", "code", "exporter"),
-		{Name: MetricWatermarkLag, Aggregation: "latest", ValueType: exporters.Double, Kind: exporters.Gauge, Unit: "s",
+		{Name: MetricWatermarkLag, Aggregation: "latest", ValueType: metricdata.Double, Kind: metricdata.Gauge, Unit: "s",
 			Description: "beametrics: wall clock minus the output watermark at the window end", LabelNames: withNames(nil, extraLabels),
 			ExportType: exportType, Window: window},
 	}
@@ -71,11 +71,11 @@ func withNames(own, extra []string) []string {
 
 // withLabels returns own and extra labels together, sorted by name (as
 // points want them).
-func withLabels(own, extra []exporters.Label) []exporters.Label {
+func withLabels(own, extra []metricdata.Label) []metricdata.Label {
 	if len(extra) == 0 {
 		return own
 	}
-	out := append(append([]exporters.Label(nil), own...), extra...)
+	out := append(append([]metricdata.Label(nil), own...), extra...)
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
 }
@@ -96,10 +96,10 @@ type Snapshot struct {
 // Points returns the snapshot's points for the window [start, end). extra
 // labels (such as the WorkerLabel) go on every point; they must have been
 // declared to Descriptors.
-func (s Snapshot) Points(start, end time.Time, extra ...exporters.Label) []exporters.Point {
-	var pts []exporters.Point
-	add := func(name string, v int64, labels ...exporters.Label) {
-		pts = append(pts, exporters.Point{Metric: name, Labels: withLabels(labels, extra), Start: start, End: end, Type: exporters.Int64, Int: v})
+func (s Snapshot) Points(start, end time.Time, extra ...metricdata.Label) []metricdata.Point {
+	var pts []metricdata.Point
+	add := func(name string, v int64, labels ...metricdata.Label) {
+		pts = append(pts, metricdata.Point{Metric: name, Labels: withLabels(labels, extra), Start: start, End: end, Type: metricdata.Int64, Int: v})
 	}
 	byLabel := func(name, label string, m map[string]int64) {
 		keys := make([]string, 0, len(m))
@@ -108,7 +108,7 @@ func (s Snapshot) Points(start, end time.Time, extra ...exporters.Label) []expor
 		}
 		sort.Strings(keys)
 		for _, k := range keys {
-			add(name, m[k], exporters.Label{Name: label, Value: k})
+			add(name, m[k], metricdata.Label{Name: label, Value: k})
 		}
 	}
 	add(MetricEventsRead, s.EventsRead)
@@ -128,10 +128,10 @@ func (s Snapshot) Points(start, end time.Time, extra ...exporters.Label) []expor
 		return keys[i].Code < keys[j].Code
 	})
 	for _, k := range keys {
-		add(MetricExportFailures, s.ExportFailures[k], exporters.Label{Name: "code", Value: k.Code}, exporters.Label{Name: "exporter", Value: k.Exporter})
+		add(MetricExportFailures, s.ExportFailures[k], metricdata.Label{Name: "code", Value: k.Code}, metricdata.Label{Name: "exporter", Value: k.Exporter})
 	}
-	pts = append(pts, exporters.Point{Metric: MetricWatermarkLag, Labels: withLabels(nil, extra), Start: start, End: end,
-		Type: exporters.Double, Double: s.WatermarkLag.Seconds()})
+	pts = append(pts, metricdata.Point{Metric: MetricWatermarkLag, Labels: withLabels(nil, extra), Start: start, End: end,
+		Type: metricdata.Double, Double: s.WatermarkLag.Seconds()})
 	return pts
 }
 

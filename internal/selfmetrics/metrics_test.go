@@ -1,8 +1,9 @@
 package selfmetrics
 
 import (
-	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/beametrics/beametrics/exporters"
 	"github.com/beametrics/beametrics/exporters/local"
+	"github.com/beametrics/beametrics/internal/metricdata"
 )
 
 func TestPointsThroughLocalExporter(t *testing.T) {
@@ -22,8 +24,11 @@ func TestPointsThroughLocalExporter(t *testing.T) {
 		PointsExported: map[string]int64{"local": 12},
 		ExportFailures: map[Failure]int64{{Exporter: "prometheus", Code: "HTTP_503"}: 4},
 		WatermarkLag:   1500 * time.Millisecond}
-	var out bytes.Buffer
-	e := local.New(&out)
+	path := filepath.Join(t.TempDir(), "self.jsonl")
+	e, err := local.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
 	e.Start(context.Background(), Descriptors(time.Minute, "local"))
 	if err := e.Export(context.Background(), Delta(prev, cur).Points(start, end)); err != nil {
 		t.Fatal(err)
@@ -36,8 +41,12 @@ func TestPointsThroughLocalExporter(t *testing.T) {
 		`{"metric_name":"beametrics/points_exported","labels":{"exporter":"local"},"value":12` + tail +
 		`{"metric_name":"beametrics/export_failures","labels":{"code":"HTTP_503","exporter":"prometheus"},"value":3` + tail +
 		`{"metric_name":"beametrics/watermark_lag","labels":{},"value":1.5` + tail
-	if out.String() != want {
-		t.Errorf("got\n%s\nwant\n%s", out.String(), want)
+	out, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(out) != want {
+		t.Errorf("got\n%s\nwant\n%s", out, want)
 	}
 }
 
@@ -79,7 +88,7 @@ func TestWorkerLabel(t *testing.T) {
 	start := time.Date(2025, 11, 24, 16, 0, 0, 0, time.UTC)
 	snap := Snapshot{EventsRead: 4, DeadLetters: map[string]int64{"invalid_json": 1},
 		ExportFailures: map[Failure]int64{{Exporter: "prometheus", Code: "HTTP_503"}: 2}}
-	pts := snap.Points(start, start.Add(time.Minute), exporters.Label{Name: WorkerLabel, Value: "host-7"})
+	pts := snap.Points(start, start.Add(time.Minute), metricdata.Label{Name: WorkerLabel, Value: "host-7"})
 	if len(pts) != 4 {
 		t.Fatalf("%d points, want 4: %+v", len(pts), pts)
 	}
@@ -91,7 +100,7 @@ func TestWorkerLabel(t *testing.T) {
 		if strings.Join(names, ",") != strings.Join(declared[p.Metric], ",") {
 			t.Errorf("%s has labels %v, its descriptor declares %v", p.Metric, names, declared[p.Metric])
 		}
-		if got := p.Labels[len(p.Labels)-1]; got != (exporters.Label{Name: WorkerLabel, Value: "host-7"}) {
+		if got := p.Labels[len(p.Labels)-1]; got != (metricdata.Label{Name: WorkerLabel, Value: "host-7"}) {
 			t.Errorf("%s: last label %+v, want worker=host-7", p.Metric, got)
 		}
 	}

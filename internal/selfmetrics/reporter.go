@@ -21,6 +21,7 @@ import (
 	"github.com/beametrics/beametrics/exporters/promscrape"
 	"github.com/beametrics/beametrics/internal/config"
 	"github.com/beametrics/beametrics/internal/engine"
+	"github.com/beametrics/beametrics/internal/metricdata"
 )
 
 // Options say what a Reporter reports and where.
@@ -71,7 +72,7 @@ type Reporter struct {
 	window  time.Duration
 	now     func() time.Time
 	logf    func(string, ...any)
-	labels  []exporters.Label // on every point: the worker, if any
+	labels  []metricdata.Label // on every point: the worker, if any
 	targets []target
 	prev    Snapshot  // running totals at the last export
 	lastEnd time.Time // end of the last exported window
@@ -84,7 +85,7 @@ type target struct {
 }
 
 // descriptors returns the self-metrics' descriptors for one export type.
-func (o Options) descriptors(exportType string) []exporters.Descriptor {
+func (o Options) descriptors(exportType string) []metricdata.Descriptor {
 	if o.Worker != "" {
 		return Descriptors(o.Config.Window, exportType, WorkerLabel)
 	}
@@ -103,7 +104,7 @@ func Check(o Options) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	var metrics []exporters.Descriptor
+	var metrics []metricdata.Descriptor
 	typeSet := map[string]bool{}
 	for i := 0; i < eng.NumMetrics(); i++ {
 		d := eng.Descriptor(i)
@@ -120,7 +121,7 @@ func Check(o Options) ([]string, error) {
 	// self-metrics, which would otherwise count as declared twice.
 	var errs []error
 	for _, t := range types {
-		if err := o.Settings.Validate(append(append([]exporters.Descriptor(nil), metrics...), o.descriptors(t)...)); err != nil {
+		if err := o.Settings.Validate(append(append([]metricdata.Descriptor(nil), metrics...), o.descriptors(t)...)); err != nil {
 			errs = append(errs, fmt.Errorf("with export type %s: %w", t, err))
 		}
 	}
@@ -154,7 +155,7 @@ func New(ctx context.Context, o Options) (*Reporter, error) {
 		r.prev = progressTotals()
 	}
 	if o.Worker != "" {
-		r.labels = []exporters.Label{{Name: WorkerLabel, Value: o.Worker}}
+		r.labels = []metricdata.Label{{Name: WorkerLabel, Value: o.Worker}}
 	}
 	var errs []error
 	for _, typ := range types {

@@ -44,8 +44,8 @@ func monitoringOptions(t *testing.T, srv *fakemonitoring.Server, worker string, 
 			if typ != exporters.TypeCloudMonitoring {
 				t.Errorf("exporter of type %q asked for", typ)
 			}
-			return cloudmonitoring.New(ctx, s.CloudMonitoring, cloudmonitoring.WithClientOptions(srv.ClientOptions()...),
-				cloudmonitoring.WithBackoff(time.Millisecond, 5*time.Millisecond), cloudmonitoring.WithLogger(quiet))
+			return cloudmonitoring.New(ctx, s.CloudMonitoring, cloudmonitoring.Options{Client: srv.ClientOptions(),
+				BackoffMin: time.Millisecond, BackoffMax: 5 * time.Millisecond, Logger: quiet})
 		},
 		Now:  now,
 		Logf: func(f string, a ...any) { t.Logf(f, a...) },

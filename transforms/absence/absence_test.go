@@ -13,7 +13,6 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/teststream"
 
-	"github.com/beametrics/beametrics/exporters"
 	"github.com/beametrics/beametrics/internal/aggregate"
 	"github.com/beametrics/beametrics/internal/config"
 	"github.com/beametrics/beametrics/internal/engine"
@@ -226,17 +225,5 @@ func TestObservationCoder(t *testing.T) {
 	}
 	if _, err := decodeObservation([]byte{0x80}); err == nil {
 		t.Error("a corrupt observation decoded")
-	}
-}
-
-func TestSinceDescriptor(t *testing.T) {
-	d := SinceDescriptor(exporters.Descriptor{Name: "pipeline-liveness", Aggregation: "count", ValueType: exporters.Int64,
-		Kind: exporters.Cumulative, LabelNames: []string{"pipeline_id"}, ExportType: "local", Window: win})
-	if d.Name != "pipeline-liveness/seconds_since_last_seen" || d.ValueType != exporters.Double || d.Kind != exporters.Gauge ||
-		d.Unit != "s" || d.ExportType != "local" || d.Window != win || len(d.LabelNames) != 1 {
-		t.Errorf("descriptor %+v", d)
-	}
-	if got := exporters.PrometheusFamily(d); got != "pipeline_liveness_seconds_since_last_seen" {
-		t.Errorf("Prometheus name %q", got)
 	}
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/beametrics/beametrics/internal/aggregate"
 	"github.com/beametrics/beametrics/internal/config"
 	"github.com/beametrics/beametrics/internal/engine"
+	"github.com/beametrics/beametrics/internal/metricdata"
 	"github.com/beametrics/beametrics/internal/selfmetrics"
 	"github.com/beametrics/beametrics/transforms/cumulative"
 	"github.com/beametrics/beametrics/transforms/deadletter"
@@ -33,6 +34,7 @@ import (
 func init() {
 	register.DoFn4x1[context.Context, beam.Window, string, aggregate.Acc, error](&WriteFn{})
 	register.DoFn3x1[context.Context, string, cumulative.Total, error](&WriteTotalsFn{})
+	register.DoFn4x1[context.Context, beam.Window, string, float64, error](&WriteSinceFn{})
 }
 
 // Write exports a PCollection<KV<string, aggregate.Acc>> of combined series,
@@ -96,7 +98,7 @@ type sink struct {
 	eng       *engine.Engine
 	exporters map[string]exporters.Exporter
 	scrape    exporters.Exporter // every point, when --prometheus-listen is set
-	batches   map[string][]exporters.Point
+	batches   map[string][]metricdata.Point
 	windows   map[windowKey]bool
 }
 
@@ -123,6 +125,9 @@ func (fn *WriteTotalsFn) StartBundle(context.Context) { fn.startBundle() }
 func (fn *WriteFn) FinishBundle(ctx context.Context) error       { return fn.finishBundle(ctx) }
 func (fn *WriteTotalsFn) FinishBundle(ctx context.Context) error { return fn.finishBundle(ctx) }
 
+func (fn *WriteFn) Teardown() error       { return fn.teardown() }
+func (fn *WriteTotalsFn) Teardown() error { return fn.teardown() }
+
 func (fn *sink) setup(ctx context.Context) error {
 	if fn.DeadLetter != "" {
 		w, err := deadletter.NewWriter(ctx, fn.DeadLetter)
@@ -138,16 +143,23 @@ func (fn *sink) setup(ctx context.Context) error {
 	if fn.eng, err = engine.New(cfg); err != nil {
 		return err
 	}
-	byType := map[string][]exporters.Descriptor{}
-	var every []exporters.Descriptor
+	// Every DoFn of the sink starts the exporters with every metric it
+	// may write, so that whichever instance comes first defines them all.
+	byType := map[string][]metricdata.Descriptor{}
+	var every []metricdata.Descriptor
 	for i := 0; i < fn.eng.NumMetrics(); i++ {
 		d := fn.eng.Descriptor(i)
-		byType[d.ExportType] = append(byType[d.ExportType], d)
-		every = append(every, d)
+		descs := []metricdata.Descriptor{d}
+		if m := cfg.Metrics[i]; m.Absent != nil {
+			d.Window = m.Window
+			descs = append(descs, SinceDescriptor(d))
+		}
+		byType[d.ExportType] = append(byType[d.ExportType], descs...)
+		every = append(every, descs...)
 	}
 	fn.exporters = map[string]exporters.Exporter{}
 	if fn.scrape, err = all.Scrape(fn.Settings); err != nil {
-		return fmt.Errorf("prometheus scrape endpoint: %v", err)
+		return fmt.Errorf("prometheus scrape endpoint: %w", err)
 	}
 	scrapeMu.Lock()
 	if fn.scrape != nil && !scrapeStarted[fn.Settings.PrometheusListen] {
@@ -155,7 +167,7 @@ func (fn *sink) setup(ctx context.Context) error {
 		// Once per process: defining a metric again empties its series.
 		if err := fn.scrape.Start(ctx, every); err != nil {
 			scrapeMu.Unlock()
-			return fmt.Errorf("prometheus scrape endpoint: %v", err)
+			return fmt.Errorf("prometheus scrape endpoint: %w", err)
 		}
 		scrapeStarted[fn.Settings.PrometheusListen] = true
 	}
@@ -174,18 +186,27 @@ func (fn *sink) setup(ctx context.Context) error {
 }
 
 func (fn *sink) startBundle() {
-	fn.batches = map[string][]exporters.Point{}
+	fn.batches = map[string][]metricdata.Point{}
 	fn.windows = map[windowKey]bool{}
 }
 
-func (fn *WriteFn) ProcessElement(ctx context.Context, w beam.Window, key string, acc aggregate.Acc) error {
-	metric, labelKey, err := metricagg.ParseSeriesKey(key)
+// seriesIn reads an element's series key and fixed window.
+func (fn *sink) seriesIn(key string, w beam.Window) (metric int, labelKey string, iw window.IntervalWindow, err error) {
+	metric, labelKey, err = metricagg.ParseSeriesKey(key)
 	if err != nil || metric >= fn.eng.NumMetrics() {
-		return fmt.Errorf("exportsink: bad series key %q", key)
+		return 0, "", iw, fmt.Errorf("exportsink: bad series key %q", key)
 	}
 	iw, ok := w.(window.IntervalWindow)
 	if !ok {
-		return fmt.Errorf("exportsink: element in %T, want fixed windows", w)
+		return 0, "", iw, fmt.Errorf("exportsink: element in %T, want fixed windows", w)
+	}
+	return metric, labelKey, iw, nil
+}
+
+func (fn *WriteFn) ProcessElement(ctx context.Context, w beam.Window, key string, acc aggregate.Acc) error {
+	metric, labelKey, iw, err := fn.seriesIn(key, w)
+	if err != nil {
+		return err
 	}
 	p, err := fn.eng.Point(engine.Series{Metric: metric, WindowStart: iw.Start.ToTime().UnixNano(), LabelKey: labelKey}, &acc)
 	if err != nil {
@@ -214,7 +235,7 @@ func (fn *WriteTotalsFn) ProcessElement(ctx context.Context, key string, t cumul
 }
 
 // add batches one point of a metric for the end of the bundle.
-func (fn *sink) add(metric int, p exporters.Point) {
+func (fn *sink) add(metric int, p metricdata.Point) {
 	typ := fn.eng.Metric(metric).ExportType
 	fn.batches[typ] = append(fn.batches[typ], p)
 	fn.windows[windowKey{metric, p.End}] = true
@@ -253,7 +274,7 @@ func (fn *sink) finishBundle(ctx context.Context) error {
 
 // deadLetter writes the points an Export call lost to the dead-letter
 // output, as local JSON lines, so that they can be looked at and replayed.
-func (fn *sink) deadLetter(ctx context.Context, exporter string, points []exporters.Point, err error) {
+func (fn *sink) deadLetter(ctx context.Context, exporter string, points []metricdata.Point, err error) {
 	if fn.dead == nil {
 		return
 	}
@@ -278,6 +299,16 @@ func (fn *sink) deadLetter(ctx context.Context, exporter string, points []export
 			log.Errorf(ctx, "dead letter of a lost point: %v; the point: %s", werr, line)
 		}
 	}
+}
+
+// teardown releases the dead-letter writer (its Pub/Sub client).
+func (fn *sink) teardown() error {
+	if fn.dead == nil {
+		return nil
+	}
+	err := fn.dead.Close()
+	fn.dead = nil
+	return err
 }
 
 // CloseAll flushes and closes the process's exporters, the worker

@@ -24,7 +24,9 @@ import (
 	"github.com/beametrics/beametrics/internal/aggregate"
 	"github.com/beametrics/beametrics/internal/config"
 	"github.com/beametrics/beametrics/internal/engine"
+	"github.com/beametrics/beametrics/internal/metricdata"
 	"github.com/beametrics/beametrics/internal/selfmetrics"
+	"github.com/beametrics/beametrics/transforms/absence"
 	"github.com/beametrics/beametrics/transforms/deadletter"
 	"github.com/beametrics/beametrics/transforms/exportsink"
 	"github.com/beametrics/beametrics/transforms/metricagg"
@@ -90,7 +92,7 @@ func install(t *testing.T, r *recorder) {
 	t.Cleanup(func() { _ = exportsink.CloseAll(); exportsink.NewExporter = old })
 }
 
-func (f *fake) Start(_ context.Context, descs []exporters.Descriptor) error {
+func (f *fake) Start(_ context.Context, descs []metricdata.Descriptor) error {
 	f.r.mu.Lock()
 	defer f.r.mu.Unlock()
 	if f.started {
@@ -103,7 +105,7 @@ func (f *fake) Start(_ context.Context, descs []exporters.Descriptor) error {
 	return nil
 }
 
-func (f *fake) Export(_ context.Context, points []exporters.Point) error {
+func (f *fake) Export(_ context.Context, points []metricdata.Point) error {
 	f.r.mu.Lock()
 	defer f.r.mu.Unlock()
 	if !f.started {
@@ -115,7 +117,7 @@ func (f *fake) Export(_ context.Context, points []exporters.Point) error {
 			ls = append(ls, l.Name+"="+l.Value)
 		}
 		v := fmt.Sprint(p.Int)
-		if p.Type == exporters.Double {
+		if p.Type == metricdata.Double {
 			v = fmt.Sprint(p.Double)
 		}
 		f.r.points[f.typ] = append(f.r.points[f.typ], fmt.Sprintf("%s{%s} %s/%s = %s", p.Metric, strings.Join(ls, ","),
@@ -318,5 +320,109 @@ func TestWriteBadSeriesKey(t *testing.T) {
 	err := runSink(t, src, []any{elem})
 	if err == nil || !strings.Contains(err.Error(), "bad series key") {
 		t.Errorf("err = %v, want a bad series key error", err)
+	}
+}
+
+func init() {
+	register.Function2x1(decodeSince)
+}
+
+// decodeSince reads "key-base64 window-end-unix-ms seconds" into one
+// seconds-since-last-seen value stamped at the end of its window.
+func decodeSince(s string, emit func(beam.EventTime, string, float64)) error {
+	var k string
+	var ms int64
+	var secs float64
+	if _, err := fmt.Sscanf(s, "%s %d %g", &k, &ms, &secs); err != nil {
+		return err
+	}
+	key, err := base64.StdEncoding.DecodeString(k)
+	if err != nil {
+		return err
+	}
+	emit(mtime.FromMilliseconds(ms-1), string(key), secs)
+	return nil
+}
+
+const sinceConfig = `
+event_time_field: time
+window: 60s
+metrics:
+  - name: liveness
+    type: count
+    dynamic_labels: {id: id}
+    export_type: local
+    absent: {expected: [{id: a}, {id: b}]}
+`
+
+// since encodes one value of the series id of sinceConfig's metric for
+// the window ending at end.
+func since(id string, end time.Time, secs float64) any {
+	key := metricagg.SeriesKey(0, absence.LabelKey([]string{id}))
+	return fmt.Sprintf("%s %d %g", base64.StdEncoding.EncodeToString([]byte(key)), end.UnixMilli(), secs)
+}
+
+// The seconds_since_last_seen gauges reach /metrics, and a second DoFn
+// instance in the same process (a new bundle processor, a second run) does
+// not empty the endpoint: defining a metric again would drop its series.
+func TestSinceSurvivesSecondInstance(t *testing.T) {
+	r := &recorder{}
+	install(t, r)
+	src := config.Source{Name: "since.yaml", Text: []byte(sinceConfig)}
+	const listen = "localhost:0" // not shared with the other scrape test's config
+	t1 := time.Date(2025, 11, 24, 16, 2, 0, 0, time.UTC)
+	run := func(elems ...any) {
+		p, s := beam.NewPipelineWithRoot()
+		vals := beam.ParDo(s, decodeSince, beam.Create(s, elems...))
+		windowed := beam.WindowInto(s, window.NewFixedWindows(time.Minute), vals)
+		exportsink.WriteSince(s, src, exporters.Settings{PrometheusListen: listen}, "", windowed)
+		if err := ptest.Run(p); err != nil {
+			t.Fatalf("pipeline failed: %v", err)
+		}
+	}
+	run(since("a", t1, 5), since("b", t1, 7))
+	// An older window never replaces a newer one, so after the second
+	// instance the first run's values must still be served.
+	run(since("a", t1.Add(-time.Minute), 2))
+
+	body := scrape(t, listen)
+	for _, want := range []string{
+		`liveness_seconds_since_last_seen{id="a"} 5`,
+		`liveness_seconds_since_last_seen{id="b"} 7`,
+	} {
+		if !strings.Contains(string(body), want+"\n") {
+			t.Errorf("/metrics lacks %q:\n%s", want, body)
+		}
+	}
+	// The export type's exporter got all three points, as gauges
+	// covering their windows.
+	want := []string{
+		`liveness/seconds_since_last_seen{id=a} 2025-11-24T16:01:00Z/2025-11-24T16:02:00Z = 5`,
+		`liveness/seconds_since_last_seen{id=b} 2025-11-24T16:01:00Z/2025-11-24T16:02:00Z = 7`,
+		`liveness/seconds_since_last_seen{id=a} 2025-11-24T16:00:00Z/2025-11-24T16:01:00Z = 2`,
+	}
+	r.mu.Lock()
+	got := r.points["local"]
+	r.mu.Unlock()
+	if strings.Join(sorted(got), "\n") != strings.Join(sorted(want), "\n") {
+		t.Errorf("local exporter got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func sorted(s []string) []string {
+	out := append([]string(nil), s...)
+	sort.Strings(out)
+	return out
+}
+
+func TestSinceDescriptor(t *testing.T) {
+	d := exportsink.SinceDescriptor(metricdata.Descriptor{Name: "pipeline-liveness", Aggregation: "count", ValueType: metricdata.Int64,
+		Kind: metricdata.Cumulative, LabelNames: []string{"pipeline_id"}, ExportType: "local", Window: time.Minute})
+	if d.Name != "pipeline-liveness/seconds_since_last_seen" || d.ValueType != metricdata.Double || d.Kind != metricdata.Gauge ||
+		d.Unit != "s" || d.ExportType != "local" || d.Window != time.Minute || len(d.LabelNames) != 1 {
+		t.Errorf("descriptor %+v", d)
+	}
+	if got := exporters.PrometheusFamily(d); got != "pipeline_liveness_seconds_since_last_seen" {
+		t.Errorf("Prometheus name %q", got)
 	}
 }

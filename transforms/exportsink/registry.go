@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/beametrics/beametrics/exporters"
+	"github.com/beametrics/beametrics/internal/metricdata"
 )
 
 // Registry holds started exporters per export type and settings for one
@@ -23,10 +24,10 @@ type Registry struct {
 
 // Get returns the exporter of exportType, making it with NewExporter and
 // starting it with descs on first use.
-func (r *Registry) Get(ctx context.Context, exportType string, s exporters.Settings, descs []exporters.Descriptor) (exporters.Exporter, error) {
+func (r *Registry) Get(ctx context.Context, exportType string, s exporters.Settings, descs []metricdata.Descriptor) (exporters.Exporter, error) {
 	settings, err := json.Marshal(s)
 	if err != nil {
-		return nil, fmt.Errorf("exporter %s: %v", exportType, err)
+		return nil, fmt.Errorf("exporter %s: %w", exportType, err)
 	}
 	key := exportType + "\x00" + string(settings)
 	r.mu.Lock()
@@ -36,10 +37,10 @@ func (r *Registry) Get(ctx context.Context, exportType string, s exporters.Setti
 	}
 	e, err := NewExporter(ctx, exportType, s)
 	if err != nil {
-		return nil, fmt.Errorf("exporter %s: %v", exportType, err)
+		return nil, fmt.Errorf("exporter %s: %w", exportType, err)
 	}
 	if err := e.Start(ctx, descs); err != nil {
-		return nil, fmt.Errorf("exporter %s: %v", exportType, err)
+		return nil, fmt.Errorf("exporter %s: %w", exportType, err)
 	}
 	if r.m == nil {
 		r.m = map[string]exporters.Exporter{}
@@ -56,7 +57,7 @@ func (r *Registry) CloseAll() error {
 	for key, e := range r.m {
 		if err := e.Close(); err != nil {
 			typ, _, _ := strings.Cut(key, "\x00")
-			errs = append(errs, fmt.Errorf("%s: %v", typ, err))
+			errs = append(errs, fmt.Errorf("%s: %w", typ, err))
 		}
 		delete(r.m, key)
 	}

@@ -99,6 +99,17 @@ func TestWriteFeedsScrapeEndpoint(t *testing.T) {
 	if fails := diff(failsBefore, selfmetrics.FailuresByExporter.Snapshot()); len(fails) != 0 {
 		t.Errorf("points lost: %v", fails)
 	}
+	body := scrape(t, listen)
+	for _, want := range []string{`requests{service="auth"} 1`, "bytes 1"} {
+		if !strings.Contains(string(body), want+"\n") {
+			t.Errorf("/metrics lacks %q:\n%s", want, body)
+		}
+	}
+}
+
+// scrape returns what the process's /metrics endpoint on listen serves.
+func scrape(t *testing.T, listen string) string {
+	t.Helper()
 	srv, err := promscrape.Shared(listen)
 	if err != nil {
 		t.Fatal(err)
@@ -107,11 +118,10 @@ func TestWriteFeedsScrapeEndpoint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	for _, want := range []string{`requests{service="auth"} 1`, "bytes 1"} {
-		if !strings.Contains(string(body), want+"\n") {
-			t.Errorf("/metrics lacks %q:\n%s", want, body)
-		}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
 	}
+	return string(body)
 }

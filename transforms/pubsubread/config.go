@@ -40,8 +40,6 @@ type Config struct {
 	// the parse step and ackgate.Probe on the same key.
 	AckGate string
 
-	// StopKey names the source for Stop; empty means only StopAll stops it.
-	StopKey string
 	// StopAfter stops the source after this many messages in total over
 	// all pullers (0 = never). For tests and one-shot runs.
 	StopAfter int64

@@ -306,8 +306,9 @@ func (fn *readFn) pull(ctx context.Context) ([]*pubsubpb.ReceivedMessage, error)
 	// so that the watermark moves and stop signals are seen; the poll
 	// interval does the waiting.
 	resp, err := fn.client.SubscriptionAdminClient.Pull(ctx, &pubsubpb.PullRequest{
-		Subscription:      fn.Cfg.Subscription,
-		MaxMessages:       int32(fn.Cfg.MaxMessages),
+		Subscription: fn.Cfg.Subscription,
+		MaxMessages:  int32(fn.Cfg.MaxMessages),
+		//lint:ignore SA1019 deprecated for latency in favour of streaming pull, which this bundle-at-a-time source cannot use; Pub/Sub and its emulators still honour it.
 		ReturnImmediately: true,
 	})
 	if err != nil {

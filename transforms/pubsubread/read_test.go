@@ -222,14 +222,13 @@ func TestReadFakeStopWhenIdle(t *testing.T) {
 	checkDeliveredOnce(t, srv, key, ids)
 }
 
-// TestReadFakeStopByKey publishes while the pipeline runs and stops it from
+// TestReadFakeStopAll publishes while the pipeline runs and stops it from
 // outside, as a drain does.
-func TestReadFakeStopByKey(t *testing.T) {
+func TestReadFakeStopAll(t *testing.T) {
 	srv, first := setupFake(t, 30)
 	c := srv.Client(t, project)
 	cfg := fakeConfig(srv)
 	cfg.Pullers = 2
-	cfg.StopKey = "stop-by-key-" + strconv.FormatInt(time.Now().UnixNano(), 10)
 	key := uniqueKey(t.Name())
 
 	p, s := beam.NewPipelineWithRoot()
@@ -241,7 +240,7 @@ func TestReadFakeStopByKey(t *testing.T) {
 	second := pubsubtest.Publish(t, c, topic, testMessages(30))
 	all := append(first, second...)
 	waitSeen(t, key, len(all))
-	pubsubread.Stop(cfg.StopKey)
+	pubsubread.StopAll()
 	select {
 	case err := <-done:
 		if err != nil {
@@ -288,12 +287,11 @@ func TestReadPullErrorsAreRetried(t *testing.T) {
 	cfg := pubsubread.NewConfig("projects/proj/subscriptions/any")
 	cfg.Endpoint, cfg.Insecure = addr, true
 	cfg.PollInterval = 20 * time.Millisecond
-	cfg.StopKey = "pull-errors-" + strconv.FormatInt(time.Now().UnixNano(), 10)
 	p, s := beam.NewPipelineWithRoot()
 	beam.ParDo0(s, &recordFn{Key: uniqueKey(t.Name())}, pubsubread.Read(s, cfg))
 	go func() {
 		time.Sleep(2 * time.Second)
-		pubsubread.Stop(cfg.StopKey)
+		pubsubread.StopAll()
 	}()
 	res, err := ptest.RunWithMetrics(p)
 	if err != nil {

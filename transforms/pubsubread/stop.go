@@ -14,7 +14,6 @@ import (
 
 // run is what all pullers of one Read share.
 type run struct {
-	stopKey   string
 	stopAfter int64
 	idle      time.Duration
 
@@ -25,10 +24,9 @@ type run struct {
 
 var registry = struct {
 	sync.Mutex
-	runs        map[string]*run
-	stoppedKeys map[string]bool
-	stopAll     bool // the stop file appeared: every run stops
-}{runs: map[string]*run{}, stoppedKeys: map[string]bool{}}
+	runs    map[string]*run
+	stopAll bool // the stop file appeared: every run stops
+}{runs: map[string]*run{}}
 
 // runFor returns the shared state of the Read with this ID, creating it on
 // first use.
@@ -39,32 +37,18 @@ func runFor(id string, cfg Config) *run {
 	if r, ok := registry.runs[id]; ok {
 		return r
 	}
-	r := &run{stopKey: cfg.StopKey, stopAfter: cfg.StopAfter, idle: cfg.StopWhenIdle}
+	r := &run{stopAfter: cfg.StopAfter, idle: cfg.StopWhenIdle}
 	r.lastActivity.Store(time.Now().UnixNano())
-	if registry.stopAll || (cfg.StopKey != "" && registry.stoppedKeys[cfg.StopKey]) {
+	if registry.stopAll {
 		r.stopped.Store(true)
 	}
 	registry.runs[id] = r
 	return r
 }
 
-// Stop stops every source in this process whose Config.StopKey is key,
-// including ones that start later: each stops pulling, acks what its
-// bundles committed and finishes, so the watermark reaches +inf and the
-// pipeline ends. Use a fresh key for each run.
-func Stop(key string) {
-	registry.Lock()
-	defer registry.Unlock()
-	registry.stoppedKeys[key] = true
-	for _, r := range registry.runs {
-		if r.stopKey == key {
-			r.stopped.Store(true)
-		}
-	}
-}
-
-// StopAll stops every source that has started in this process, as Stop
-// does. Call it to drain a local pipeline, for example on SIGTERM.
+// StopAll stops every source that has started in this process: each stops
+// pulling, acks what its bundles committed and finishes, so the watermark
+// reaches +inf and the pipeline ends. Call it to drain a local pipeline, for example on SIGTERM.
 func StopAll() {
 	registry.Lock()
 	defer registry.Unlock()

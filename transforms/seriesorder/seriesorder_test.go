@@ -18,6 +18,7 @@ import (
 	"github.com/beametrics/beametrics/exporters"
 	"github.com/beametrics/beametrics/internal/aggregate"
 	"github.com/beametrics/beametrics/internal/config"
+	"github.com/beametrics/beametrics/internal/metricdata"
 	"github.com/beametrics/beametrics/internal/selfmetrics"
 	"github.com/beametrics/beametrics/internal/testing/promtest"
 	"github.com/beametrics/beametrics/transforms/exportsink"
@@ -93,14 +94,14 @@ func pipelineOf(t *testing.T, base time.Time, ordered bool, src config.Source, s
 // recording is a fake exporter that keeps the order of the points.
 type recording struct {
 	mu     sync.Mutex
-	points []exporters.Point
+	points []metricdata.Point
 }
 
 type recordingExporter struct{ r *recording }
 
-func (e recordingExporter) Start(context.Context, []exporters.Descriptor) error { return nil }
-func (e recordingExporter) Close() error                                        { return nil }
-func (e recordingExporter) Export(_ context.Context, points []exporters.Point) error {
+func (e recordingExporter) Start(context.Context, []metricdata.Descriptor) error { return nil }
+func (e recordingExporter) Close() error                                         { return nil }
+func (e recordingExporter) Export(_ context.Context, points []metricdata.Point) error {
 	e.r.mu.Lock()
 	defer e.r.mu.Unlock()
 	e.r.points = append(e.r.points, points...)
@@ -127,7 +128,7 @@ func installRecording(t *testing.T) *recording {
 // checkOrder returns how many points came before a point of the same
 // series with a later window, and fails the test if a point is missing or
 // wrong.
-func checkOrder(t *testing.T, base time.Time, points []exporters.Point) (outOfOrder int) {
+func checkOrder(t *testing.T, base time.Time, points []metricdata.Point) (outOfOrder int) {
 	t.Helper()
 	last := map[string]time.Time{}
 	seen := map[string]int{}
@@ -197,11 +198,11 @@ func TestWindowsReachPrometheusInOrder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var got []exporters.Point
+	var got []metricdata.Point
 	for _, s := range series {
 		name := map[string]string{"order_a": "order-a", "order_b": "order-b"}[s.Labels["__name__"]]
 		for _, smp := range s.Samples {
-			got = append(got, exporters.Point{Metric: name, End: smp.Time, Int: int64(smp.Value)})
+			got = append(got, metricdata.Point{Metric: name, End: smp.Time, Int: int64(smp.Value)})
 		}
 	}
 	if len(series) != 2 {

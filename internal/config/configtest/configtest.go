@@ -17,10 +17,10 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/beametrics/beametrics/exporters"
 	"github.com/beametrics/beametrics/internal/aggregate"
 	"github.com/beametrics/beametrics/internal/config"
 	"github.com/beametrics/beametrics/internal/engine"
+	"github.com/beametrics/beametrics/internal/metricdata"
 )
 
 // File is a test file.
@@ -142,7 +142,7 @@ func mapValue(n *yaml.Node, key string) *yaml.Node {
 
 // got is one produced series.
 type got struct {
-	point exporters.Point
+	point metricdata.Point
 	used  bool
 }
 
@@ -349,9 +349,9 @@ func expect(eng *engine.Engine, ex Expectation, results []*got) []string {
 			return []string{fmt.Sprintf("expectation%s: window_start: %v", where, err)}
 		}
 	}
-	want := exporters.Point{Metric: ex.Metric}
+	want := metricdata.Point{Metric: ex.Metric}
 	for k, v := range ex.Labels {
-		want.Labels = append(want.Labels, exporters.Label{Name: k, Value: v})
+		want.Labels = append(want.Labels, metricdata.Label{Name: k, Value: v})
 	}
 	sort.Slice(want.Labels, func(i, j int) bool { return want.Labels[i].Name < want.Labels[j].Name })
 	var matches []*got
@@ -382,7 +382,7 @@ func expect(eng *engine.Engine, ex Expectation, results []*got) []string {
 	return nil
 }
 
-func sameLabels(a, b []exporters.Label) bool {
+func sameLabels(a, b []metricdata.Label) bool {
 	if len(a) != len(b) {
 		return false
 	}
@@ -394,7 +394,7 @@ func sameLabels(a, b []exporters.Label) bool {
 	return true
 }
 
-func seriesName(p exporters.Point) string {
+func seriesName(p metricdata.Point) string {
 	parts := make([]string, len(p.Labels))
 	for i, l := range p.Labels {
 		parts[i] = fmt.Sprintf("%s=%q", l.Name, l.Value)
@@ -410,13 +410,13 @@ func nodeText(n *yaml.Node) string {
 	return strings.TrimSpace(strings.ReplaceAll(string(b), "\n", " "))
 }
 
-func formatValue(p exporters.Point) string {
+func formatValue(p metricdata.Point) string {
 	switch p.Type {
-	case exporters.Int64:
+	case metricdata.Int64:
 		return fmt.Sprint(p.Int)
-	case exporters.Double:
+	case metricdata.Double:
 		return fmt.Sprint(p.Double)
-	case exporters.Distribution:
+	case metricdata.Distribution:
 		d := p.Dist
 		return fmt.Sprintf("{count: %d, sum: %v, min: %v, max: %v, buckets: %v}", d.Count, d.Sum, d.Min, d.Max, d.BucketCounts)
 	}
@@ -430,8 +430,8 @@ func near(a, b float64) bool {
 // compareValue checks a produced point against the expected value: a number
 // for scalar types, a mapping of count, sum, min, max and buckets (any
 // subset) for distributions.
-func compareValue(p exporters.Point, n *yaml.Node) string {
-	if p.Type == exporters.Distribution {
+func compareValue(p metricdata.Point, n *yaml.Node) string {
+	if p.Type == metricdata.Distribution {
 		var want struct {
 			Count   *int64
 			Sum     *float64
@@ -466,7 +466,7 @@ func compareValue(p exporters.Point, n *yaml.Node) string {
 		return fmt.Sprintf("want a number, not %s", nodeText(n))
 	}
 	var g float64
-	if p.Type == exporters.Int64 {
+	if p.Type == metricdata.Int64 {
 		g = float64(p.Int)
 	} else {
 		g = p.Double

@@ -14,16 +14,16 @@ import (
 	"strings"
 	"time"
 
-	"github.com/beametrics/beametrics/exporters"
 	"github.com/beametrics/beametrics/internal/config"
 	"github.com/beametrics/beametrics/internal/engine"
+	"github.com/beametrics/beametrics/internal/metricdata"
 )
 
 // Alerting is one metric with an alert: setting, with what the rules need
 // to know about it.
 type alerting struct {
 	m    *config.Metric
-	d    exporters.Descriptor
+	d    metricdata.Descriptor
 	rule *config.Alert
 }
 
@@ -52,19 +52,19 @@ func metricsWithAlerts(cfg *config.Config) ([]alerting, error) {
 
 // expectedSets returns the metric's expected label sets with its static
 // labels added, each sorted by label name.
-func expectedSets(m *config.Metric) [][]exporters.Label {
+func expectedSets(m *config.Metric) [][]metricdata.Label {
 	if m.Absent == nil {
 		return nil
 	}
-	var out [][]exporters.Label
+	var out [][]metricdata.Label
 	for _, set := range m.Absent.Expected {
-		var ls []exporters.Label
+		var ls []metricdata.Label
 		for k, v := range m.Labels {
-			ls = append(ls, exporters.Label{Name: k, Value: v})
+			ls = append(ls, metricdata.Label{Name: k, Value: v})
 		}
 		for k, v := range set {
 			if _, static := m.Labels[k]; !static {
-				ls = append(ls, exporters.Label{Name: k, Value: v})
+				ls = append(ls, metricdata.Label{Name: k, Value: v})
 			}
 		}
 		sort.Slice(ls, func(a, b int) bool { return ls[a].Name < ls[b].Name })

@@ -7,8 +7,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/beametrics/beametrics/exporters"
 	"github.com/beametrics/beametrics/internal/config"
+	"github.com/beametrics/beametrics/internal/metricdata"
 )
 
 // Policy is a Cloud Monitoring alert policy in the JSON form of the
@@ -113,11 +113,11 @@ func CloudMonitoringPolicies(cfg *config.Config, prefix string) ([]Policy, error
 						Aggregations: []Aggregation{{AlignmentPeriod: apiDuration(align), PerSeriesAligner: "ALIGN_COUNT"}}},
 				})
 			}
-			if a.m.Absent != nil && a.d.ValueType != exporters.Distribution {
+			if a.m.Absent != nil && a.d.ValueType != metricdata.Distribution {
 				// Zero-filled series keep writing while silent: look
 				// for windows that are all zero (or totals that stay).
 				aligner := "ALIGN_MAX"
-				if a.d.Kind == exporters.Cumulative {
+				if a.d.Kind == metricdata.Cumulative {
 					aligner = "ALIGN_DELTA"
 				}
 				p.Conditions = append(p.Conditions, Condition{
@@ -152,7 +152,7 @@ func CloudMonitoringPolicies(cfg *config.Config, prefix string) ([]Policy, error
 	return out, nil
 }
 
-func setFilter(set []exporters.Label) string {
+func setFilter(set []metricdata.Label) string {
 	var b strings.Builder
 	for _, l := range set {
 		fmt.Fprintf(&b, " AND metric.label.%s = %q", l.Name, l.Value)
@@ -160,7 +160,7 @@ func setFilter(set []exporters.Label) string {
 	return b.String()
 }
 
-func setString(set []exporters.Label) string {
+func setString(set []metricdata.Label) string {
 	parts := make([]string, len(set))
 	for i, l := range set {
 		parts[i] = l.Name + "=" + l.Value

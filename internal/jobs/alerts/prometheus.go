@@ -10,6 +10,7 @@ import (
 
 	"github.com/beametrics/beametrics/exporters"
 	"github.com/beametrics/beametrics/internal/config"
+	"github.com/beametrics/beametrics/internal/metricdata"
 )
 
 // PromRule is one alerting rule of a Prometheus rules file.
@@ -41,7 +42,7 @@ func PrometheusRules(cfg *config.Config) ([]PromRule, error) {
 	for _, a := range ms {
 		family := exporters.PrometheusFamily(a.d)
 		series := family
-		if a.d.ValueType == exporters.Distribution {
+		if a.d.ValueType == metricdata.Distribution {
 			series += "_count"
 		}
 		labels := map[string]string{"beametrics_metric": a.m.Name}
@@ -94,7 +95,7 @@ func silenceExpr(a alerting, series string) string {
 	d := promDuration(a.rule.Silence)
 	var parts []string
 	if a.m.Absent != nil {
-		if a.d.Kind == exporters.Cumulative {
+		if a.d.Kind == metricdata.Cumulative {
 			parts = append(parts, fmt.Sprintf("increase(%s[%s]) == 0", series, d))
 		} else {
 			parts = append(parts, fmt.Sprintf("max_over_time(%s[%s]) == 0", series, d))
@@ -107,7 +108,7 @@ func silenceExpr(a alerting, series string) string {
 	return strings.Join(parts, "\nor\n")
 }
 
-func promMatchers(ls []exporters.Label) string {
+func promMatchers(ls []metricdata.Label) string {
 	ms := make([]string, len(ls))
 	for i, l := range ls {
 		ms[i] = exporters.PrometheusLabelName(l.Name) + "=" + strconv.Quote(l.Value)

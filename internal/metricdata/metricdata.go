@@ -1,12 +1,10 @@
-// Package exporters holds the types every exporter shares: a metric's
-// description and one windowed value of one series. Each exporter lives in
-// its own subpackage.
-package exporters
+// Package metricdata holds the values that flow from the metric engine to
+// the exporters: a metric's description and one windowed value of one
+// series. Neither side owns them, so that the engine does not depend on an
+// output layer.
+package metricdata
 
-import (
-	"context"
-	"time"
-)
+import "time"
 
 // ValueType says which field of a Value is set.
 type ValueType int
@@ -95,18 +93,4 @@ type Point struct {
 	Int        int64
 	Double     float64
 	Dist       *DistributionValue
-}
-
-// Exporter writes points somewhere. Implementations batch as they see fit
-// and retry transient failures themselves; an error returned from Export
-// means points were lost after retries, and the caller counts and logs it.
-type Exporter interface {
-	// Start prepares the destination for the metrics (for example creates
-	// metric descriptors). A conflict or bad setting is an error here,
-	// before any data flows.
-	Start(ctx context.Context, metrics []Descriptor) error
-	// Export writes points, which may belong to several metrics and windows.
-	Export(ctx context.Context, points []Point) error
-	// Close flushes and releases resources.
-	Close() error
 }
