@@ -47,25 +47,24 @@ metrics:
 `))
 }
 
-// runExit replays exitStatusEvents with config and returns Run's error,
-// its stderr and the dead-letter file's lines.
-func runExit(t *testing.T, config, eventTimeField string) (error, string, []string) {
+// runExit replays exitStatusEvents with config and returns Run's stderr,
+// the dead-letter file's lines and Run's error.
+func runExit(t *testing.T, config, eventTimeField string) (stderr string, dead []string, err error) {
 	t.Helper()
 	input := writeFile(t, "logs.jsonl", []byte(exitStatusEvents))
-	dead := t.TempDir() + "/dead.jsonl"
-	var stderr bytes.Buffer
-	o := &pipeline.Options{Config: config, Inputs: []string{input}, DeadLetter: dead, EventTimeField: eventTimeField}
+	deadPath := t.TempDir() + "/dead.jsonl"
+	var buf bytes.Buffer
+	o := &pipeline.Options{Config: config, Inputs: []string{input}, DeadLetter: deadPath, EventTimeField: eventTimeField}
 	o.Exporters.Local.Path = t.TempDir() + "/out.jsonl"
-	err := pipeline.Run(context.Background(), o, &stderr)
-	var lines []string
-	if f, ferr := os.Open(dead); ferr == nil {
+	err = pipeline.Run(context.Background(), o, &buf)
+	if f, ferr := os.Open(deadPath); ferr == nil {
 		sc := bufio.NewScanner(f)
 		for sc.Scan() {
-			lines = append(lines, sc.Text())
+			dead = append(dead, sc.Text())
 		}
 		f.Close()
 	}
-	return err, stderr.String(), lines
+	return buf.String(), dead, err
 }
 
 func wantExitStatus(t *testing.T, err error, code int, stderr string) {
@@ -107,7 +106,7 @@ func TestExitStatusWhenPointsAreLost(t *testing.T) {
 		{"hanging server", "timeout", hanging},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			err, stderr, dead := runExit(t, remoteWriteConfig(t, c.url()), "")
+			stderr, dead, err := runExit(t, remoteWriteConfig(t, c.url()), "")
 			wantExitStatus(t, err, pipeline.ExitLosses, stderr)
 			want := fmt.Sprintf("%d points were not written after retries (prometheus %s: %d)", exitStatusPoints, c.code, exitStatusPoints)
 			if !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "they are in --dead-letter") {
@@ -140,7 +139,7 @@ metrics:
     type: count
     export_type: local
 `))
-	err, stderr, dead := runExit(t, local, "no_such_field")
+	stderr, dead, err := runExit(t, local, "no_such_field")
 	wantExitStatus(t, err, pipeline.ExitMostRefused, stderr)
 	for _, want := range []string{"6 of 6 records are dead letters", "6 of them bad_event_time", "--event-time-field", "they are in --dead-letter"} {
 		if !strings.Contains(err.Error(), want) {

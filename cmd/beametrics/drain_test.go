@@ -182,3 +182,18 @@ metrics:
 	}
 	t.Logf("%d points lost and dead-lettered", lost)
 }
+
+// TestNoArgumentsIsAUsageError: beametrics with no arguments at all says
+// what to give (exit 2), as a run without a config does, and does not
+// panic.
+func TestNoArgumentsIsAUsageError(t *testing.T) {
+	dir := t.TempDir()
+	cmd := startChild(t, "127.0.0.1:1", []string{}, filepath.Join(dir, "run"))
+	if err := cmd.Wait(); err == nil {
+		t.Fatal("exit 0 without arguments")
+	}
+	stderr := readFile(dir, "run.err")
+	if code := cmd.ProcessState.ExitCode(); code != 2 || strings.Contains(stderr, "panic") || !strings.Contains(stderr, "give --config FILE") {
+		t.Errorf("exit %d, want 2 with what to give; stderr:\n%s", code, stderr)
+	}
+}

@@ -40,6 +40,7 @@ func dispatch(args []string) int {
 		case helpAsked(args):
 			printMainHelp(os.Stdout)
 			return 0
+		case len(args) == 0: // the quick start on the embedded default
 		case args[0] == "--help-beam" || args[0] == "-help-beam":
 			printBeamHelp(os.Stdout)
 			return 0
