@@ -108,16 +108,6 @@ func (w *BackupWriter) write(l backupLine) error {
 	return nil
 }
 
-// RecordChange saves q's original SQL to its own file and appends the
-// before and after states. It returns the original's file path.
-func (w *BackupWriter) RecordChange(q Query, ch Change) (string, error) {
-	file, err := w.SaveOriginal(q)
-	if err != nil {
-		return "", err
-	}
-	return file, w.AppendChange(q, ch, file)
-}
-
 // SaveOriginal writes q's original SQL to its own file, the one its
 // recovery command reads, and returns the file's path.
 func (w *BackupWriter) SaveOriginal(q Query) (string, error) {

@@ -66,14 +66,14 @@ func TestBackupRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	q := Query{ID: 5, Name: "n", SQL: "SELECT 'it''s'\n", DataSourceID: 1, Version: 3}
-	file, err := w.RecordChange(q, Change{SQL: "SELECT 2", DataSourceID: 2})
+	file, err := recordChange(w, q, Change{SQL: "SELECT 2", DataSourceID: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if b, _ := os.ReadFile(file); string(b) != q.SQL {
 		t.Errorf("original file holds %q", b)
 	}
-	if _, err := w.RecordChange(Query{ID: 6, SQL: "x"}, Change{SQL: "y"}); err != nil {
+	if _, err := recordChange(w, Query{ID: 6, SQL: "x"}, Change{SQL: "y"}); err != nil {
 		t.Fatal(err)
 	}
 	if err := w.RecordResult(5, Changed, "", 4); err != nil {
@@ -118,4 +118,13 @@ func TestReadBackupRejectsBadInput(t *testing.T) {
 			t.Errorf("%q: got %v, want %q", content, err, want)
 		}
 	}
+}
+
+// recordChange saves q's original and appends the change, as apply does.
+func recordChange(w *BackupWriter, q Query, ch Change) (string, error) {
+	file, err := w.SaveOriginal(q)
+	if err != nil {
+		return "", err
+	}
+	return file, w.AppendChange(q, ch, file)
 }

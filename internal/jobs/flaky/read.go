@@ -278,9 +278,7 @@ func buildTry(get func(field string) (string, bool, error), opts ReadOptions) (T
 		return t, err
 	}
 	state = strings.ToLower(strings.TrimSpace(state))
-	if strings.HasPrefix(state, "taskinstancestate.") { // Python enum repr in some exports
-		state = strings.TrimPrefix(state, "taskinstancestate.")
-	}
+	state = strings.TrimPrefix(state, "taskinstancestate.") // Python enum repr in some exports
 	if _, ok := knownStates[state]; !ok {
 		return t, fmt.Errorf("unknown state %q", state)
 	}
