@@ -1,7 +1,10 @@
 package config
 
 import (
+	"crypto/sha256"
 	"fmt"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/beametrics/beametrics/internal/eventtime"
@@ -26,8 +29,68 @@ type Overrides struct {
 	AllowedLateness time.Duration // --allowed-lateness
 }
 
-// Load parses the text and applies the overrides.
+// Load parses the text and applies the overrides. A process parses a
+// source once: the launcher and the DoFn instances prism runs in the same
+// process share the parse, which is most of the start-up cost of a large
+// config (a 50 MB one was parsed four times). Each caller gets its own
+// copy of the Config's top level; the metrics are shared, read-only.
 func (s Source) Load() (*Config, error) {
+	key := s.cacheKey()
+	if cfg, ok := loaded.get(key); ok {
+		return cfg.copyTop(), nil
+	}
+	cfg, err := s.load()
+	if err != nil {
+		return nil, err
+	}
+	loaded.put(key, cfg)
+	return cfg.copyTop(), nil
+}
+
+// copyTop copies the Config itself, with slices clipped so that a caller's
+// append (a warning) never writes into another caller's.
+func (c *Config) copyTop() *Config {
+	cp := *c
+	cp.Metrics = slices.Clip(cp.Metrics)
+	cp.Warnings = slices.Clip(cp.Warnings)
+	return &cp
+}
+
+func (s Source) cacheKey() [sha256.Size]byte {
+	h := sha256.New()
+	fmt.Fprintf(h, "%q %+v\x00", s.Name, s.Overrides)
+	h.Write(s.Text)
+	var k [sha256.Size]byte
+	h.Sum(k[:0])
+	return k
+}
+
+// loaded holds the few configs parsed in this process (a run has one; a
+// test binary runs many, so it stays small).
+var loaded = parseCache{m: map[[sha256.Size]byte]*Config{}}
+
+type parseCache struct {
+	mu sync.Mutex
+	m  map[[sha256.Size]byte]*Config
+}
+
+func (c *parseCache) get(k [sha256.Size]byte) (*Config, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	cfg, ok := c.m[k]
+	return cfg, ok
+}
+
+func (c *parseCache) put(k [sha256.Size]byte, cfg *Config) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.m) >= 8 {
+		clear(c.m)
+	}
+	c.m[k] = cfg
+}
+
+func (s Source) load() (*Config, error) {
 	cfg, err := Parse(s.Name, s.Text)
 	if err != nil {
 		return nil, err
