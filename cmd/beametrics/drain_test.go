@@ -23,37 +23,18 @@ import (
 // not finish, and loses nothing: no window was written, so no message was
 // acked, and all of them are left on the subscription for the next run.
 func TestSigtermDuringAStuckWrite(t *testing.T) {
-	const (
-		topic    = "projects/drain/topics/logs"
-		sub      = "projects/drain/subscriptions/logs"
-		messages = 20
-	)
+	const messages = 20
 	hung := hang.Start(t)
-
-	srv := pubsubtest.StartFake(t)
-	client := srv.Client(t, "drain")
-	pubsubtest.CreateTopic(t, client, topic)
-	pubsubtest.CreateSubscription(t, client, sub, topic, 10*time.Second)
-	var msgs []*pubsub.Message
-	for i := range messages {
-		msgs = append(msgs, &pubsub.Message{Data: []byte(fmt.Sprintf(`{"i":%d}`, i))})
-	}
-	pubsubtest.Publish(t, client, topic, msgs)
-
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "drain.yaml")
 	// A five-minute request timeout and retries: only --drain-timeout can
 	// end this drain soon.
-	config := fmt.Sprintf(`exporters:
+	s := startStream(t, "drain", messages, fmt.Sprintf(`exporters:
   prometheus_remote_write: {url: %s/api/v1/write, timeout: 5m, max_retries: 3}
 metrics:
   - name: drained
     type: count
     export_type: prometheus
-`, hung.URL)
-	if err := os.WriteFile(cfg, []byte(config), 0o644); err != nil {
-		t.Fatal(err)
-	}
+`, hung.URL))
+	srv, client, sub, dir, cfg := s.srv, s.client, s.sub, s.dir, s.config
 	const drainTimeout = 3 * time.Second
 	cmd := startChild(t, srv.Addr, []string{"--config", cfg, "--subscription", sub, "--window-size", "1",
 		"--max-delay", "1s", "--drain-timeout", drainTimeout.String()}, filepath.Join(dir, "run"))
@@ -104,11 +85,6 @@ metrics:
 // lost points, which are in the dead-letter file; their messages were
 // acked, since the loss is counted and kept there.
 func TestDrainWithRefusedWritesExits3(t *testing.T) {
-	const (
-		topic    = "projects/refused/topics/logs"
-		sub      = "projects/refused/subscriptions/logs"
-		messages = 20
-	)
 	refused := make(chan struct{}, 1)
 	rw := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		select {
@@ -118,29 +94,14 @@ func TestDrainWithRefusedWritesExits3(t *testing.T) {
 		http.Error(w, "refused by the test", http.StatusBadRequest)
 	}))
 	defer rw.Close()
-
-	srv := pubsubtest.StartFake(t)
-	client := srv.Client(t, "refused")
-	pubsubtest.CreateTopic(t, client, topic)
-	pubsubtest.CreateSubscription(t, client, sub, topic, 10*time.Second)
-	var msgs []*pubsub.Message
-	for i := range messages {
-		msgs = append(msgs, &pubsub.Message{Data: []byte(fmt.Sprintf(`{"i":%d}`, i))})
-	}
-	pubsubtest.Publish(t, client, topic, msgs)
-
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "refused.yaml")
-	config := fmt.Sprintf(`exporters:
+	s := startStream(t, "refused", 20, fmt.Sprintf(`exporters:
   prometheus_remote_write: {url: %s/api/v1/write}
 metrics:
   - name: refused
     type: count
     export_type: prometheus
-`, rw.URL)
-	if err := os.WriteFile(cfg, []byte(config), 0o644); err != nil {
-		t.Fatal(err)
-	}
+`, rw.URL))
+	srv, sub, dir, cfg := s.srv, s.sub, s.dir, s.config
 	dead := filepath.Join(dir, "dead.jsonl")
 	cmd := startChild(t, srv.Addr, []string{"--config", cfg, "--subscription", sub, "--window-size", "1",
 		"--max-delay", "1s", "--dead-letter", dead}, filepath.Join(dir, "run"))
@@ -196,4 +157,34 @@ func TestNoArgumentsIsAUsageError(t *testing.T) {
 	if code := cmd.ProcessState.ExitCode(); code != 2 || strings.Contains(stderr, "panic") || !strings.Contains(stderr, "give --config FILE") {
 		t.Errorf("exit %d, want 2 with what to give; stderr:\n%s", code, stderr)
 	}
+}
+
+// stream is a Pub/Sub subscription holding messages {"i":N} and a config
+// file for a run to read them.
+type stream struct {
+	srv         *pubsubtest.Server
+	client      *pubsub.Client
+	sub         string
+	dir, config string
+}
+
+// startStream publishes n messages to a topic of project on a fake Pub/Sub
+// server and writes config into the test's directory.
+func startStream(t *testing.T, project string, n int, config string) stream {
+	t.Helper()
+	topic := "projects/" + project + "/topics/logs"
+	s := stream{srv: pubsubtest.StartFake(t), sub: "projects/" + project + "/subscriptions/logs", dir: t.TempDir()}
+	s.client = s.srv.Client(t, project)
+	pubsubtest.CreateTopic(t, s.client, topic)
+	pubsubtest.CreateSubscription(t, s.client, s.sub, topic, 10*time.Second)
+	var msgs []*pubsub.Message
+	for i := range n {
+		msgs = append(msgs, &pubsub.Message{Data: []byte(fmt.Sprintf(`{"i":%d}`, i))})
+	}
+	pubsubtest.Publish(t, s.client, topic, msgs)
+	s.config = filepath.Join(s.dir, project+".yaml")
+	if err := os.WriteFile(s.config, []byte(config), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
