@@ -171,25 +171,7 @@ exporters:
   local: {path: %q}
 `, recv.URL+"/api/v1/write", tokFile, localOut)))
 	cmd := child(cfg, webLogs(t, 3000), dead)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	if echoed.Load() == 0 {
-		t.Fatalf("the receiver got no request (child: %v)\n%s", err, stderr.String())
-	}
-	outputs := map[string][]byte{"stdout": stdout.Bytes(), "stderr": stderr.Bytes()}
-	for _, p := range []string{dead, localOut} {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatalf("%v (child: %s)", err, stderr.String())
-		}
-		outputs[filepath.Base(p)] = b
-	}
-	for name, b := range outputs {
-		if bytes.Contains(b, []byte(token)) {
-			t.Errorf("the token is in %s:\n%s", name, b)
-		}
-	}
+	outputs := runWithoutSecret(t, cmd, &echoed, token, dead, localOut)
 	// The failures went to the dead letters, with the echo masked.
 	if d := string(outputs["dead.jsonl"]); !strings.Contains(d, "export_failed/prometheus/HTTP_400") || !strings.Contains(d, "Authorization: Bearer [redacted]") {
 		t.Errorf("dead letters lack the masked export failures:\n%.2000s", d)
@@ -232,28 +214,10 @@ exporters:
 `, recv.URL+"/api/v1/write", tokFile, localOut)))
 	cmd := child(cfg, "", dead)
 	cmd.Env = append(cmd.Env, "PUBSUB_EMULATOR_HOST="+srv.Addr, childSubEnv+"="+e2eSub, childReadEnv+"="+strconv.Itoa(len(msgs)))
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	if echoed.Load() == 0 {
-		t.Fatalf("the receiver got no request (child: %v)\n%s", err, stderr.String())
-	}
-	outputs := map[string][]byte{"stdout": stdout.Bytes(), "stderr": stderr.Bytes()}
-	for _, p := range []string{dead, localOut} {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatalf("%v (child: %s)", err, stderr.String())
-		}
-		outputs[filepath.Base(p)] = b
-	}
-	for name, b := range outputs {
-		if bytes.Contains(b, []byte(token)) {
-			t.Errorf("the token is in %s:\n%s", name, b)
-		}
-	}
+	outputs := runWithoutSecret(t, cmd, &echoed, token, dead, localOut)
 	// The check covered self-metrics with the failure in their labels.
 	if l := string(outputs["metrics.jsonl"]); !strings.Contains(l, `"beametrics/export_failures"`) || !strings.Contains(l, "HTTP_400") {
-		t.Errorf("the local output lacks the self-metric counting the failed exports (child: %v):\n%.3000s\n%s", err, l, stderr.String())
+		t.Errorf("the local output lacks the self-metric counting the failed exports:\n%.3000s\n%s", l, outputs["stderr"])
 	}
 	if d := string(outputs["dead.jsonl"]); !strings.Contains(d, "Authorization: Bearer [redacted]") {
 		t.Errorf("dead letters lack the masked export failures:\n%.2000s", d)
@@ -274,4 +238,31 @@ func TestRunInputDirectoryIsUsageError(t *testing.T) {
 	if strings.Contains(stderr, "goroutine ") || strings.Contains(stderr, "panic") {
 		t.Errorf("stderr holds a stack trace:\n%s", stderr)
 	}
+}
+
+// runWithoutSecret runs the child, checks that the receiver got a request
+// (echoed), and returns every output it wrote (standard output and error,
+// and the files), checking that none holds the secret.
+func runWithoutSecret(t *testing.T, cmd *exec.Cmd, echoed *atomic.Int64, secret string, files ...string) map[string][]byte {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	if echoed.Load() == 0 {
+		t.Fatalf("the receiver got no request (child: %v)\n%s", err, stderr.String())
+	}
+	outputs := map[string][]byte{"stdout": stdout.Bytes(), "stderr": stderr.Bytes()}
+	for _, p := range files {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatalf("%v (child: %s)", err, stderr.String())
+		}
+		outputs[filepath.Base(p)] = b
+	}
+	for name, b := range outputs {
+		if bytes.Contains(b, []byte(secret)) {
+			t.Errorf("the secret is in %s:\n%s", name, b)
+		}
+	}
+	return outputs
 }
