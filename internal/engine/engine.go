@@ -42,6 +42,8 @@ type Engine struct {
 	// counted.
 	filterErrorsLogged []atomic.Int64
 	log                *slog.Logger
+	// admission holds max_series for all the engine's Processors.
+	admission *admission
 }
 
 // SetFilterErrorLog sets where the first few filter errors of each metric
@@ -134,6 +136,7 @@ func New(cfg *config.Config) (*Engine, error) {
 		e.metrics = append(e.metrics, m)
 	}
 	e.filterErrorsLogged = make([]atomic.Int64, len(e.metrics))
+	e.admission = newAdmission(len(e.metrics), int64(cfg.AllowedLateness))
 	return e, nil
 }
 

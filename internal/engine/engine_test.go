@@ -396,6 +396,30 @@ metrics:
 	}
 }
 
+// max_series holds over every Processor of an engine, as replay runs one
+// per core: what one admitted counts against the other's cap.
+func TestMaxSeriesAcrossProcessors(t *testing.T) {
+	e := compile(t, "metrics:\n  - {name: capped, type: count, max_series: 3, dynamic_labels: {user: user}}\n")
+	first, second := e.NewProcessor(), e.NewProcessor()
+	for _, u := range []string{"a", "b", "c"} {
+		feed(t, first, rec(`{"user":"`+u+`"}`))
+	}
+	for _, u := range []string{"d", "e", "a"} {
+		feed(t, second, rec(`{"user":"`+u+`"}`))
+	}
+	checkSeries(t, flush(t, e, first), map[string]string{
+		"capped{user=a}@16:00:00.000": "1", "capped{user=b}@16:00:00.000": "1", "capped{user=c}@16:00:00.000": "1",
+	})
+	// d and e are the fourth and fifth label sets of the window: over the
+	// cap; a was admitted by the first Processor.
+	checkSeries(t, flush(t, e, second), map[string]string{
+		"capped{user=a}@16:00:00.000": "1", "capped{user=__overflow__}@16:00:00.000": "2",
+	})
+	if got := second.Stats.Overflowed[0]; got != 2 {
+		t.Errorf("second Processor: Overflowed = %d, want 2", got)
+	}
+}
+
 // A metric without dynamic labels has one series and ignores max_series.
 func TestMaxSeriesWithoutDynamicLabels(t *testing.T) {
 	e := compile(t, "metrics:\n  - {name: m, type: count, max_series: 1, labels: {a: b}}\n")

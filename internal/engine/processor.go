@@ -59,10 +59,6 @@ type Processor struct {
 	scratch []byte
 	times   eventtime.Parser
 	series  map[string]*entry
-	// admitted remembers the label sets admitted per metric and window, so
-	// that max_series holds across bundles, not just within one.
-	admitted map[metricWindow]map[string]struct{}
-	newest   []int64 // per metric: the newest window start seen
 	// last is, per metric without labels, the series written last: such a
 	// metric has one series per window, and events come in time order, so
 	// this skips the map for most of them. Flush clears it.
@@ -97,13 +93,11 @@ type metricWindow struct {
 func (e *Engine) NewProcessor() *Processor {
 	n := len(e.metrics)
 	return &Processor{
-		e:        e,
-		Now:      func() int64 { return time.Now().UnixNano() },
-		reader:   e.schema.NewReader(),
-		series:   map[string]*entry{},
-		admitted: map[metricWindow]map[string]struct{}{},
-		newest:   make([]int64, n),
-		last:     make([]lastSeries, n),
+		e:      e,
+		Now:    func() int64 { return time.Now().UnixNano() },
+		reader: e.schema.NewReader(),
+		series: map[string]*entry{},
+		last:   make([]lastSeries, n),
 		Stats: Stats{DeadLetters: map[string]int64{}, Matched: make([]int64, n),
 			Dropped: make([]int64, n), Overflowed: make([]int64, n), FilterErrors: make([]int64, n)},
 	}
@@ -293,41 +287,13 @@ func appendLabel(dst []byte, v event.Value) []byte {
 }
 
 // admit decides whether a label set not yet seen in this bundle may become
-// a series, keeping at most max_series label sets per metric and window.
+// a series, keeping at most max_series label sets per metric and window
+// over every Processor of the engine.
 func (p *Processor) admit(m *metric, start int64, labels []byte) bool {
 	if len(m.dynPaths) == 0 {
 		return true
 	}
-	mw := metricWindow{m.index, start}
-	set := p.admitted[mw]
-	if set == nil {
-		set = map[string]struct{}{}
-		p.admitted[mw] = set
-		if start > p.newest[m.index] {
-			p.newest[m.index] = start
-			p.prune(m)
-		}
-	}
-	if _, ok := set[string(labels)]; ok {
-		return true
-	}
-	if len(set) >= m.maxSeries {
-		return false
-	}
-	set[string(labels)] = struct{}{}
-	return true
-}
-
-// prune forgets the admitted label sets of windows far behind the newest
-// one, so memory follows live series, not the age of the job.
-func (p *Processor) prune(m *metric) {
-	const keepWindows = 4
-	limit := p.newest[m.index] - keepWindows*m.window - int64(p.e.cfg.AllowedLateness)
-	for mw := range p.admitted {
-		if mw.metric == m.index && mw.start < limit {
-			delete(p.admitted, mw)
-		}
-	}
+	return p.e.admission.admit(m, start, labels)
 }
 
 // Flush hands every series aggregated since the last Flush to emit and
