@@ -1,6 +1,7 @@
 package pipeline_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"math"
@@ -17,8 +18,10 @@ import (
 	"github.com/beametrics/beametrics/exporters"
 	"github.com/beametrics/beametrics/internal/metricdata"
 	"github.com/beametrics/beametrics/internal/testing/processenv"
+	"github.com/beametrics/beametrics/pipeline"
 	"github.com/beametrics/beametrics/transforms/deadletter"
 	"github.com/beametrics/beametrics/transforms/exportsink"
+	"github.com/beametrics/beametrics/transforms/pubsubread"
 )
 
 // The pipeline tests run prism in this process, one pipeline at a time:
@@ -230,4 +233,63 @@ func writeFile(t *testing.T, name string, content []byte) string {
 		t.Fatal(err)
 	}
 	return path
+}
+
+// backgroundRun is pipeline.Run of a stream going on while the test feeds
+// and watches it. A test that fails must not leave it going (the exporters
+// are shared by the process, and the next test would write through them),
+// so Cleanup stops it.
+type backgroundRun struct {
+	t      *testing.T
+	done   chan error
+	stderr bytes.Buffer
+	ended  bool
+}
+
+func runInBackground(t *testing.T, o *pipeline.Options) *backgroundRun {
+	r := &backgroundRun{t: t, done: make(chan error, 1)}
+	go func() { r.done <- pipeline.Run(context.Background(), o, &r.stderr) }()
+	t.Cleanup(func() {
+		if !r.ended {
+			pubsubread.StopAll()
+			select {
+			case <-r.done:
+			case <-time.After(60 * time.Second):
+			}
+		}
+	})
+	return r
+}
+
+// waitFor polls cond until it holds, failing the test if the run ends
+// first or 60 s pass; failure says what was awaited.
+func (r *backgroundRun) waitFor(what func() string, cond func() bool) {
+	r.t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for !cond() {
+		select {
+		case err := <-r.done:
+			r.ended = true
+			r.t.Fatalf("Run ended while waiting for %s: %v\n%s", what(), err, r.stderr.String())
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			r.t.Fatalf("after 60 s, still waiting for %s\n%s", what(), r.stderr.String())
+		}
+	}
+}
+
+// drain stops the stream as SIGTERM does and returns Run's error, failing
+// the test if Run does not end within 60 s.
+func (r *backgroundRun) drain() error {
+	r.t.Helper()
+	pubsubread.StopAll()
+	select {
+	case err := <-r.done:
+		r.ended = true
+		return err
+	case <-time.After(60 * time.Second):
+		r.t.Fatalf("Run did not end within 60 s of StopAll\n%s", r.stderr.String())
+		return nil
+	}
 }

@@ -3,7 +3,6 @@ package pipeline_test
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -17,7 +16,6 @@ import (
 	"github.com/beametrics/beametrics/internal/selfmetrics"
 	"github.com/beametrics/beametrics/internal/testing/pubsubtest"
 	"github.com/beametrics/beametrics/pipeline"
-	"github.com/beametrics/beametrics/transforms/pubsubread"
 )
 
 // TestLateCountsOnlyWhatWasDropped streams on-time and late data and checks
@@ -53,41 +51,16 @@ func TestLateCountsOnlyWhatWasDropped(t *testing.T) {
 	out := t.TempDir() + "/out.jsonl"
 	o := &pipeline.Options{Config: cfg, Subscription: e2eSub, MaxDelay: time.Second, Pullers: 2}
 	o.Exporters.Local.Path = out
-	var stderr bytes.Buffer
-	done := make(chan error, 1)
-	go func() { done <- pipeline.Run(context.Background(), o, &stderr) }()
-	ended := false
-	t.Cleanup(func() {
-		if !ended {
-			pubsubread.StopAll()
-			<-done
-		}
-	})
-	wait := func(what string, cond func() bool) {
-		t.Helper()
-		deadline := time.Now().Add(60 * time.Second)
-		for !cond() {
-			select {
-			case err := <-done:
-				ended = true
-				t.Fatalf("Run ended while waiting for %s: %v\n%s", what, err, stderr.String())
-			case <-time.After(100 * time.Millisecond):
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("no %s within 60 s\n%s", what, stderr.String())
-			}
-		}
-	}
+	run := runInBackground(t, o)
 	// The backlog's window is exported once the start-up hold is over and
 	// the watermark has moved past it.
-	wait("export of the backlog", func() bool { return exportedTotal(t, out) == backlog })
+	run.waitFor(func() string { return "export of the backlog" }, func() bool { return exportedTotal(t, out) == backlog })
 	eventsBefore := selfmetrics.Events.Load()
 	publish(late, 10*time.Minute)
-	wait("read of the late messages", func() bool { return selfmetrics.Events.Load()-eventsBefore >= late })
+	run.waitFor(func() string { return "read of the late messages" }, func() bool { return selfmetrics.Events.Load()-eventsBefore >= late })
 	time.Sleep(time.Second) // their bundle's partial aggregates reach the windows
-	pubsubread.StopAll()
-	err := <-done
-	ended = true
+	err := run.drain()
+	stderr := &run.stderr
 	if err != nil {
 		t.Fatalf("Run: %v\n%s", err, stderr.String())
 	}

@@ -2,7 +2,6 @@ package pipeline_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -191,37 +190,14 @@ func TestDrainStopAll(t *testing.T) {
 	cfgPath := writeFile(t, "e2e.yaml", []byte(e2eConfig))
 	o := &pipeline.Options{Config: cfgPath, Subscription: e2eSub, MaxDelay: 2 * time.Second, Pullers: 2}
 	eventsBefore, deadBefore := selfmetrics.Events.Load(), selfmetrics.DeadLetters.Load()
-	var stderr bytes.Buffer
-	done := make(chan error, 1)
-	go func() { done <- pipeline.Run(context.Background(), o, &stderr) }()
-	// A failed test must not leave the run going: its exporters are
-	// shared by the process and the next test would write through them.
-	ended := false
-	t.Cleanup(func() {
-		if !ended {
-			pubsubread.StopAll()
-			select {
-			case <-done:
-			case <-time.After(60 * time.Second):
-			}
-		}
+	run := runInBackground(t, o)
+	// Wait until every message was read.
+	run.waitFor(func() string {
+		return fmt.Sprintf("every message to be read: %d events, %d dead letters read; want %d and %d", selfmetrics.Events.Load()-eventsBefore,
+			selfmetrics.DeadLetters.Load()-deadBefore, len(msgs)-bad, bad)
+	}, func() bool {
+		return selfmetrics.Events.Load()-eventsBefore >= int64(len(msgs)-bad) && selfmetrics.DeadLetters.Load()-deadBefore >= int64(bad)
 	})
-
-	// Wait until every message was read, or the run ended.
-	deadline := time.Now().Add(60 * time.Second)
-	for selfmetrics.Events.Load()-eventsBefore < int64(len(msgs)-bad) || selfmetrics.DeadLetters.Load()-deadBefore < int64(bad) {
-		select {
-		case err := <-done:
-			ended = true
-			t.Fatalf("Run ended before the drain: %v\n%s", err, stderr.String())
-		case <-time.After(50 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			pubsubread.StopAll()
-			t.Fatalf("after 60 s: %d events, %d dead letters read; want %d and %d", selfmetrics.Events.Load()-eventsBefore,
-				selfmetrics.DeadLetters.Load()-deadBefore, len(msgs)-bad, bad)
-		}
-	}
 	rec.mu.Lock()
 	early := len(rec.points)
 	rec.mu.Unlock()
@@ -229,14 +205,8 @@ func TestDrainStopAll(t *testing.T) {
 		t.Errorf("%d points exported before the drain: the windows (2 minutes ahead) should still be open", early)
 	}
 
-	pubsubread.StopAll()
-	var err error
-	select {
-	case err = <-done:
-		ended = true
-	case <-time.After(60 * time.Second):
-		t.Fatalf("Run did not end within 60 s of StopAll\n%s", stderr.String())
-	}
+	err := run.drain()
+	stderr := &run.stderr
 	if err != nil {
 		t.Fatalf("Run after StopAll: %v\n%s", err, stderr.String())
 	}

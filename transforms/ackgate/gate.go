@@ -103,18 +103,13 @@ func (g *Gate) Pulled(msgID, ackID string, publish, leaseUntil time.Time) {
 	g.byAck[ackID] = e
 }
 
-// SourceWatermark records a puller's watermark as it ends a bundle.
-func (g *Gate) SourceWatermark(t time.Time) {
+// SourceWatermark records the watermark puller (one of pullers) leaves as
+// it ends a bundle: the largest one bounds when messages may be acked, the
+// least is what the runner's windows see.
+func (g *Gate) SourceWatermark(puller, pullers int, t time.Time) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.srcMax = max(g.srcMax, t.UnixNano())
-}
-
-// PullerWatermark records the watermark puller (one of pullers) leaves
-// after its latest bundle.
-func (g *Gate) PullerWatermark(puller, pullers int, t time.Time) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
 	if g.pullerWM == nil {
 		g.pullerWM = map[int]int64{}
 	}

@@ -15,7 +15,7 @@ func TestRelease(t *testing.T) {
 	defer Forget(t.Name())
 	g.Pulled("m1", "a1", at(100), at(110))
 	g.Pulled("m2", "a2", at(101), at(111))
-	g.SourceWatermark(at(95))
+	g.SourceWatermark(0, 1, at(95))
 	g.Committed([]string{"a1", "a2"}) // B = 95
 	g.Seen("m1", at(105))             // E = 105
 	if got := g.Release(); len(got) != 0 {
@@ -30,7 +30,7 @@ func TestRelease(t *testing.T) {
 		t.Fatalf("released %v at X=105, want [a1] (m2 was never seen)", got)
 	}
 	g.Seen("m2", at(105))
-	g.SourceWatermark(at(200)) // a later bound does not apply to a2, committed before
+	g.SourceWatermark(0, 1, at(200)) // a later bound does not apply to a2, committed before
 	if got := g.Release(); len(got) != 1 || got[0] != "a2" {
 		t.Fatalf("released %v, want [a2]", got)
 	}
@@ -83,15 +83,15 @@ func TestWatermarkIsTheSlowestPullers(t *testing.T) {
 	if _, ok := g.Watermark(); ok {
 		t.Error("a watermark before any puller reported")
 	}
-	g.PullerWatermark(0, 2, at(300))
+	g.SourceWatermark(0, 2, at(300))
 	if _, ok := g.Watermark(); ok {
 		t.Error("a watermark with one of two pullers reported")
 	}
-	g.PullerWatermark(1, 2, at(120))
+	g.SourceWatermark(1, 2, at(120))
 	if wm, ok := g.Watermark(); !ok || !wm.Equal(at(120)) {
 		t.Errorf("Watermark = %v, %v; want %v (puller 1's)", wm, ok, at(120))
 	}
-	g.PullerWatermark(1, 2, at(400))
+	g.SourceWatermark(1, 2, at(400))
 	if wm, ok := g.Watermark(); !ok || !wm.Equal(at(300)) {
 		t.Errorf("Watermark = %v, %v; want %v (puller 0's)", wm, ok, at(300))
 	}

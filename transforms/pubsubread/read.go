@@ -184,10 +184,7 @@ func (fn *readFn) ProcessElement(ctx context.Context, we *watermarkEstimator, rt
 		// The watermark this bundle leaves is one bound of when its
 		// messages may be acked; it must be known before the runner
 		// commits the bundle, so before returning.
-		defer func() {
-			fn.keeper.gate.SourceWatermark(we.CurrentWatermark())
-			fn.keeper.gate.PullerWatermark(r.Puller, max(1, fn.Cfg.Pullers), we.CurrentWatermark())
-		}()
+		defer func() { fn.keeper.gate.SourceWatermark(r.Puller, max(1, fn.Cfg.Pullers), we.CurrentWatermark()) }()
 	} else {
 		fn.ack(ctx, r.AckIDs)
 	}

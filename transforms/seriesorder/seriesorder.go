@@ -66,10 +66,12 @@ const shards = 4
 // batchFn groups a bundle's points by their series' shard, each with its
 // window's end and series key in front of the encoded aggregate, and emits
 // one batch per shard when the bundle ends: the ordering state then costs
-// the runner a few round trips per batch rather than per point.
+// the runner a few round trips per batch rather than per point. A batch
+// starts with its latest window end, so that orderFn can set its timer
+// without decoding the points.
 type batchFn struct {
-	batches [shards][]byte
-	oldest  [shards]int64 // the earliest window end in each batch (mtime)
+	batches        [shards][]byte // the entries
+	oldest, newest [shards]int64  // the earliest and latest window end in each batch (mtime)
 }
 
 func (fn *batchFn) StartBundle(_ func(beam.EventTime, int, []byte)) {
@@ -93,8 +95,10 @@ func (fn *batchFn) ProcessElement(w beam.Window, key string, acc aggregate.Acc, 
 	h := fnv.New32a()
 	h.Write([]byte(key))
 	i := h.Sum32() % shards
-	if len(fn.batches[i]) == 0 || int64(iw.End) < fn.oldest[i] {
-		fn.oldest[i] = int64(iw.End)
+	if end := int64(iw.End); len(fn.batches[i]) == 0 {
+		fn.oldest[i], fn.newest[i] = end, end
+	} else {
+		fn.oldest[i], fn.newest[i] = min(fn.oldest[i], end), max(fn.newest[i], end)
 	}
 	fn.batches[i] = binary.AppendUvarint(fn.batches[i], uint64(len(entry)))
 	fn.batches[i] = append(fn.batches[i], entry...)
@@ -108,7 +112,7 @@ func (fn *batchFn) ProcessElement(w beam.Window, key string, acc aggregate.Acc, 
 func (fn *batchFn) FinishBundle(emit func(beam.EventTime, int, []byte)) {
 	for i, b := range fn.batches {
 		if len(b) > 0 {
-			emit(beam.EventTime(fn.oldest[i]-1), i, append([]byte(nil), b...))
+			emit(beam.EventTime(fn.oldest[i]-1), i, append(binary.AppendVarint(nil, fn.newest[i]), b...))
 		}
 	}
 }
@@ -121,12 +125,9 @@ type orderFn struct {
 }
 
 func (fn *orderFn) ProcessElement(_ context.Context, sp state.Provider, tp timers.Provider, shard int, batch []byte, _ func(beam.EventTime, string, aggregate.Acc)) error {
-	points, err := decodeBatch(batch, nil)
-	if err != nil {
-		return fmt.Errorf("seriesorder: shard %d: %v", shard, err)
-	}
-	if len(points) == 0 {
-		return nil
+	newest, n := binary.Varint(batch)
+	if n <= 0 {
+		return fmt.Errorf("seriesorder: shard %d: corrupt batch", shard)
 	}
 	if err := fn.Pending.Add(sp, batch); err != nil {
 		return err
@@ -137,10 +138,7 @@ func (fn *orderFn) ProcessElement(_ context.Context, sp state.Provider, tp timer
 	// the windows up to it is here, so one flush releases them all.
 	// (Flushing at the earliest instead releases one window per timer
 	// and rewrites the rest each time: quadratic in a replay's backlog.)
-	at := points[0].end - 1
-	for _, p := range points[1:] {
-		at = max(at, p.end-1)
-	}
+	at := newest - 1
 	next, set, err := fn.NextFlush.Read(sp)
 	if err != nil {
 		return err
@@ -161,6 +159,11 @@ type point struct {
 
 // decodeBatch appends the points of a batch to points.
 func decodeBatch(b []byte, points []point) ([]point, error) {
+	_, n := binary.Varint(b) // the latest window end
+	if n <= 0 {
+		return nil, fmt.Errorf("corrupt batch")
+	}
+	b = b[n:]
 	for len(b) > 0 {
 		l, n := binary.Uvarint(b)
 		if n <= 0 || uint64(len(b)-n) < l {
@@ -215,7 +218,8 @@ func (fn *orderFn) OnTimer(_ context.Context, ts beam.EventTime, sp state.Provid
 	if len(rest) == 0 {
 		return fn.NextFlush.Clear(sp)
 	}
-	var batch []byte
+	at := rest[len(rest)-1].end - 1
+	batch := binary.AppendVarint(nil, at+1)
 	for _, p := range rest {
 		batch = binary.AppendUvarint(batch, uint64(len(p.entry)))
 		batch = append(batch, p.entry...)
@@ -223,7 +227,6 @@ func (fn *orderFn) OnTimer(_ context.Context, ts beam.EventTime, sp state.Provid
 	if err := fn.Pending.Add(sp, batch); err != nil {
 		return err
 	}
-	at := rest[len(rest)-1].end - 1
 	fn.Flush.Set(tp, mtime.Time(at).ToTime())
 	return fn.NextFlush.Write(sp, at)
 }
