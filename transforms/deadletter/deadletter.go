@@ -102,6 +102,13 @@ func (fn *writeFn) ProcessElement(ctx context.Context, d metricagg.DeadLetter) e
 	return fn.w.Write(ctx, d)
 }
 
+// FinishBundle waits for the bundle's dead letters to be published: an
+// error fails the bundle, and the runner retries it.
+func (fn *writeFn) FinishBundle(ctx context.Context) error {
+	_, err := fn.w.Flush(ctx)
+	return err
+}
+
 func (fn *writeFn) Teardown() error { return fn.w.Close() }
 
 // Writer writes dead letters to one destination. Other transforms use it
@@ -111,6 +118,15 @@ type Writer struct {
 	topic  *pubsub.Publisher
 	client *pubsub.Client
 	logged int
+	// pending are the dead letters handed to the publisher and not yet
+	// confirmed: publishing them one at a time, each awaited, made a
+	// burst of bad records cost one round trip each.
+	pending []pendingLetter
+}
+
+type pendingLetter struct {
+	letter metricagg.DeadLetter
+	result *pubsub.PublishResult
 }
 
 // files are shared per process: prism runs many instances of the DoFns.
@@ -137,7 +153,9 @@ func NewWriter(ctx context.Context, dest string) (*Writer, error) {
 }
 
 // Write writes one dead letter. An error means it was not written; callers
-// in DoFns return it so that the runner retries the bundle.
+// in DoFns return it so that the runner retries the bundle. To a topic the
+// letter is only handed to the publisher, which batches: Flush says
+// whether it was published.
 func (w *Writer) Write(ctx context.Context, d metricagg.DeadLetter) error {
 	switch {
 	case w.dest == "":
@@ -149,9 +167,7 @@ func (w *Writer) Write(ctx context.Context, d metricagg.DeadLetter) error {
 	case w.topic != nil:
 		res := w.topic.Publish(ctx, &pubsub.Message{Data: d.Data, Attributes: map[string]string{
 			"beametrics-reason": d.Reason, "beametrics-detail": d.Detail, "beametrics-source": d.Source}})
-		if _, err := res.Get(ctx); err != nil {
-			return fmt.Errorf("dead letter to %s: %v", w.dest, err)
-		}
+		w.pending = append(w.pending, pendingLetter{d, res})
 		return nil
 	}
 	files.Lock()
@@ -166,6 +182,28 @@ func (w *Writer) Write(ctx context.Context, d metricagg.DeadLetter) error {
 	}
 	_, err := f.Write(Line(d))
 	return err
+}
+
+// Flush waits until every dead letter written to a topic since the last
+// Flush is published. It returns those that were not, and the first
+// error; a file or the log has nothing to wait for.
+func (w *Writer) Flush(ctx context.Context) ([]metricagg.DeadLetter, error) {
+	pending := w.pending
+	w.pending = nil
+	var failed []metricagg.DeadLetter
+	var first error
+	for _, p := range pending {
+		if _, err := p.result.Get(ctx); err != nil {
+			failed = append(failed, p.letter)
+			if first == nil {
+				first = err
+			}
+		}
+	}
+	if first != nil {
+		return failed, fmt.Errorf("%d of %d dead letters to %s not published: %w", len(failed), len(pending), w.dest, first)
+	}
+	return nil, nil
 }
 
 // Close releases the Pub/Sub client; files stay open until CloseFiles.

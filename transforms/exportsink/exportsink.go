@@ -299,6 +299,10 @@ func (fn *sink) deadLetter(ctx context.Context, exporter string, points []metric
 			log.Errorf(ctx, "dead letter of a lost point: %v; the point: %s", werr, line)
 		}
 	}
+	failed, werr := fn.dead.Flush(ctx)
+	for _, d := range failed {
+		log.Errorf(ctx, "dead letter of a lost point: %v; the point: %s", werr, d.Data)
+	}
 }
 
 // teardown releases the dead-letter writer (its Pub/Sub client).
