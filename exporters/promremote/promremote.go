@@ -13,7 +13,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -130,6 +129,9 @@ func (t headerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 		}
 	}
 	resp, err := t.next.RoundTrip(r)
+	if a, ok := r.Context().Value(attemptKey{}).(*lastAttempt); ok {
+		a.record(r.Context(), resp, err)
+	}
 	if err != nil || resp.StatusCode/100 == 2 {
 		return resp, err
 	}
@@ -170,10 +172,12 @@ func (e *Exporter) Start(_ context.Context, metrics []metricdata.Descriptor) err
 func (e *Exporter) Export(ctx context.Context, points []metricdata.Point) error {
 	batches, failed := e.encode(points)
 	for _, b := range batches {
-		if _, err := e.api.Write(ctx, remote.WriteV1MessageType, b.req); err != nil {
+		last := &lastAttempt{}
+		wctx := context.WithValue(ctx, attemptKey{}, last)
+		if _, err := e.api.Write(wctx, remote.WriteV1MessageType, b.req); err != nil {
 			// Not logged here: the caller logs the loss once, with
 			// this reason.
-			code, reason := classify(err)
+			code, reason := classify(err, last)
 			reason = e.url + ": " + reason
 			for _, p := range b.points {
 				failed = append(failed, exporters.PointFailure{Point: p, Code: code, Reason: reason})
@@ -186,35 +190,57 @@ func (e *Exporter) Export(ctx context.Context, points []metricdata.Point) error 
 	return &exporters.ExportError{Exporter: exporters.TypeRemoteWrite, Total: len(points), Failed: failed}
 }
 
-var statusRE = regexp.MustCompile(`HTTP status (\d{3})`)
+// lastAttempt is what the last HTTP attempt of one Write got: the
+// remote-write client returns its errors as text only, so the transport
+// keeps the status and the transport error for classify.
+type lastAttempt struct {
+	mu     sync.Mutex
+	status int
+	err    error
+}
 
-// classify turns a write error into a failure code (HTTP_429, network, ...).
-// The reason has secrets masked (bodies were made safe by headerTransport;
-// transport errors may quote other text).
-func classify(err error) (code, reason string) {
+type attemptKey struct{}
+
+func (a *lastAttempt) record(ctx context.Context, resp *http.Response, err error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if deadline, ok := ctx.Deadline(); ok && err != nil && !time.Now().Before(deadline) {
+		// http.Client's Timeout is the request context's deadline, but it
+		// may cancel the request before the context expires, and the
+		// transport then says only "request canceled".
+		err = fmt.Errorf("%w: %w", err, context.DeadlineExceeded)
+	}
+	a.status, a.err = 0, err
+	if err == nil {
+		a.status = resp.StatusCode
+	}
+}
+
+// classify turns a failed write into a failure code (HTTP_429, timeout,
+// network, ...) from what its last attempt got. The reason has secrets
+// masked (bodies were made safe by headerTransport; transport errors may
+// quote other text).
+func classify(err error, last *lastAttempt) (code, reason string) {
 	reason = secrets.Redact(err.Error())
+	last.mu.Lock()
+	status, attemptErr := last.status, last.err
+	last.mu.Unlock()
 	switch {
 	case errors.Is(err, context.Canceled):
 		return "canceled", reason
-	case errors.Is(err, context.DeadlineExceeded), isTimeout(err):
+	case errors.Is(err, context.DeadlineExceeded), isTimeout(attemptErr):
 		return "timeout", reason
-	}
-	if m := statusRE.FindStringSubmatch(reason); m != nil {
-		return "HTTP_" + m[1], reason
+	case status != 0:
+		return fmt.Sprintf("HTTP_%d", status), reason
 	}
 	return "network", reason
 }
 
 // isTimeout tells a request that ran out of time (the exporter's timeout,
-// a hung server) from other network errors. The remote-write client keeps
-// only the text of http.Client's error, so the text is checked too.
+// a hung server) from other network errors.
 func isTimeout(err error) bool {
 	var netErr net.Error
-	if errors.As(err, &netErr) && netErr.Timeout() {
-		return true
-	}
-	msg := err.Error()
-	return strings.Contains(msg, "context deadline exceeded") || strings.Contains(msg, "Client.Timeout exceeded")
+	return errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &netErr) && netErr.Timeout())
 }
 
 // Close has nothing to release; requests are synchronous.
