@@ -391,6 +391,10 @@ var indexRE = regexp.MustCompile(`timeSeries\[([0-9,\-]+)\]`)
 
 // badSeries reads "reason: timeSeries[1,4-6]; reason2: timeSeries[9]" into
 // index -> reason. ok is false unless every failed point is accounted for.
+// The message is the only place the API names the failed series: its
+// structured CreateTimeSeriesSummary counts failures per status, without
+// indexes. So the text is checked against the summary's counts, and when
+// they disagree every point of the request is treated as failed.
 func badSeries(msg string, n int, summary *monitoringpb.CreateTimeSeriesSummary) (map[int]string, bool) {
 	if summary == nil {
 		return nil, false
