@@ -393,8 +393,8 @@ var indexRE = regexp.MustCompile(`timeSeries\[([0-9,\-]+)\]`)
 // index -> reason. ok is false unless every failed point is accounted for.
 // The message is the only place the API names the failed series: its
 // structured CreateTimeSeriesSummary counts failures per status, without
-// indexes. So the text is checked against the summary's counts, and when
-// they disagree every point of the request is treated as failed.
+// indexes. So the text is checked against the summary's counts; when they
+// disagree, write splits the request in halves to find the bad series.
 func badSeries(msg string, n int, summary *monitoringpb.CreateTimeSeriesSummary) (map[int]string, bool) {
 	if summary == nil {
 		return nil, false
