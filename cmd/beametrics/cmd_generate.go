@@ -2,9 +2,12 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/beametrics/beametrics/internal/loggen"
@@ -32,6 +35,10 @@ func runGenerate(args []string) int {
 		fmt.Fprintln(os.Stderr, "generate: --start must be RFC 3339, --count and --step not negative")
 		return 2
 	}
+	// `generate | head` is how people look at the lines: a reader that has
+	// seen enough is not a failure. With SIGPIPE ignored the write fails
+	// with EPIPE and the run ends with 0, instead of being killed (141).
+	signal.Ignore(syscall.SIGPIPE)
 	g := loggen.New(*seed, t0, *step)
 	w := bufio.NewWriterSize(os.Stdout, 1<<20)
 	var b []byte
@@ -39,13 +46,19 @@ func runGenerate(args []string) int {
 		b, _ = g.Append(b[:0])
 		b = append(b, '\n')
 		if _, err := w.Write(b); err != nil {
-			fmt.Fprintln(os.Stderr, "generate:", err)
-			return 1
+			return writeFailed(err)
 		}
 	}
 	if err := w.Flush(); err != nil {
-		fmt.Fprintln(os.Stderr, "generate:", err)
-		return 1
+		return writeFailed(err)
 	}
 	return 0
+}
+
+func writeFailed(err error) int {
+	if errors.Is(err, syscall.EPIPE) {
+		return 0 // the reader stopped reading
+	}
+	fmt.Fprintln(os.Stderr, "generate:", err)
+	return 1
 }
