@@ -89,7 +89,7 @@ func (o *Options) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.MetricField, "metric-field", "", "single-metric mode: the value field")
 	fs.StringVar(&o.MetricLabels, "metric-labels", "", `single-metric mode: static labels as a JSON object, e.g. {"env":"prod"}`)
 	fs.StringVar(&o.DynamicLabels, "dynamic-labels", "", `single-metric mode: label name to field path, as a JSON object`)
-	fs.StringVar(&o.FilterConditions, "filter-conditions", "", `single-metric mode: JSON array of {"field","operator","value"} (required)`)
+	fs.StringVar(&o.FilterConditions, "filter-conditions", "", `single-metric mode: JSON array of {"field","operator","value"}, required with --metric-name`)
 
 	fs.StringVar(&o.Subscription, "subscription", "", "Pub/Sub subscription to stream from: projects/P/subscriptions/S")
 	fs.Var(&o.Inputs, "input", "newline-delimited JSON file or glob to replay (repeatable; gs:// too)")
