@@ -154,44 +154,121 @@ func exporterSettings(cfg *config.Config, flags exporters.Settings) (exporters.S
 // nor handles signals: the caller (cmd/beametrics) does, and closes
 // o.Drain to drain or cancels ctx to stop at once.
 func Run(ctx context.Context, o *Options, stderr io.Writer) error {
-	runnerName := o.Runner
-	if runnerName == "" {
-		runnerName = "prism"
-	}
-	local := runnerName == "prism"
-
-	// Check everything before starting anything, the embedded server too.
-	embedded := o.Subscription == "" && len(o.Inputs) == 0
-	if embedded && !local {
-		return usageErrorf("--runner=%s needs --subscription or --input", runnerName)
-	}
-	plan, err := Prepare(ctx, o)
+	l, err := prepareLaunch(ctx, o, stderr)
 	if err != nil {
 		return err
 	}
-	if runnerName == "dataflow" {
+	if l.emb != nil {
+		defer l.emb.Stop()
+	}
+	p, s := beam.NewPipelineWithRoot()
+	if err := Build(s, l.plan); err != nil {
+		return runError(err)
+	}
+
+	// (A context with a deadline would crash prism; only cancel is safe.)
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	workers, runCtx, err := startWorkerProcs(runCtx, stderr)
+	if err != nil {
+		return runError(err)
+	}
+	drainTimedOut := watchDrain(runCtx, cancel, o, l.emb, workers, stderr)
+
+	start := time.Now()
+	rep := startReporting(runCtx, o, l, start, stderr)
+	res, err := beam.Run(runCtx, l.runner, p)
+	if werr := workers.finish(); werr != nil {
+		err = werr
+	}
+	plan := l.plan
+	if plan.PubSub != nil && plan.PubSub.AckGate != "" {
+		// Only a run that ended by itself (drained) exported everything.
+		if _, returned := pubsubread.FinishAcks(plan.PubSub.AckGate, err == nil); returned > 0 {
+			fmt.Fprintf(stderr, "beametrics: %d messages not exported were handed back to %s for redelivery\n", returned, plan.PubSub.Subscription)
+		}
+	}
+	rep.stop()
+	closeErr := errors.Join(exportsink.CloseAll(), deadletter.CloseFiles())
+	var totals selfmetrics.Totals
+	if l.local {
+		totals = rep.summarize(res, time.Since(start), stderr)
+	} else if err == nil {
+		fmt.Fprintf(stderr, "beametrics: job submitted to %s\n", l.runner)
+	}
+
+	switch {
+	case drainTimedOut.Load():
+		return runError(fmt.Errorf("stopped: the drain did not finish within %v (--drain-timeout), so the windows still open were not exported%s",
+			o.DrainTimeout, redelivery(plan)))
+	case ctx.Err() != nil:
+		return runError(fmt.Errorf("stopped without drain: the windows still open were not exported%s", redelivery(plan)))
+	case err != nil && !errors.Is(err, context.Canceled):
+		return runError(err)
+	case closeErr != nil:
+		return runError(closeErr)
+	}
+	if n := localexp.LostToClosedOutput(); n > 0 {
+		return &ExitError{Code: ExitLosses, Err: fmt.Errorf("the output was closed by its reader: %d points were not written (counted as export failures, code %s)", n, localexp.CodeOutputClosed)}
+	}
+	if l.local {
+		return outcome(totals, plan.DeadLetter)
+	}
+	return nil
+}
+
+// launch is a checked plan and where it runs.
+type launch struct {
+	runner string
+	local  bool // prism
+	plan   *Plan
+	emb    *Embedded // the in-process Pub/Sub of a run with no source; nil otherwise
+}
+
+// prepareLaunch checks everything before anything starts (the embedded
+// server last), says on stderr what will run, and decides what depends on
+// the runner: worker self-metrics, the subscription check, ack after
+// export.
+func prepareLaunch(ctx context.Context, o *Options, stderr io.Writer) (_ *launch, err error) {
+	l := &launch{runner: o.Runner}
+	if l.runner == "" {
+		l.runner = "prism"
+	}
+	l.local = l.runner == "prism"
+	embedded := o.Subscription == "" && len(o.Inputs) == 0
+	if embedded && !l.local {
+		return nil, usageErrorf("--runner=%s needs --subscription or --input", l.runner)
+	}
+	if l.plan, err = Prepare(ctx, o); err != nil {
+		return nil, err
+	}
+	plan := l.plan
+	if l.runner == "dataflow" {
 		if err := prepareDataflow(ctx, plan, o); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	if local {
+	if l.local {
 		if err := checkCredentials(plan); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	var emb *Embedded
 	if embedded {
-		if emb, err = StartEmbedded(ctx, 50); err != nil {
-			return runError(fmt.Errorf("embedded Pub/Sub: %v", err))
+		if l.emb, err = StartEmbedded(ctx, 50); err != nil {
+			return nil, runError(fmt.Errorf("embedded Pub/Sub: %v", err))
 		}
-		defer emb.Stop()
-		pc := pubsubread.NewConfig(emb.Subscription)
+		defer func() {
+			if err != nil {
+				l.emb.Stop()
+			}
+		}()
+		pc := pubsubread.NewConfig(l.emb.Subscription)
 		pc.Pullers = o.Pullers
-		pc.Endpoint, pc.Insecure = emb.Addr, true
+		pc.Endpoint, pc.Insecure = l.emb.Addr, true
 		pc.MaxDelay = 2 * time.Second
 		pc.PollInterval = 200 * time.Millisecond
 		plan.PubSub = &pc
-		fmt.Fprintf(stderr, "beametrics: no --subscription or --input: streaming generated web-app logs from an in-process Pub/Sub server (%s)\n", emb.Addr)
+		fmt.Fprintf(stderr, "beametrics: no --subscription or --input: streaming generated web-app logs from an in-process Pub/Sub server (%s)\n", l.emb.Addr)
 	}
 	for _, w := range plan.Config.Warnings {
 		fmt.Fprintf(stderr, "warning: %s\n", w)
@@ -203,19 +280,19 @@ func Run(ctx context.Context, o *Options, stderr io.Writer) error {
 	if plan.Files != nil {
 		mode = fmt.Sprintf("replaying %d file(s)", len(plan.Files))
 	}
-	fmt.Fprintf(stderr, "beametrics: runner %s%s, %s, %d metric(s)\n", runnerName,
-		map[bool]string{true: " (local)", false: ""}[local], mode, len(plan.Config.Metrics))
+	fmt.Fprintf(stderr, "beametrics: runner %s%s, %s, %d metric(s)\n", l.runner,
+		map[bool]string{true: " (local)", false: ""}[l.local], mode, len(plan.Config.Metrics))
 
-	if local && processWorkers() && plan.Files == nil {
+	if l.local && processWorkers() && plan.Files == nil {
 		// This process sees none of the workers' counts: each worker
 		// exports its own self-metrics, as on Dataflow.
 		enableWorkerSelfMetrics(plan)
 	}
-	if plan.PubSub != nil && local {
+	if plan.PubSub != nil && l.local {
 		if err := pubsubread.Check(ctx, *plan.PubSub); err != nil {
 			var subErr *pubsubread.SubscriptionError
 			if errors.As(err, &subErr) {
-				return usageError(err)
+				return nil, usageError(err)
 			}
 			fmt.Fprintf(stderr, "beametrics: warning: could not check %s, starting anyway (pulls are retried): %v\n", plan.PubSub.Subscription, err)
 		}
@@ -226,21 +303,15 @@ func Run(ctx context.Context, o *Options, stderr io.Writer) error {
 			plan.PubSub.AckGate = fmt.Sprintf("run-%d-%d", os.Getpid(), time.Now().UnixNano())
 		}
 	}
-	p, s := beam.NewPipelineWithRoot()
-	if err := Build(s, plan); err != nil {
-		return runError(err)
-	}
+	return l, nil
+}
 
-	// Draining: the sources stop, every open window fires and is
-	// exported, and the run ends by itself. (A context with a deadline
-	// would crash prism; only cancel is safe.)
-	runCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	workers, runCtx, err := startWorkerProcs(runCtx, stderr)
-	if err != nil {
-		return runError(err)
-	}
-	var drainTimedOut atomic.Bool
+// watchDrain drains the run when o.Drain closes or the output's reader
+// goes away: the sources stop, every open window fires and is exported,
+// and the run ends by itself. After o.DrainTimeout it cancels the run
+// instead, and the returned flag says so.
+func watchDrain(runCtx context.Context, cancel func(), o *Options, emb *Embedded, workers *workerProcs, stderr io.Writer) *atomic.Bool {
+	var timedOut atomic.Bool
 	go func() {
 		select {
 		case <-o.Drain:
@@ -264,16 +335,24 @@ func Run(ctx context.Context, o *Options, stderr io.Writer) error {
 		defer timer.Stop()
 		select {
 		case <-timer.C:
-			drainTimedOut.Store(true)
+			timedOut.Store(true)
 			fmt.Fprintf(stderr, "beametrics: the drain did not finish within %v (--drain-timeout); stopping\n", o.DrainTimeout)
 			cancel()
 		case <-runCtx.Done():
 		}
 	}()
+	return &timedOut
+}
 
-	start := time.Now()
+// reporting is a run's progress line and local self-metrics.
+type reporting struct {
+	sinceStart func() selfmetrics.Totals
+	stop       func()
+}
+
+func startReporting(runCtx context.Context, o *Options, l *launch, start time.Time, stderr io.Writer) *reporting {
 	progressEvery := o.ProgressInterval
-	if !local {
+	if !l.local {
 		// On a remote runner the work happens elsewhere: the counters of
 		// this process stay at zero, so print nothing rather than zeros.
 		progressEvery = 0
@@ -285,59 +364,27 @@ func Run(ctx context.Context, o *Options, stderr io.Writer) error {
 	sinceStart := func() selfmetrics.Totals { return selfmetrics.ProcessTotals().Sub(before) }
 	stopProgress := selfmetrics.StartProgress(stderr, progressEvery, start, sinceStart)
 	stopSelfMetrics := func() {}
-	if local && plan.Files == nil && !plan.WorkerSelfMetrics {
+	if l.local && l.plan.Files == nil && !l.plan.WorkerSelfMetrics {
 		// Self-metrics follow the processing clock: they describe a
 		// streaming job's health. A replay's summary line says the same.
-		stopSelfMetrics = selfmetrics.StartLocal(runCtx, selfmetrics.LocalOptions(plan.Config, plan.Exporters, stderr), stderr)
+		stopSelfMetrics = selfmetrics.StartLocal(runCtx, selfmetrics.LocalOptions(l.plan.Config, l.plan.Exporters, stderr), stderr)
 	}
-	res, err := beam.Run(runCtx, runnerName, p)
-	if werr := workers.finish(); werr != nil {
-		err = werr
+	return &reporting{sinceStart: sinceStart, stop: func() { stopProgress(); stopSelfMetrics() }}
+}
+
+// summarize prints a local run's summary and returns its totals: the
+// job's Beam counters, or this process's when the runner reported none.
+func (r *reporting) summarize(res beam.PipelineResult, took time.Duration, stderr io.Writer) selfmetrics.Totals {
+	here := r.sinceStart()
+	totals, ok := selfmetrics.ResultTotals(res)
+	from := ""
+	if !ok {
+		totals, from = here, "this process's counts: the runner reported none"
 	}
-	if plan.PubSub != nil && plan.PubSub.AckGate != "" {
-		// Only a run that ended by itself (drained) exported everything.
-		if _, returned := pubsubread.FinishAcks(plan.PubSub.AckGate, err == nil); returned > 0 {
-			fmt.Fprintf(stderr, "beametrics: %d messages not exported were handed back to %s for redelivery\n", returned, plan.PubSub.Subscription)
-		}
-	}
-	stopProgress()
-	stopSelfMetrics()
-	closeErr := errors.Join(exportsink.CloseAll(), deadletter.CloseFiles())
-	var totals selfmetrics.Totals
-	if local {
-		here := sinceStart()
-		var ok bool
-		totals, ok = selfmetrics.ResultTotals(res)
-		from := ""
-		if !ok {
-			totals, from = here, "this process's counts: the runner reported none"
-		}
-		// Only this process saw the event times it read.
-		totals.OldestEventTime, totals.NewestEventTime = here.OldestEventTime, here.NewestEventTime
-		fmt.Fprintln(stderr, selfmetrics.Summary(totals, time.Since(start), from))
-	} else if err == nil {
-		fmt.Fprintf(stderr, "beametrics: job submitted to %s\n", runnerName)
-	}
-	if drainTimedOut.Load() {
-		return runError(fmt.Errorf("stopped: the drain did not finish within %v (--drain-timeout), so the windows still open were not exported%s",
-			o.DrainTimeout, redelivery(plan)))
-	}
-	if ctx.Err() != nil {
-		return runError(fmt.Errorf("stopped without drain: the windows still open were not exported%s", redelivery(plan)))
-	}
-	if err != nil && !errors.Is(err, context.Canceled) {
-		return runError(err)
-	}
-	if closeErr != nil {
-		return runError(closeErr)
-	}
-	if n := localexp.LostToClosedOutput(); n > 0 {
-		return &ExitError{Code: ExitLosses, Err: fmt.Errorf("the output was closed by its reader: %d points were not written (counted as export failures, code %s)", n, localexp.CodeOutputClosed)}
-	}
-	if local {
-		return outcome(totals, plan.DeadLetter)
-	}
-	return nil
+	// Only this process saw the event times it read.
+	totals.OldestEventTime, totals.NewestEventTime = here.OldestEventTime, here.NewestEventTime
+	fmt.Fprintln(stderr, selfmetrics.Summary(totals, took, from))
+	return totals
 }
 
 // redelivery says what becomes of a stopped run's unexported data: on a
