@@ -57,17 +57,22 @@ func letter(i int) metricagg.DeadLetter {
 		Source: "file", Time: time.Date(2025, 11, 24, 16, 0, 0, 0, time.UTC)}
 }
 
+func writeLetters(t *testing.T, w *deadletter.Writer, n int) {
+	t.Helper()
+	for i := range n {
+		if err := w.Write(context.Background(), letter(i)); err != nil {
+			t.Fatalf("write %d: %v", i, err)
+		}
+	}
+}
+
 // A burst of bad records reaches the topic in a few requests, not one
 // round trip per record, and Flush confirms every one of them.
 func TestTopicDeadLettersAreBatched(t *testing.T) {
 	const n = 500
 	w, srv, calls := topicWriter(t, "projects/p/topics/dead", true)
 	ctx := context.Background()
-	for i := range n {
-		if err := w.Write(ctx, letter(i)); err != nil {
-			t.Fatalf("write %d: %v", i, err)
-		}
-	}
+	writeLetters(t, w, n)
 	failed, err := w.Flush(ctx)
 	if err != nil || len(failed) != 0 {
 		t.Fatalf("flush: %d failed, %v", len(failed), err)
@@ -98,11 +103,7 @@ func TestTopicDeadLettersNotPublishedAreReturned(t *testing.T) {
 	const n = 7
 	w, _, _ := topicWriter(t, "projects/p/topics/missing", false)
 	ctx := context.Background()
-	for i := range n {
-		if err := w.Write(ctx, letter(i)); err != nil {
-			t.Fatalf("write %d: %v", i, err)
-		}
-	}
+	writeLetters(t, w, n)
 	failed, err := w.Flush(ctx)
 	if err == nil {
 		t.Fatal("flush to a missing topic reported no error")
