@@ -57,13 +57,15 @@ func letter(i int) metricagg.DeadLetter {
 		Source: "file", Time: time.Date(2025, 11, 24, 16, 0, 0, 0, time.UTC)}
 }
 
-func writeLetters(t *testing.T, w *deadletter.Writer, n int) {
+// writeAndFlush writes n letters and returns what Flush says.
+func writeAndFlush(t *testing.T, w *deadletter.Writer, n int) ([]metricagg.DeadLetter, error) {
 	t.Helper()
 	for i := range n {
 		if err := w.Write(context.Background(), letter(i)); err != nil {
 			t.Fatalf("write %d: %v", i, err)
 		}
 	}
+	return w.Flush(context.Background())
 }
 
 // A burst of bad records reaches the topic in a few requests, not one
@@ -71,9 +73,7 @@ func writeLetters(t *testing.T, w *deadletter.Writer, n int) {
 func TestTopicDeadLettersAreBatched(t *testing.T) {
 	const n = 500
 	w, srv, calls := topicWriter(t, "projects/p/topics/dead", true)
-	ctx := context.Background()
-	writeLetters(t, w, n)
-	failed, err := w.Flush(ctx)
+	failed, err := writeAndFlush(t, w, n)
 	if err != nil || len(failed) != 0 {
 		t.Fatalf("flush: %d failed, %v", len(failed), err)
 	}
@@ -102,9 +102,7 @@ func TestTopicDeadLettersAreBatched(t *testing.T) {
 func TestTopicDeadLettersNotPublishedAreReturned(t *testing.T) {
 	const n = 7
 	w, _, _ := topicWriter(t, "projects/p/topics/missing", false)
-	ctx := context.Background()
-	writeLetters(t, w, n)
-	failed, err := w.Flush(ctx)
+	failed, err := writeAndFlush(t, w, n)
 	if err == nil {
 		t.Fatal("flush to a missing topic reported no error")
 	}
@@ -115,7 +113,7 @@ func TestTopicDeadLettersNotPublishedAreReturned(t *testing.T) {
 		t.Errorf("%d letters returned as not published, want %d", len(failed), n)
 	}
 	// A second Flush has nothing left to wait for.
-	if failed, err := w.Flush(ctx); err != nil || len(failed) != 0 {
+	if failed, err := w.Flush(context.Background()); err != nil || len(failed) != 0 {
 		t.Errorf("second flush: %d failed, %v", len(failed), err)
 	}
 }
