@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -382,7 +383,7 @@ func (c CloudMonitoringSettings) validate(metrics []metricdata.Descriptor) []err
 		have := map[string]bool{"project_id": true}
 		for k, v := range c.Resource.Labels {
 			have[k] = true
-			if !contains(want, k) {
+			if !slices.Contains(want, k) {
 				bad("resource %s has no label %q (its labels: %s)", c.ResourceType(), k, strings.Join(want, ", "))
 			}
 			if v == "" && !(c.ResourceType() == "generic_task" && k == "task_id") {
@@ -488,13 +489,4 @@ func validatePrometheusNames(metrics []metricdata.Descriptor) []error {
 		}
 	}
 	return errs
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

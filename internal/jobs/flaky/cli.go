@@ -8,7 +8,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
+
+	"github.com/beametrics/beametrics/internal/jobs/jobflags"
 )
 
 // Input is one history file to read.
@@ -106,21 +109,12 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, beam Eng
 		fmt.Fprintln(stderr, "exit codes: 0 done, 1 bad rows with --strict, 2 usage or unreadable input")
 		fs.PrintDefaults()
 	}
-	// Flags may come after file names too (`flaky FILE --strict`), as
-	// users type them: parse, take one file name, parse the rest again.
-	var files []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return ExitOK
-			}
-			return ExitBadInput
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		files = append(files, fs.Arg(0))
-		args = fs.Args()[1:]
+	files, err := jobflags.ParseInterspersed(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		return ExitOK
+	}
+	if err != nil {
+		return ExitBadInput
 	}
 	fail := func(format string, a ...any) int {
 		fmt.Fprintf(stderr, "flaky: "+format+"\n", a...)
@@ -130,7 +124,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, beam Eng
 		fs.Usage()
 		return fail("no history file given")
 	}
-	if !contains(OutputFormats, *format) {
+	if !slices.Contains(OutputFormats, *format) {
 		return fail("unknown --format %q (want one of %s)", *format, strings.Join(OutputFormats, ", "))
 	}
 	if *minFlaky < 0 {
@@ -197,13 +191,4 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, beam Eng
 		}
 	}
 	return ExitOK
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"strings"
+
+	"github.com/beametrics/beametrics/internal/jobs/jobflags"
 )
 
 // Exit codes of the plan subcommand.
@@ -44,19 +46,12 @@ func PlanMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "protected by default: "+strings.Join(DefaultProtectedTypes, ", "))
 		fs.PrintDefaults()
 	}
-	var positional []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return ExitOK
-			}
-			return ExitBadInput
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		positional = append(positional, fs.Arg(0))
-		args = fs.Args()[1:]
+	positional, err := jobflags.ParseInterspersed(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		return ExitOK
+	}
+	if err != nil {
+		return ExitBadInput
 	}
 	if len(positional) != 1 {
 		fmt.Fprintf(stderr, "guard plan: want exactly one plan file, got %d\n", len(positional))
