@@ -1,4 +1,4 @@
-// Package fakeserver holds strict in-process fakes of the Redash and
+// Package bifake holds strict in-process fakes of the Redash and
 // Metabase APIs for tests: they check authentication, enforce Redash's
 // pagination limits and version conflicts, and can inject failures and
 // slow responses per request.
@@ -8,6 +8,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -63,11 +66,18 @@ type store struct {
 	reads       atomic.Int64
 	writes      atomic.Int64
 	apiKey      string
+	server      *httptest.Server
+	// notFound and render give a fake its server's answers: for a query
+	// that is not there, and the JSON of one query.
+	notFound notFoundFunc
+	render   func(*Query) map[string]any
 }
 
-func newStore(apiKey string) *store {
+func newStore(apiKey string, notFound notFoundFunc, render func(*Query) map[string]any) *store {
 	return &store{
-		queries: map[int]*Query{},
+		notFound: notFound,
+		render:   render,
+		queries:  map[int]*Query{},
 		dataSources: []DataSource{
 			{ID: 1, Name: "warehouse", Type: "pg"},
 			{ID: 2, Name: "warehouse-replica", Type: "pg"},
@@ -76,6 +86,83 @@ func newStore(apiKey string) *store {
 		clock:  time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC),
 		apiKey: apiKey,
 	}
+}
+
+// serve starts the fake's server: a request whose header authHeader is not
+// wantAuth gets denied's answer, any other goes to mux.
+func (s *store) serve(mux http.Handler, authHeader, wantAuth string, denied http.HandlerFunc) {
+	s.server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if req.Header.Get(authHeader) != wantAuth {
+			denied(w, req)
+			return
+		}
+		mux.ServeHTTP(w, req)
+	}))
+}
+
+// URL is the server's base URL.
+func (s *store) URL() string { return s.server.URL }
+
+// Close stops the server.
+func (s *store) Close() { s.server.Close() }
+
+// notFoundFunc answers a request for a query that is not there; malformed
+// tells a path id that is not a number from an unknown one, which the real
+// servers word differently.
+type notFoundFunc func(w http.ResponseWriter, malformed bool)
+
+// target reads the query id in req's path and applies any fault to the
+// request; ok is false when the request has been answered already.
+func (s *store) target(w http.ResponseWriter, req *http.Request) (id int, ok bool) {
+	id, err := strconv.Atoi(req.PathValue("id"))
+	if err != nil {
+		s.notFound(w, true)
+		return 0, false
+	}
+	return id, !s.injected(w, req, id)
+}
+
+// find returns query id or answers s.notFound; the caller holds s.mu.
+func (s *store) find(w http.ResponseWriter, id int) (*Query, bool) {
+	q, ok := s.queries[id]
+	if !ok {
+		s.notFound(w, false)
+	}
+	return q, ok
+}
+
+// get serves GET of the query in the path.
+func (s *store) get(w http.ResponseWriter, req *http.Request) {
+	id, ok := s.target(w, req)
+	if !ok {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if q, found := s.find(w, id); found {
+		writeJSON(w, http.StatusOK, s.render(q))
+	}
+}
+
+// sortedIDs lists the ids of the live or the archived queries in order;
+// the caller holds s.mu.
+func (s *store) sortedIDs(archived bool) []int {
+	ids := make([]int, 0, len(s.queries))
+	for id, q := range s.queries {
+		if q.Archived == archived {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// saved answers a write that changed q: a new version and updated_at, and
+// the query as the server now holds it. The caller holds s.mu.
+func (s *store) saved(w http.ResponseWriter, q *Query) {
+	q.Version++
+	q.UpdatedAt = s.tick()
+	writeJSON(w, http.StatusOK, s.render(q))
 }
 
 // tick advances the fake clock; every write gets a distinct updated_at.

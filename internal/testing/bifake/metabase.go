@@ -3,9 +3,6 @@ package bifake
 import (
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
-	"slices"
-	"strconv"
 )
 
 // Metabase is a fake Metabase server: X-API-KEY authentication (401
@@ -15,40 +12,26 @@ import (
 // this fake.
 type Metabase struct {
 	*store
-	Server *httptest.Server
 }
 
 // NewMetabase starts a fake Metabase accepting apiKey.
 func NewMetabase(apiKey string) *Metabase {
-	m := &Metabase{store: newStore(apiKey)}
+	m := &Metabase{store: newStore(apiKey, metabaseNotFound, cardJSON)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/card", m.list)
 	mux.HandleFunc("GET /api/card/{id}", m.get)
 	mux.HandleFunc("PUT /api/card/{id}", m.update)
 	mux.HandleFunc("GET /api/database", m.listDatabases)
-	m.Server = httptest.NewServer(m.auth(mux))
+	m.serve(mux, "X-API-KEY", apiKey, func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		w.WriteHeader(http.StatusUnauthorized)
+		_, _ = w.Write([]byte("Unauthenticated"))
+	})
 	return m
 }
 
-// URL is the server's base URL.
-func (m *Metabase) URL() string { return m.Server.URL }
-
-// Close stops the server.
-func (m *Metabase) Close() { m.Server.Close() }
-
-func (m *Metabase) auth(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		if req.Header.Get("X-API-KEY") != m.apiKey {
-			w.Header().Set("Content-Type", "text/plain")
-			w.WriteHeader(http.StatusUnauthorized)
-			_, _ = w.Write([]byte("Unauthenticated"))
-			return
-		}
-		next.ServeHTTP(w, req)
-	})
-}
-
-func notFound(w http.ResponseWriter) {
+// metabaseNotFound is Metabase's answer for a missing card, whatever the id.
+func metabaseNotFound(w http.ResponseWriter, _ bool) {
 	w.Header().Set("Content-Type", "text/plain")
 	w.WriteHeader(http.StatusNotFound)
 	_, _ = w.Write([]byte("Not found."))
@@ -86,13 +69,7 @@ func (m *Metabase) list(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	m.mu.Lock()
-	ids := make([]int, 0, len(m.queries))
-	for id, q := range m.queries {
-		if q.Archived == (f == "archived") {
-			ids = append(ids, id)
-		}
-	}
-	slices.Sort(ids)
+	ids := m.sortedIDs(f == "archived")
 	out := make([]map[string]any, len(ids))
 	for i, id := range ids {
 		out[i] = cardJSON(m.queries[id])
@@ -101,32 +78,9 @@ func (m *Metabase) list(w http.ResponseWriter, req *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-func (m *Metabase) get(w http.ResponseWriter, req *http.Request) {
-	id, err := strconv.Atoi(req.PathValue("id"))
-	if err != nil {
-		notFound(w)
-		return
-	}
-	if m.injected(w, req, id) {
-		return
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	q, ok := m.queries[id]
-	if !ok {
-		notFound(w)
-		return
-	}
-	writeJSON(w, http.StatusOK, cardJSON(q))
-}
-
 func (m *Metabase) update(w http.ResponseWriter, req *http.Request) {
-	id, err := strconv.Atoi(req.PathValue("id"))
-	if err != nil {
-		notFound(w)
-		return
-	}
-	if m.injected(w, req, id) {
+	id, ok := m.target(w, req)
+	if !ok {
 		return
 	}
 	var body struct {
@@ -145,9 +99,8 @@ func (m *Metabase) update(w http.ResponseWriter, req *http.Request) {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	q, ok := m.queries[id]
-	if !ok {
-		notFound(w)
+	q, found := m.find(w, id)
+	if !found {
 		return
 	}
 	dq := body.DatasetQuery
@@ -167,9 +120,7 @@ func (m *Metabase) update(w http.ResponseWriter, req *http.Request) {
 	q.DataSourceID = dq.Database
 	q.TemplateTags = dq.Native.TemplateTags
 	q.Native = true
-	q.Version++
-	q.UpdatedAt = m.tick()
-	writeJSON(w, http.StatusOK, cardJSON(q))
+	m.saved(w, q)
 }
 
 func (m *Metabase) listDatabases(w http.ResponseWriter, req *http.Request) {

@@ -3,8 +3,6 @@ package bifake
 import (
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
-	"slices"
 	"strconv"
 	"strings"
 )
@@ -15,7 +13,6 @@ import (
 // the end, POST with "version" answered 409 when the query has moved on.
 type Redash struct {
 	*store
-	Server *httptest.Server
 }
 
 // Redash's own error texts.
@@ -26,31 +23,27 @@ const (
 
 // NewRedash starts a fake Redash accepting apiKey.
 func NewRedash(apiKey string) *Redash {
-	r := &Redash{store: newStore(apiKey)}
+	r := &Redash{store: newStore(apiKey, redashNotFound, redashJSON)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/queries", func(w http.ResponseWriter, req *http.Request) { r.list(w, req, false) })
 	mux.HandleFunc("GET /api/queries/archive", func(w http.ResponseWriter, req *http.Request) { r.list(w, req, true) })
 	mux.HandleFunc("GET /api/queries/{id}", r.get)
 	mux.HandleFunc("POST /api/queries/{id}", r.update)
 	mux.HandleFunc("GET /api/data_sources", r.listDataSources)
-	r.Server = httptest.NewServer(r.auth(mux))
+	r.serve(mux, "Authorization", "Key "+apiKey, func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusNotFound, map[string]string{"message": redashLoginMessage})
+	})
 	return r
 }
 
-// URL is the server's base URL.
-func (r *Redash) URL() string { return r.Server.URL }
-
-// Close stops the server.
-func (r *Redash) Close() { r.Server.Close() }
-
-func (r *Redash) auth(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		if req.Header.Get("Authorization") != "Key "+r.apiKey {
-			writeJSON(w, http.StatusNotFound, map[string]string{"message": redashLoginMessage})
-			return
-		}
-		next.ServeHTTP(w, req)
-	})
+// redashNotFound is Redash's answer for a path id that is not a number
+// (its router's) or for an unknown query.
+func redashNotFound(w http.ResponseWriter, malformed bool) {
+	msg := "Query not found"
+	if malformed {
+		msg = "Not found"
+	}
+	writeJSON(w, http.StatusNotFound, map[string]string{"message": msg})
 }
 
 func redashJSON(q *Query) map[string]any {
@@ -94,13 +87,7 @@ func (r *Redash) list(w http.ResponseWriter, req *http.Request, archived bool) {
 		return
 	}
 	r.mu.Lock()
-	ids := make([]int, 0, len(r.queries))
-	for id, q := range r.queries {
-		if q.Archived == archived {
-			ids = append(ids, id)
-		}
-	}
-	slices.Sort(ids)
+	ids := r.sortedIDs(archived)
 	from := min((page-1)*size, len(ids))
 	to := min(from+size, len(ids))
 	results := make([]map[string]any, 0, to-from)
@@ -115,33 +102,9 @@ func (r *Redash) list(w http.ResponseWriter, req *http.Request, archived bool) {
 	writeJSON(w, http.StatusOK, map[string]any{"count": len(ids), "page": page, "page_size": size, "results": results})
 }
 
-func (r *Redash) pathID(w http.ResponseWriter, req *http.Request) (int, bool) {
-	id, err := strconv.Atoi(req.PathValue("id"))
-	if err != nil {
-		writeJSON(w, http.StatusNotFound, map[string]string{"message": "Not found"})
-		return 0, false
-	}
-	return id, true
-}
-
-func (r *Redash) get(w http.ResponseWriter, req *http.Request) {
-	id, ok := r.pathID(w, req)
-	if !ok || r.injected(w, req, id) {
-		return
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	q, found := r.queries[id]
-	if !found {
-		writeJSON(w, http.StatusNotFound, map[string]string{"message": "Query not found"})
-		return
-	}
-	writeJSON(w, http.StatusOK, redashJSON(q))
-}
-
 func (r *Redash) update(w http.ResponseWriter, req *http.Request) {
-	id, ok := r.pathID(w, req)
-	if !ok || r.injected(w, req, id) {
+	id, ok := r.target(w, req)
+	if !ok {
 		return
 	}
 	var body map[string]json.RawMessage
@@ -151,9 +114,8 @@ func (r *Redash) update(w http.ResponseWriter, req *http.Request) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	q, found := r.queries[id]
+	q, found := r.find(w, id)
 	if !found {
-		writeJSON(w, http.StatusNotFound, map[string]string{"message": "Query not found"})
 		return
 	}
 	if raw, has := body["version"]; has {
@@ -187,10 +149,8 @@ func (r *Redash) update(w http.ResponseWriter, req *http.Request) {
 			return
 		}
 	}
-	next.Version++
-	next.UpdatedAt = r.tick()
 	*q = next
-	writeJSON(w, http.StatusOK, redashJSON(q))
+	r.saved(w, q)
 }
 
 func (r *Redash) listDataSources(w http.ResponseWriter, req *http.Request) {
