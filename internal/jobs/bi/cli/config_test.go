@@ -33,9 +33,7 @@ func writeProfile(t *testing.T, path, content string, mode os.FileMode) {
 }
 
 func TestProfile(t *testing.T) {
-	srv := bifake.NewRedash(testKey)
-	defer srv.Close()
-	srv.Seed(bifake.Generate(3, 0))
+	srv, _ := seeded(t, bifake.NewRedash(testKey), 3, 0)
 	home := t.TempDir()
 	def := filepath.Join(home, ".config", "beametrics", "bi.json")
 	content := `{"provider":"redash","url":"` + srv.URL() + `","api_key":"` + testKey + `"}`
@@ -120,9 +118,7 @@ func TestUsageErrorsExit2(t *testing.T) {
 }
 
 func TestKeyNeverPrinted(t *testing.T) {
-	srv := bifake.NewRedash(testKey)
-	defer srv.Close()
-	srv.Seed(bifake.Generate(8, 0))
+	srv, _ := seeded(t, bifake.NewRedash(testKey), 8, 0)
 	// A misbehaving server that echoes the key in its error bodies.
 	srv.SetFault(func(method, path string, id int) *bifake.Fault {
 		if id == 4 {
@@ -143,9 +139,7 @@ func TestKeyNeverPrinted(t *testing.T) {
 }
 
 func TestRestoreRefusesOtherServer(t *testing.T) {
-	srv := bifake.NewRedash(testKey)
-	defer srv.Close()
-	srv.Seed(bifake.Generate(8, 0))
+	srv, _ := seeded(t, bifake.NewRedash(testKey), 8, 0)
 	dir := t.TempDir()
 	r := runBI(t, context.Background(), "redash", srv.URL(), "query", "update", "4", "--query", "SELECT 1", "--apply", "--backup-dir", dir)
 	if r.code != 0 {

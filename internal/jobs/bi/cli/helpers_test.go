@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/beametrics/beametrics/internal/testing/bifake"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -43,6 +45,18 @@ func runBI(t testing.TB, ctx context.Context, provider, url string, args ...stri
 		t.Errorf("the API key appears in the output of %q", args)
 	}
 	return r
+}
+
+// seeded gives srv the queries bifake.Generate(n, archivedEvery) and stops
+// it when the test ends; it returns srv and the queries.
+func seeded[F interface {
+	Seed([]bifake.Query)
+	Close()
+}](t testing.TB, srv F, n, archivedEvery int) (F, []bifake.Query) {
+	t.Cleanup(srv.Close)
+	seed := bifake.Generate(n, archivedEvery)
+	srv.Seed(seed)
+	return srv, seed
 }
 
 // backupPath returns the backup file a run printed.

@@ -10,10 +10,7 @@ import (
 )
 
 func TestListByRegexpOver20000(t *testing.T) {
-	srv := bifake.NewRedash(testKey)
-	defer srv.Close()
-	seed := bifake.Generate(20000, 10)
-	srv.Seed(seed)
+	srv, seed := seeded(t, bifake.NewRedash(testKey), 20000, 10)
 	var want []string
 	for _, q := range seed {
 		if !q.Archived && strings.Contains(q.SQL, "analytics.sessions") && q.DataSourceID == 1 {
@@ -37,9 +34,7 @@ func TestListByRegexpOver20000(t *testing.T) {
 }
 
 func TestListFormats(t *testing.T) {
-	srv := bifake.NewRedash(testKey)
-	defer srv.Close()
-	srv.Seed(bifake.Generate(12, 10))
+	srv, _ := seeded(t, bifake.NewRedash(testKey), 12, 10)
 	for _, format := range []string{"table", "jsonl"} {
 		r := runBI(t, context.Background(), "redash", srv.URL(), "query", "list", "--format", format,
 			"--query-regexp", `sessions`, "--tag", "daily")
@@ -55,9 +50,7 @@ func TestListFormats(t *testing.T) {
 }
 
 func TestListTerminalProgress(t *testing.T) {
-	srv := bifake.NewRedash(testKey)
-	defer srv.Close()
-	srv.Seed(bifake.Generate(600, 0))
+	srv, _ := seeded(t, bifake.NewRedash(testKey), 600, 0)
 	var out, errs strings.Builder
 	env := map[string]string{"BEAMETRICS_BI_PROVIDER": "redash", "BEAMETRICS_BI_URL": srv.URL(), "BEAMETRICS_BI_API_KEY": testKey}
 	code := Main(context.Background(), []string{"query", "list"}, Env{Stdout: &out, Stderr: &errs, Getenv: func(k string) string { return env[k] }, Terminal: true})

@@ -12,10 +12,7 @@ import (
 )
 
 func TestMetabaseListUpdateRestore(t *testing.T) {
-	srv := bifake.NewMetabase(testKey)
-	defer srv.Close()
-	seed := bifake.Generate(200, 10)
-	srv.Seed(seed)
+	srv, seed := seeded(t, bifake.NewMetabase(testKey), 200, 10)
 	ctx := context.Background()
 
 	// GUI-built cards (every 50th) and archived ones are not listed.
@@ -68,9 +65,7 @@ func TestMetabaseListUpdateRestore(t *testing.T) {
 }
 
 func TestMetabaseConflictDetectedByReRead(t *testing.T) {
-	srv := bifake.NewMetabase(testKey)
-	defer srv.Close()
-	srv.Seed(bifake.Generate(20, 0))
+	srv, _ := seeded(t, bifake.NewMetabase(testKey), 20, 0)
 	var once sync.Once
 	// A colleague saves card 8 after our listing, before our write.
 	srv.SetFault(func(method, path string, id int) *bifake.Fault {

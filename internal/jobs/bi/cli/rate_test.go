@@ -41,9 +41,7 @@ func TestRateDefaultsPerProvider(t *testing.T) {
 // tokens and refilled at 1000 per second cannot serve n requests in less
 // than (n - concurrency) / 1000 seconds.
 func TestMetabaseDefaultRateLimits(t *testing.T) {
-	srv := bifake.NewMetabase(testKey)
-	defer srv.Close()
-	srv.Seed(bifake.Generate(600, 0))
+	srv, _ := seeded(t, bifake.NewMetabase(testKey), 600, 0)
 	start := time.Now()
 	r := runBI(t, context.Background(), "metabase", srv.URL(), "query", "update", "--apply", "--yes", "--backup-dir", t.TempDir(),
 		"--query-regexp", `analytics\.events_v1`, "--query-replace", "analytics.events_v1", "analytics.events_v2")

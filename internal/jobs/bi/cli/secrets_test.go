@@ -27,9 +27,7 @@ import (
 // TestRegexpReplaceNamingAMissingGroupIsRefused: "$1_v2" names the group
 // "1_v2"; regexp would expand it to nothing in every query.
 func TestRegexpReplaceNamingAMissingGroupIsRefused(t *testing.T) {
-	srv := bifake.NewRedash(testKey)
-	defer srv.Close()
-	srv.Seed(bifake.Generate(8, 0))
+	srv, _ := seeded(t, bifake.NewRedash(testKey), 8, 0)
 	r := runBI(t, context.Background(), "redash", srv.URL(), "query", "update", "--query-regexp", "events",
 		"--regexp-replace", `analytics\.(events)_v1`, "analytics.$1_v2")
 	if r.code != ExitUsage || !strings.Contains(r.stderr, `names group "1_v2"`) || !strings.Contains(r.stderr, "${1}_v2") {
@@ -49,9 +47,7 @@ func TestRegexpReplaceNamingAMissingGroupIsRefused(t *testing.T) {
 // stops after bi.MaxUnreachable failures in a row instead of trying every
 // query, and says how to undo and what to do next.
 func TestServerGoneStopsWrites(t *testing.T) {
-	srv := bifake.NewRedash(testKey)
-	defer srv.Close()
-	srv.Seed(bifake.Generate(150, 0))
+	srv, _ := seeded(t, bifake.NewRedash(testKey), 150, 0)
 	srv.SetFault(func(method, path string, id int) *bifake.Fault {
 		if method == http.MethodPost {
 			return &bifake.Fault{Drop: true}
@@ -89,9 +85,7 @@ func TestServerGoneStopsWrites(t *testing.T) {
 // id, writes nothing and says to run it again later.
 // The same holds for restore, which reads every query of the backup first.
 func TestServerGoneStopsReads(t *testing.T) {
-	srv := bifake.NewRedash(testKey)
-	defer srv.Close()
-	srv.Seed(bifake.Generate(150, 0))
+	srv, _ := seeded(t, bifake.NewRedash(testKey), 150, 0)
 	ids := make([]string, 150)
 	for i := range ids {
 		ids[i] = strconv.Itoa(i + 1)
@@ -139,9 +133,7 @@ func TestServerGoneStopsReads(t *testing.T) {
 // TestEchoedKeyIsMaskedEverywhere: a server quoting the API key in its
 // error bodies gets it into neither the output nor the backup.
 func TestEchoedKeyIsMaskedEverywhere(t *testing.T) {
-	srv := bifake.NewRedash(testKey)
-	defer srv.Close()
-	srv.Seed(bifake.Generate(8, 0))
+	srv, _ := seeded(t, bifake.NewRedash(testKey), 8, 0)
 	srv.SetFault(func(method, path string, id int) *bifake.Fault {
 		if method == http.MethodPost && id == 4 {
 			return &bifake.Fault{Status: 400, Body: "bad request with Authorization: Key " + testKey + "\nsecond line"}

@@ -62,9 +62,7 @@ func TestClosedStdoutStopsWritesAndSaysHowToUndo(t *testing.T) {
 // returns the child's standard error, the writes the fake received and the
 // backup directories created.
 func closeStdoutAfter(t *testing.T, n int, leave func(line string) bool) (string, int64, []os.DirEntry) {
-	srv := bifake.NewRedash(testKey)
-	defer srv.Close()
-	srv.Seed(bifake.Generate(n, 0))
+	srv, _ := seeded(t, bifake.NewRedash(testKey), n, 0)
 	// Slow writes: 200 at 8 at a time take about 25 × 20 ms, so the run is
 	// still writing when the reader goes away.
 	srv.SetFault(func(method, path string, id int) *bifake.Fault {
@@ -155,9 +153,7 @@ func (b *brokenPipe) Write(p []byte) (int, error) {
 // piped into head stop printing, say why on standard error, and keep their
 // exit status: nothing was lost but output nobody reads.
 func TestClosedStdoutEndsListAndDryRun(t *testing.T) {
-	srv := bifake.NewRedash(testKey)
-	defer srv.Close()
-	srv.Seed(bifake.Generate(300, 0))
+	srv, _ := seeded(t, bifake.NewRedash(testKey), 300, 0)
 	env := map[string]string{"BEAMETRICS_BI_PROVIDER": "redash", "BEAMETRICS_BI_URL": srv.URL(), "BEAMETRICS_BI_API_KEY": testKey, "HOME": "/nonexistent-home"}
 	for _, args := range [][]string{
 		{"query", "list", "--query-regexp", "events", "--format", "table"},

@@ -16,9 +16,7 @@ import (
 )
 
 func TestDryRunDiffGolden(t *testing.T) {
-	srv := bifake.NewRedash(testKey)
-	defer srv.Close()
-	srv.Seed(bifake.Generate(12, 0))
+	srv, _ := seeded(t, bifake.NewRedash(testKey), 12, 0)
 	r := runBI(t, context.Background(), "redash", srv.URL(), "query", "update",
 		"--query-regexp", "sessions",
 		"--query-replace", "analytics.events_v1", "analytics.events_v2",
@@ -34,10 +32,7 @@ func TestDryRunDiffGolden(t *testing.T) {
 }
 
 func TestApplyThenRestoreExactly20000(t *testing.T) {
-	srv := bifake.NewRedash(testKey)
-	defer srv.Close()
-	seed := bifake.Generate(20000, 10)
-	srv.Seed(seed)
+	srv, seed := seeded(t, bifake.NewRedash(testKey), 20000, 10)
 	dir := t.TempDir()
 	ctx := context.Background()
 	r := runBI(t, ctx, "redash", srv.URL(), "query", "update", "--rate", "0", "--apply", "--yes", "--backup-dir", dir,
@@ -101,9 +96,7 @@ func regexp1(t *testing.T, s, expr string) string {
 }
 
 func TestConflictIsSkippedNotOverwritten(t *testing.T) {
-	srv := bifake.NewRedash(testKey)
-	defer srv.Close()
-	srv.Seed(bifake.Generate(20, 0))
+	srv, _ := seeded(t, bifake.NewRedash(testKey), 20, 0)
 	// Someone saves query 8 between our read and our write.
 	var once sync.Once
 	srv.SetFault(func(method, path string, id int) *bifake.Fault {
@@ -137,10 +130,7 @@ func TestConflictIsSkippedNotOverwritten(t *testing.T) {
 }
 
 func TestInjected500sAndTimeouts(t *testing.T) {
-	srv := bifake.NewRedash(testKey)
-	defer srv.Close()
-	seed := bifake.Generate(40, 0)
-	srv.Seed(seed)
+	srv, seed := seeded(t, bifake.NewRedash(testKey), 40, 0)
 	var listFailures atomic.Int32
 	srv.SetFault(func(method, path string, id int) *bifake.Fault {
 		switch {
@@ -189,10 +179,7 @@ func TestInjected500sAndTimeouts(t *testing.T) {
 }
 
 func TestInterruptedRunLeavesCompleteBackup(t *testing.T) {
-	srv := bifake.NewRedash(testKey)
-	defer srv.Close()
-	seed := bifake.Generate(2000, 0)
-	srv.Seed(seed)
+	srv, seed := seeded(t, bifake.NewRedash(testKey), 2000, 0)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var posts atomic.Int32
@@ -267,10 +254,7 @@ func TestInterruptedRunLeavesCompleteBackup(t *testing.T) {
 }
 
 func TestUpdateByIDsAndMove(t *testing.T) {
-	srv := bifake.NewRedash(testKey)
-	defer srv.Close()
-	seed := bifake.Generate(10, 0)
-	srv.Seed(seed)
+	srv, seed := seeded(t, bifake.NewRedash(testKey), 10, 0)
 	dir := t.TempDir()
 	sqlFile := filepath.Join(dir, "new.sql")
 	if err := os.WriteFile(sqlFile, []byte("SELECT 'it''s' -- $1 `x` \"q\"\n"), 0o600); err != nil {
@@ -302,9 +286,7 @@ func TestUpdateByIDsAndMove(t *testing.T) {
 }
 
 func TestMaxChanges(t *testing.T) {
-	srv := bifake.NewRedash(testKey)
-	defer srv.Close()
-	srv.Seed(bifake.Generate(20, 0))
+	srv, _ := seeded(t, bifake.NewRedash(testKey), 20, 0)
 	dir := t.TempDir()
 	args := []string{"query", "update", "--apply", "--backup-dir", dir, "--max-changes", "3", "--query-regexp", "sessions", "--regexp-replace", `analytics\.sessions\b`, "analytics.sessions_v2"}
 	r := runBI(t, context.Background(), "redash", srv.URL(), args...)
