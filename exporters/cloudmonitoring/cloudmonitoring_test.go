@@ -19,17 +19,13 @@ import (
 	"github.com/beametrics/beametrics/exporters"
 	"github.com/beametrics/beametrics/internal/metricdata"
 	"github.com/beametrics/beametrics/internal/testing/fakemonitoring"
+	"github.com/beametrics/beametrics/internal/testing/metrictest"
 )
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
-func lbl(kv ...string) []metricdata.Label {
-	var ls []metricdata.Label
-	for i := 0; i < len(kv); i += 2 {
-		ls = append(ls, metricdata.Label{Name: kv[i], Value: kv[i+1]})
-	}
-	return ls
-}
+// lbl keeps the many label lists in the tables below short.
+var lbl = metrictest.Labels
 
 var testMetrics = []metricdata.Descriptor{
 	{Name: "requests", Aggregation: "count", ValueType: metricdata.Int64, Kind: metricdata.Gauge, LabelNames: []string{"method"}, Unit: "1", Description: "requests per window", Window: time.Minute},

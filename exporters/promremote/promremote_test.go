@@ -21,16 +21,12 @@ import (
 
 	"github.com/beametrics/beametrics/exporters"
 	"github.com/beametrics/beametrics/internal/metricdata"
+	"github.com/beametrics/beametrics/internal/testing/metrictest"
 	"github.com/beametrics/beametrics/internal/testing/promtest"
 )
 
-func lbl(kv ...string) []metricdata.Label {
-	var ls []metricdata.Label
-	for i := 0; i < len(kv); i += 2 {
-		ls = append(ls, metricdata.Label{Name: kv[i], Value: kv[i+1]})
-	}
-	return ls
-}
+// lbl keeps the many label lists in the tables below short.
+var lbl = metrictest.Labels
 
 var testMetrics = []metricdata.Descriptor{
 	{Name: "beametrics-test-1", Aggregation: "count", ValueType: metricdata.Int64, Kind: metricdata.Gauge, LabelNames: []string{"http-method"}, ExportType: "prometheus", Window: time.Minute},

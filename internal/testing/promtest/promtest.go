@@ -122,37 +122,18 @@ type Sample struct {
 
 // Query runs an instant query at time at and returns the vector result.
 func (s *Server) Query(expr string, at time.Time) ([]Sample, error) {
-	q := url.Values{"query": {expr}, "time": {strconv.FormatFloat(float64(at.UnixMilli())/1000, 'f', 3, 64)}}
-	resp, err := http.Get(s.URL + "/api/v1/query?" + q.Encode())
-	if err != nil {
+	var result []struct {
+		Metric map[string]string `json:"metric"`
+		Value  [2]any            `json:"value"`
+	}
+	if err := s.instant(expr, at, "vector", &result); err != nil {
 		return nil, err
 	}
-	defer resp.Body.Close()
-	var body struct {
-		Status string `json:"status"`
-		Error  string `json:"error"`
-		Data   struct {
-			ResultType string `json:"resultType"`
-			Result     []struct {
-				Metric map[string]string `json:"metric"`
-				Value  [2]any            `json:"value"`
-			} `json:"result"`
-		} `json:"data"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
-		return nil, fmt.Errorf("query %q: %v", expr, err)
-	}
-	if body.Status != "success" {
-		return nil, fmt.Errorf("query %q: %s", expr, body.Error)
-	}
-	if body.Data.ResultType != "vector" {
-		return nil, fmt.Errorf("query %q: result type %s, want vector", expr, body.Data.ResultType)
-	}
-	out := make([]Sample, 0, len(body.Data.Result))
-	for _, r := range body.Data.Result {
+	out := make([]Sample, 0, len(result))
+	for _, r := range result {
 		smp, err := parsePair(r.Value)
 		if err != nil {
-			return nil, fmt.Errorf("query %q: %v", expr, err)
+			return nil, fmt.Errorf("query %q: %w", expr, err)
 		}
 		smp.Labels = r.Metric
 		out = append(out, smp)
@@ -171,45 +152,58 @@ type Series struct {
 // selector, so no lookback or interpolation hides a misplaced sample.
 func (s *Server) Raw(selector string, to time.Time, span time.Duration) ([]Series, error) {
 	expr := fmt.Sprintf("%s[%dms]", selector, span.Milliseconds())
-	q := url.Values{"query": {expr}, "time": {strconv.FormatFloat(float64(to.UnixMilli())/1000, 'f', 3, 64)}}
-	resp, err := http.Get(s.URL + "/api/v1/query?" + q.Encode())
-	if err != nil {
+	var result []struct {
+		Metric map[string]string `json:"metric"`
+		Values [][2]any          `json:"values"`
+	}
+	if err := s.instant(expr, to, "matrix", &result); err != nil {
 		return nil, err
 	}
-	defer resp.Body.Close()
-	var body struct {
-		Status string `json:"status"`
-		Error  string `json:"error"`
-		Data   struct {
-			ResultType string `json:"resultType"`
-			Result     []struct {
-				Metric map[string]string `json:"metric"`
-				Values [][2]any          `json:"values"`
-			} `json:"result"`
-		} `json:"data"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
-		return nil, fmt.Errorf("query %q: %v", expr, err)
-	}
-	if body.Status != "success" {
-		return nil, fmt.Errorf("query %q: %s", expr, body.Error)
-	}
-	if body.Data.ResultType != "matrix" {
-		return nil, fmt.Errorf("query %q: result type %s, want matrix", expr, body.Data.ResultType)
-	}
 	var out []Series
-	for _, r := range body.Data.Result {
+	for _, r := range result {
 		ser := Series{Labels: r.Metric}
 		for _, v := range r.Values {
 			smp, err := parsePair(v)
 			if err != nil {
-				return nil, fmt.Errorf("query %q: %v", expr, err)
+				return nil, fmt.Errorf("query %q: %w", expr, err)
 			}
 			ser.Samples = append(ser.Samples, smp)
 		}
 		out = append(out, ser)
 	}
 	return out, nil
+}
+
+// instant runs expr as an instant query at time at and decodes its result,
+// which must be of resultType, into result.
+func (s *Server) instant(expr string, at time.Time, resultType string, result any) error {
+	q := url.Values{"query": {expr}, "time": {strconv.FormatFloat(float64(at.UnixMilli())/1000, 'f', 3, 64)}}
+	resp, err := http.Get(s.URL + "/api/v1/query?" + q.Encode())
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Status string `json:"status"`
+		Error  string `json:"error"`
+		Data   struct {
+			ResultType string          `json:"resultType"`
+			Result     json.RawMessage `json:"result"`
+		} `json:"data"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		return fmt.Errorf("query %q: %w", expr, err)
+	}
+	if body.Status != "success" {
+		return fmt.Errorf("query %q: %s", expr, body.Error)
+	}
+	if body.Data.ResultType != resultType {
+		return fmt.Errorf("query %q: result type %s, want %s", expr, body.Data.ResultType, resultType)
+	}
+	if err := json.Unmarshal(body.Data.Result, result); err != nil {
+		return fmt.Errorf("query %q: %w", expr, err)
+	}
+	return nil
 }
 
 func parsePair(v [2]any) (Sample, error) {
@@ -220,7 +214,7 @@ func parsePair(v [2]any) (Sample, error) {
 	}
 	f, err := strconv.ParseFloat(vs, 64)
 	if err != nil {
-		return Sample{}, fmt.Errorf("value %q: %v", vs, err)
+		return Sample{}, fmt.Errorf("value %q: %w", vs, err)
 	}
 	return Sample{Time: time.UnixMilli(int64(math.Round(ts * 1000))), Value: f}, nil
 }
