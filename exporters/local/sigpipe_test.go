@@ -2,18 +2,17 @@ package local
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/beametrics/beametrics/exporters"
 	"github.com/beametrics/beametrics/internal/metricdata"
+	"github.com/beametrics/beametrics/internal/testing/childtest"
 )
 
 const sigpipeChildEnv = "BEAMETRICS_LOCAL_SIGPIPE_CHILD"
@@ -28,19 +27,8 @@ func TestStdoutClosedByReader(t *testing.T) {
 		sigpipeChild()
 		return
 	}
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestStdoutClosedByReader$")
-	cmd.Env = append(os.Environ(), sigpipeChildEnv+"=1")
-	cmd.Stdout = w
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	w.Close()
+	cmd := childtest.Command("TestStdoutClosedByReader", sigpipeChildEnv+"=1")
+	r, stderr := childtest.StartPiped(t, cmd)
 	line, err := bufio.NewReader(r).ReadString('\n')
 	r.Close() // the reader goes away
 	if err != nil || !strings.HasPrefix(line, `{"metric_name":"m"`) {

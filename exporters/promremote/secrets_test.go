@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/beametrics/beametrics/exporters"
 	"github.com/beametrics/beametrics/internal/metricdata"
+	"github.com/beametrics/beametrics/internal/testing/loopback"
 )
 
 // echoAuth answers every request with status and a body quoting the
@@ -140,28 +140,14 @@ func (h *headerLog) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// listenOn starts a server on host (a loopback address), skipping the test
-// where that address cannot be bound.
-func listenOn(t *testing.T, host string, h http.Handler) *httptest.Server {
-	t.Helper()
-	l, err := net.Listen("tcp", host+":0")
-	if err != nil {
-		t.Skipf("cannot listen on %s (needs the 127.0.0.0/8 loopback range): %v", host, err)
-	}
-	srv := &httptest.Server{Listener: l, Config: &http.Server{Handler: h}}
-	srv.Start()
-	t.Cleanup(srv.Close)
-	return srv
-}
-
 // TestCredentialsNeverFollowARedirectToAnotherHost: a receiver on
 // 127.0.0.1 redirecting to 127.0.0.2 (another host to net/http) must not
 // deliver the token, the tenant or the data there.
 func TestCredentialsNeverFollowARedirectToAnotherHost(t *testing.T) {
 	const token = "tok-Redirect-0c4e"
 	other := &headerLog{}
-	second := listenOn(t, "127.0.0.2", other)
-	first := listenOn(t, "127.0.0.1", http.RedirectHandler(second.URL+"/api/v1/write", http.StatusTemporaryRedirect))
+	second := loopback.Serve(t, "127.0.0.2", other)
+	first := loopback.Serve(t, "127.0.0.1", http.RedirectHandler(second.URL+"/api/v1/write", http.StatusTemporaryRedirect))
 	e, err := New(exporters.RemoteWriteSettings{URL: first.URL + "/api/v1/write", BearerTokenFile: writeSecretFile(t, "tok", token), TenantHeader: "team-a", MaxRetries: 1},
 		Options{Logger: slog.New(slog.DiscardHandler), BackoffMin: time.Millisecond, BackoffMax: time.Millisecond})
 	if err != nil {
@@ -184,7 +170,7 @@ func TestCredentialsNeverFollowARedirectToAnotherHost(t *testing.T) {
 	mux := http.NewServeMux()
 	mux.Handle("/new", same)
 	mux.Handle("/old", http.RedirectHandler("/new", http.StatusPermanentRedirect))
-	srv := listenOn(t, "127.0.0.1", mux)
+	srv := loopback.Serve(t, "127.0.0.1", mux)
 	e, err = New(exporters.RemoteWriteSettings{URL: srv.URL + "/old", BearerTokenFile: writeSecretFile(t, "tok", token)}, Options{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)

@@ -22,6 +22,8 @@ import (
 
 	"github.com/beametrics/beametrics/internal/jobs/bi"
 	"github.com/beametrics/beametrics/internal/testing/bifake"
+	"github.com/beametrics/beametrics/internal/testing/childtest"
+	"github.com/beametrics/beametrics/internal/testing/loopback"
 )
 
 // TestRegexpReplaceNamingAMissingGroupIsRefused: "$1_v2" names the group
@@ -165,18 +167,6 @@ func (k *keyLog) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Write([]byte("[]"))
 }
 
-func serveOn(t *testing.T, host string, h http.Handler) *httptest.Server {
-	t.Helper()
-	l, err := net.Listen("tcp", host+":0")
-	if err != nil {
-		t.Skipf("cannot listen on %s (needs the 127.0.0.0/8 loopback range): %v", host, err)
-	}
-	srv := &httptest.Server{Listener: l, Config: &http.Server{Handler: h}}
-	srv.Start()
-	t.Cleanup(srv.Close)
-	return srv
-}
-
 // TestAPIKeyNeverFollowsARedirectToAnotherHost: a server on 127.0.0.1
 // redirecting to 127.0.0.2 (another host) gets neither provider's key
 // delivered there; the redirect is named and not followed.
@@ -184,8 +174,8 @@ func TestAPIKeyNeverFollowsARedirectToAnotherHost(t *testing.T) {
 	for _, provider := range []string{"metabase", "redash"} {
 		t.Run(provider, func(t *testing.T) {
 			other := &keyLog{}
-			second := serveOn(t, "127.0.0.2", other)
-			first := serveOn(t, "127.0.0.1", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			second := loopback.Serve(t, "127.0.0.2", other)
+			first := loopback.Serve(t, "127.0.0.1", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				http.Redirect(w, r, second.URL+r.URL.RequestURI(), http.StatusFound)
 			}))
 			r := runBI(t, context.Background(), provider, first.URL, "query", "list", "--query-regexp", "x")
@@ -254,8 +244,7 @@ func TestAPIKeyNeverFollowsADowngradeToHTTP(t *testing.T) {
 			t.Cleanup(func() { srv.Close() })
 			addr := l.Addr().String()
 
-			cmd := exec.Command(os.Args[0], "-test.run=^TestAPIKeyNeverFollowsADowngradeToHTTP$")
-			cmd.Env = append(os.Environ(), downgradeChildEnv+"="+provider+" https://"+addr, "SSL_CERT_FILE="+certFile)
+			cmd := childtest.Command("TestAPIKeyNeverFollowsADowngradeToHTTP", downgradeChildEnv+"="+provider+" https://"+addr, "SSL_CERT_FILE="+certFile)
 			var stdout, stderr bytes.Buffer
 			cmd.Stdout, cmd.Stderr = &stdout, &stderr
 			err = cmd.Run()

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/beametrics/beametrics/internal/testing/bifake"
+	"github.com/beametrics/beametrics/internal/testing/childtest"
 )
 
 // sigpipeChildEnv holds the fake's URL and the backup directory of the
@@ -72,19 +73,8 @@ func closeStdoutAfter(t *testing.T, n int, leave func(line string) bool) (string
 		return nil
 	})
 	dir := t.TempDir()
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestClosedStdoutStopsWritesAndSaysHowToUndo$")
-	cmd.Env = append(os.Environ(), sigpipeChildEnv+"="+srv.URL()+" "+dir)
-	cmd.Stdout = w
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	w.Close()
+	cmd := childtest.Command("TestClosedStdoutStopsWritesAndSaysHowToUndo", sigpipeChildEnv+"="+srv.URL()+" "+dir)
+	r, stderr := childtest.StartPiped(t, cmd)
 	br := bufio.NewReader(r)
 	for {
 		line, err := br.ReadString('\n')
@@ -96,7 +86,7 @@ func closeStdoutAfter(t *testing.T, n int, leave func(line string) bool) (string
 		}
 	}
 	r.Close() // as head does
-	err = cmd.Wait()
+	err := cmd.Wait()
 	errText := stderr.String()
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != ExitSomeFailed {
