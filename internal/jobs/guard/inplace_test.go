@@ -54,14 +54,24 @@ func checkString(t *testing.T, in string, policy Policy) Report {
 	return rep
 }
 
+// findingRow is what the in-place tests compare of a finding.
+type findingRow struct{ level, addr, attr, old, new string }
+
+// wantFindings fails t unless r's findings are want, in order.
+func wantFindings(t *testing.T, r Report, want []findingRow) {
+	t.Helper()
+	var got []findingRow
+	for _, f := range r.Findings {
+		got = append(got, findingRow{string(f.Level), f.Address, f.Attribute, f.Old, f.New})
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("findings:\n got %q\nwant %q", got, want)
+	}
+}
+
 func TestInPlaceDataLossIsBlockedOrWarnedWithOldAndNewValues(t *testing.T) {
 	rep := checkString(t, lossPlan, NewPolicy(nil, nil))
-	type row struct{ level, addr, attr, old, new string }
-	var got []row
-	for _, f := range rep.Findings {
-		got = append(got, row{string(f.Level), f.Address, f.Attribute, f.Old, f.New})
-	}
-	want := []row{
+	wantFindings(t, rep, []findingRow{
 		{"blocked", "google_bigquery_table.expiring", "expiration_time", "unset", "1765152000000 (2025-12-08T00:00:00Z, 3d0h after the plan)"},
 		{"blocked", "google_bigquery_table.parts", "time_partitioning[0].expiration_ms", "7776000000 (2160h0m0s)", "86400000 (24h0m0s)"},
 		{"warning", "google_bigquery_table.parts", "", "", ""}, // the partitioning changed: the existing warning
@@ -71,10 +81,7 @@ func TestInPlaceDataLossIsBlockedOrWarnedWithOldAndNewValues(t *testing.T) {
 		{"blocked", "google_storage_bucket_object.export", "", "", ""},
 		{"warning", "google_storage_bucket_object.config", "", "", ""},
 		{"blocked", "google_bigquery_table.orders_v2", "", "", ""},
-	}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("findings:\n got %q\nwant %q", got, want)
-	}
+	})
 	if !rep.Blocked {
 		t.Error("plan not blocked")
 	}
@@ -156,19 +163,11 @@ const shorterPlan = `{"format_version":"1.2","timestamp":"2025-12-05T00:00:00Z",
 
 func TestShorterExpiriesAndRetentionAreFound(t *testing.T) {
 	rep := checkString(t, shorterPlan, NewPolicy(nil, nil))
-	type row struct{ level, addr, attr, old, new string }
-	var got []row
-	for _, f := range rep.Findings {
-		got = append(got, row{string(f.Level), f.Address, f.Attribute, f.Old, f.New})
-	}
-	want := []row{
+	wantFindings(t, rep, []findingRow{
 		{"blocked", "google_bigquery_table.sooner", "expiration_time", "1767830400000 (2026-01-08T00:00:00Z)", "1765152000000 (2025-12-08T00:00:00Z, 3d0h after the plan)"},
 		{"blocked", "google_bigquery_table.past", "expiration_time", "unset", "1764806400000 (2025-12-04T00:00:00Z, already past at the time of the plan)"},
 		{"warning", "google_bigquery_dataset.shrink", "default_partition_expiration_ms", "7776000000 (2160h0m0s)", "86400000 (24h0m0s)"},
 		{"warning", "google_bigquery_dataset.shrink", "default_table_expiration_ms", "5184000000 (1440h0m0s)", "604800000 (168h0m0s)"},
 		{"warning", "google_storage_bucket.kept", "retention_policy.retention_period", "604800s (168h0m0s)", "86400s (24h0m0s)"},
-	}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("findings:\n got %q\nwant %q", got, want)
-	}
+	})
 }
