@@ -2,6 +2,7 @@ package planner
 
 import (
 	"fmt"
+	"math"
 	"sort"
 )
 
@@ -105,25 +106,7 @@ func (p *Problem) window(i, lo, hi int) []int {
 // delta is what placing item i at anchor adds to the load-time over the
 // cap, and the highest load it makes on its footprint.
 func (p *Problem) delta(load []int64, i, anchor int) (over, peak int64) {
-	h, cap := p.Horizon, p.Cap
-	pos := ((anchor % h) + h) % h
-	for _, v := range p.Items[i].Pattern {
-		x := load[pos]
-		y := x + v
-		if y > cap {
-			if x > cap {
-				over += v
-			} else {
-				over += y - cap
-			}
-		}
-		if y > peak {
-			peak = y
-		}
-		if pos++; pos == h {
-			pos = 0
-		}
-	}
+	over, peak, _ = p.deltaWithin(load, i, anchor, math.MaxInt64, math.MaxInt64)
 	return over, peak
 }
 
