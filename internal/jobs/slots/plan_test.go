@@ -77,20 +77,13 @@ func TestPlanSpreadsDAGsWithConstraints(t *testing.T) {
 		flatDAG("fixed", "30 2 * * *", 30, 10, 0),
 		profile.DAGProfile{DAG: "manual", ScheduleError: `"None": not a cron schedule`, Runs: 3},
 	)
-	cons, err := constraints.Parse([]byte(`
+	pl := build(t, doc, mustConstraints(t, `
 dags:
   dag_a: {earliest_start: "01:00", must_finish_by: "04:00"}
   dag_b: {after: [dag_a]}
   fixed: {fixed: true}
   ghost: {fixed: true}
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pl, err := Build(doc, cons, Options{CapSlots: 150, Use: "p90", Solver: planner.DefaultOptions})
-	if err != nil {
-		t.Fatal(err)
-	}
+`), Options{})
 	// Before: three DAGs at 02:00–03:00 (b from 02:02), plus fixed on top
 	// at 02:30: 20 + 300 + 30 = 350.
 	if pl.Before.PeakSlots != 350 || pl.Before.MinutesOverCap == 0 {
@@ -243,14 +236,7 @@ func TestPlanWindowPastMidnight(t *testing.T) {
 			doc.MinuteOfDay[m].MeanBackgroundSlots = 100
 		}
 	}
-	cons, err := constraints.Parse([]byte(`dags: {late: {earliest_start: "22:00", must_finish_by: "02:00"}, other: {earliest_start: "20:00"}}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pl, err := Build(doc, cons, Options{CapSlots: 150, Use: "p90", Solver: planner.DefaultOptions})
-	if err != nil {
-		t.Fatal(err)
-	}
+	pl := build(t, doc, mustConstraints(t, `dags: {late: {earliest_start: "22:00", must_finish_by: "02:00"}, other: {earliest_start: "20:00"}}`), Options{})
 	if pl.After.SlotMinutesOverCap != 0 || pl.After.PeakSlots != 100 {
 		t.Fatalf("after = %+v, want both DAGs in the quiet 23:00–01:00 span, one after the other", pl.After)
 	}
@@ -272,19 +258,13 @@ func TestPlanWindowPastMidnight(t *testing.T) {
 // within [hh:15, hh:55): x = hh:20, the nearest being 02:20 (shift +5).
 func TestPlanMarginKeepsDAGsApart(t *testing.T) {
 	doc := flatDoc(0, flatDAG("hourly", "0 * * * *", 200, 10, 0), flatDAG("daily", "15 2 * * *", 200, 30, 0))
-	cons, err := constraints.Parse([]byte("dags:\n  hourly: {fixed: true}\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	cons := mustConstraints(t, "dags:\n  hourly: {fixed: true}\n")
 	for _, tc := range []struct {
 		margin Margin
 		tick   string
 		shift  int
 	}{{Margin{}, "02:15", 0}, {Margin{Minutes: 5}, "02:20", 5}} {
-		pl, err := Build(doc, cons, Options{CapSlots: 300, Use: "p90", Solver: planner.DefaultOptions, Margin: tc.margin})
-		if err != nil {
-			t.Fatal(err)
-		}
+		pl := build(t, doc, cons, Options{CapSlots: 300, Margin: tc.margin})
 		for _, d := range pl.DAGs {
 			if d.DAG == "daily" && (d.NewTick != tc.tick || d.ShiftMin != tc.shift || d.NewSchedule != "20 2 * * *" && tc.shift == 5) {
 				t.Errorf("margin %+v: daily %+v, want %s (shift %d)", tc.margin, d, tc.tick, tc.shift)

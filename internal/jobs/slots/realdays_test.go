@@ -4,7 +4,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/beametrics/beametrics/internal/jobs/slots/constraints"
 	"github.com/beametrics/beametrics/internal/jobs/slots/planner"
 	"github.com/beametrics/beametrics/internal/jobs/slots/profile"
 )
@@ -89,18 +88,11 @@ func twoDayDoc() *profile.Doc {
 //
 // Worst: day 2; 1 of 2 days over.
 func TestPlanWorstRealDay(t *testing.T) {
-	cons, err := constraints.Parse([]byte(`
+	pl := build(t, twoDayDoc(), mustConstraints(t, `
 dags:
   hourly: {fixed: true}
   daily: {earliest_start: "02:00", must_finish_by: "03:10"}
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pl, err := Build(twoDayDoc(), cons, Options{CapSlots: 300, Use: "median", Solver: planner.DefaultOptions})
-	if err != nil {
-		t.Fatal(err)
-	}
+`), Options{CapSlots: 300, Use: "median"})
 	if d := pl.DAGs[1]; d.DAG != "daily" || d.NewSchedule != "10 2 * * *" || d.ShiftMin != 10 {
 		t.Fatalf("daily = %+v, want 10 2 * * * (+10)", d)
 	}

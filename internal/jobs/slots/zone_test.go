@@ -24,6 +24,36 @@ func freeWindows(to time.Time, windows [][2]int, dags ...profile.DAGProfile) *pr
 	return d
 }
 
+// mustConstraints parses a constraints file written by the test.
+func mustConstraints(t *testing.T, yaml string) *constraints.File {
+	t.Helper()
+	cons, err := constraints.Parse([]byte(yaml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cons
+}
+
+// build plans doc under cons with opt, taking a cap of 150 slots, the p90
+// and the default solver where opt leaves them unset.
+func build(t *testing.T, doc *profile.Doc, cons *constraints.File, opt Options) *Plan {
+	t.Helper()
+	if opt.CapSlots == 0 {
+		opt.CapSlots = 150
+	}
+	if opt.Use == "" {
+		opt.Use = "p90"
+	}
+	if opt.Solver == (planner.Options{}) {
+		opt.Solver = planner.DefaultOptions
+	}
+	pl, err := Build(doc, cons, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pl
+}
+
 func zoned(name, schedule, zone string) profile.DAGProfile {
 	p := flatDAG(name, schedule, 100, 60, 0)
 	p.Timezone = zone
@@ -32,11 +62,7 @@ func zoned(name, schedule, zone string) profile.DAGProfile {
 
 func planDAGs(t *testing.T, doc *profile.Doc, opt Options) (*Plan, map[string]DAGPlan) {
 	t.Helper()
-	opt.CapSlots, opt.Use, opt.Solver = 150, "p90", planner.DefaultOptions
-	pl, err := Build(doc, nil, opt)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pl := build(t, doc, nil, opt)
 	by := map[string]DAGPlan{}
 	for _, d := range pl.DAGs {
 		by[d.DAG] = d
@@ -201,17 +227,10 @@ func TestPlanTokyoWindow(t *testing.T) {
 	if got := by["tokyo_daily"].NewSchedule; got != "0 12 * * *" {
 		t.Errorf("unconstrained: %q, want 0 12 * * *", got)
 	}
-	cons, err := constraints.Parse([]byte(`
+	pl := build(t, doc, mustConstraints(t, `
 dags:
   tokyo_daily: {earliest_start: "12:30", must_finish_by: "15:00"}
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pl, err := Build(doc, cons, Options{CapSlots: 150, Use: "p90", Solver: planner.DefaultOptions})
-	if err != nil {
-		t.Fatal(err)
-	}
+`), Options{})
 	if got := pl.DAGs[0]; got.NewSchedule != "30 12 * * *" || pl.After.SlotMinutesOverCap != 0 {
 		t.Errorf("in 12:30–15:00 JST: %+v, after %+v; want 30 12 * * * with nothing over", got, pl.After)
 	}
