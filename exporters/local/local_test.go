@@ -14,6 +14,7 @@ import (
 
 	"github.com/beametrics/beametrics/exporters"
 	"github.com/beametrics/beametrics/internal/metricdata"
+	"github.com/beametrics/beametrics/internal/testing/syncbuf"
 )
 
 var (
@@ -82,21 +83,8 @@ func TestBadPointIsReportedAndOthersWritten(t *testing.T) {
 	}
 }
 
-// lineChecker records writes under its own lock, like a shared stdout.
-type lineChecker struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *lineChecker) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.buf.Write(p)
-	return len(p), nil
-}
-
 func TestConcurrentExportsNeverInterleave(t *testing.T) {
-	var w lineChecker
+	var w syncbuf.Buffer // locked, like a shared stdout
 	e := &Exporter{w: &w, mu: new(sync.Mutex)}
 	var wg sync.WaitGroup
 	for g := 0; g < 8; g++ {
@@ -115,7 +103,7 @@ func TestConcurrentExportsNeverInterleave(t *testing.T) {
 		}(g)
 	}
 	wg.Wait()
-	lines := strings.Split(strings.TrimSuffix(w.buf.String(), "\n"), "\n")
+	lines := strings.Split(strings.TrimSuffix(w.String(), "\n"), "\n")
 	if len(lines) != 8*200*5 {
 		t.Fatalf("%d lines, want %d", len(lines), 8*200*5)
 	}

@@ -9,7 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/beametrics/beametrics/internal/jobs/heartbeat"
 	"github.com/beametrics/beametrics/internal/testing/pubsubtest"
+	"github.com/beametrics/beametrics/internal/testing/syncbuf"
 )
 
 const (
@@ -198,31 +198,13 @@ func TestMainUsage(t *testing.T) {
 	}
 }
 
-// syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestMainStopsOnSIGTERM runs without --count against the emulator given
 // by PUBSUB_EMULATOR_HOST (here the fake) and stops it with SIGTERM.
 func TestMainStopsOnSIGTERM(t *testing.T) {
 	srv := pubsubtest.StartFake(t)
 	pubsubtest.CreateTopic(t, srv.Client(t, project), topic)
 	t.Setenv("PUBSUB_EMULATOR_HOST", srv.Addr)
-	var stderr syncBuffer
+	var stderr syncbuf.Buffer
 	done := make(chan int, 1)
 	go func() {
 		done <- heartbeat.Main([]string{"--topic", topic, "--pipeline-id", "7", "--pipeline-env", "green", "--interval", "20ms"}, &stderr)
