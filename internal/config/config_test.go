@@ -2,8 +2,6 @@ package config_test
 
 import (
 	"errors"
-	"flag"
-	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -14,9 +12,8 @@ import (
 	"github.com/beametrics/beametrics/internal/config"
 	"github.com/beametrics/beametrics/internal/eventtime"
 	"github.com/beametrics/beametrics/internal/metricdata"
+	"github.com/beametrics/beametrics/internal/testing/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
 func mustParse(t *testing.T, text string) *config.Config {
 	t.Helper()
@@ -51,19 +48,7 @@ func TestGoldenErrors(t *testing.T) {
 				t.Fatal("Load accepted the file")
 			}
 			got := err.Error() + "\n"
-			golden := filepath.Join("testdata", name+".golden")
-			if *update {
-				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run go test -update once to create it)", err)
-			}
-			if got != string(want) {
-				t.Errorf("errors differ from %s\ngot:\n%s\nwant:\n%s", golden, got, want)
-			}
+			golden.Check(t, filepath.Join("testdata", name+".golden"), []byte(got))
 			for _, line := range strings.Split(strings.TrimSpace(got), "\n") {
 				if !strings.HasPrefix(line, path+":") {
 					t.Errorf("line %q does not start with the file name", line)

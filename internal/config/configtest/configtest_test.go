@@ -2,7 +2,6 @@ package configtest_test
 
 import (
 	"bytes"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,9 +9,8 @@ import (
 
 	"github.com/beametrics/beametrics/internal/config"
 	"github.com/beametrics/beametrics/internal/config/configtest"
+	"github.com/beametrics/beametrics/internal/testing/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
 func load(t *testing.T, path string) *config.Config {
 	t.Helper()
@@ -77,19 +75,7 @@ func TestFailingReport(t *testing.T) {
 	if failed != 3 {
 		t.Errorf("%d cases failed, want 3", failed)
 	}
-	golden := "testdata/failing_test.golden"
-	if *update {
-		if err := os.WriteFile(golden, out.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run go test -update once to create it)", err)
-	}
-	if out.String() != string(want) {
-		t.Errorf("report differs from %s\ngot:\n%s\nwant:\n%s", golden, out.String(), want)
-	}
+	golden.Check(t, "testdata/failing_test.golden", out.Bytes())
 	for _, must := range []string{
 		"ok   a passing case among failing ones",
 		"FAIL wrong values",

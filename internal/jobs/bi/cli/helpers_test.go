@@ -3,7 +3,6 @@ package cli
 import (
 	"bytes"
 	"context"
-	"flag"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -12,9 +11,8 @@ import (
 	"time"
 
 	"github.com/beametrics/beametrics/internal/testing/bifake"
+	"github.com/beametrics/beametrics/internal/testing/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files")
 
 const testKey = "s3cr3t-api-key-do-not-print"
 
@@ -69,22 +67,11 @@ func backupPath(t testing.TB, stdout string) string {
 	return m[1]
 }
 
-// golden compares got with testdata/name, or rewrites it with -update.
-func golden(t *testing.T, name, got string) {
+// checkGolden compares got with ../testdata/name, or rewrites it with
+// -update-golden.
+func checkGolden(t *testing.T, name, got string) {
 	t.Helper()
-	path := filepath.Join("..", "testdata", name)
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if string(want) != got {
-		t.Errorf("%s differs from the output; got:\n%s", path, got)
-	}
+	golden.Check(t, filepath.Join("..", "testdata", name), []byte(got))
 }
 
 // noKeyInFiles fails when any file under dir contains the API key.

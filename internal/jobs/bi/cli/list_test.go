@@ -41,7 +41,7 @@ func TestListFormats(t *testing.T) {
 		if r.code != 0 {
 			t.Fatalf("%s: exit %d: %s", format, r.code, r.stderr)
 		}
-		golden(t, "list_"+format+".golden", r.stdout)
+		checkGolden(t, "list_"+format+".golden", r.stdout)
 	}
 	r := runBI(t, context.Background(), "redash", srv.URL(), "query", "list", "--archived", "--name-regexp", "^Signups")
 	if r.code != 0 || r.stdout != "10\n" {

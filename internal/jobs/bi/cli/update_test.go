@@ -25,7 +25,7 @@ func TestDryRunDiffGolden(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}
-	golden(t, "update_dryrun_redash.golden", r.stdout)
+	checkGolden(t, "update_dryrun_redash.golden", r.stdout)
 	if _, writes := srv.Requests(); writes != 0 {
 		t.Errorf("a dry run sent %d writes", writes)
 	}

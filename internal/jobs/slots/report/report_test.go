@@ -3,10 +3,8 @@ package report
 import (
 	"bytes"
 	"encoding/xml"
-	"flag"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -15,9 +13,8 @@ import (
 	"github.com/beametrics/beametrics/internal/jobs/slots/constraints"
 	"github.com/beametrics/beametrics/internal/jobs/slots/planner"
 	"github.com/beametrics/beametrics/internal/jobs/slots/profile"
+	"github.com/beametrics/beametrics/internal/testing/golden"
 )
-
-var update = flag.Bool("update-golden", false, "rewrite the golden files")
 
 // examplePlan: eleven DAGs piled up at 02:00 (ten daily, one fixed), one
 // hourly DAG, over a background that is busier in office hours.
@@ -63,39 +60,12 @@ dags:
 	return pl
 }
 
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update-golden to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the golden file (go test -update-golden rewrites it):\n%s", name, firstDiff(string(got), string(want)))
-	}
-}
-
-func firstDiff(a, b string) string {
-	al, bl := strings.Split(a, "\n"), strings.Split(b, "\n")
-	for i := 0; i < len(al) && i < len(bl); i++ {
-		if al[i] != bl[i] {
-			return fmt.Sprintf("line %d:\n got: %.200s\nwant: %.200s", i+1, al[i], bl[i])
-		}
-	}
-	return fmt.Sprintf("lengths differ: %d vs %d lines", len(al), len(bl))
-}
-
 func TestTableGolden(t *testing.T) {
 	var b bytes.Buffer
 	if err := Table(&b, examplePlan(t)); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "plan.md", b.Bytes())
+	golden.Check(t, filepath.Join("testdata", "plan.md"), b.Bytes())
 }
 
 func TestChartGolden(t *testing.T) {
@@ -104,7 +74,7 @@ func TestChartGolden(t *testing.T) {
 	if err := Chart(&b, pl); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "plan.svg", b.Bytes())
+	golden.Check(t, filepath.Join("testdata", "plan.svg"), b.Bytes())
 
 	// Whatever the golden says, the chart must be well-formed SVG with two
 	// panels, a cap line in each, and a legend naming the heaviest DAG.
