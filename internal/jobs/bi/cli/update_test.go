@@ -13,6 +13,7 @@ import (
 
 	"github.com/beametrics/beametrics/internal/jobs/bi"
 	"github.com/beametrics/beametrics/internal/testing/bifake"
+	"github.com/beametrics/beametrics/internal/testing/textcheck"
 )
 
 func TestDryRunDiffGolden(t *testing.T) {
@@ -114,11 +115,7 @@ func TestConflictIsSkippedNotOverwritten(t *testing.T) {
 	if got, _ := srv.Query(8); got.SQL != "SELECT 'edited by a colleague'" {
 		t.Errorf("query 8 was overwritten: %q", got.SQL)
 	}
-	for _, want := range []string{"summary: 4 changed, 1 skipped, 0 failed", "changed: 4 12 16 20", "skipped: 8", "8: edited by someone else since it was read; not overwritten"} {
-		if !strings.Contains(r.stdout, want) {
-			t.Errorf("output lacks %q:\n%s", want, r.stdout)
-		}
-	}
+	textcheck.Contains(t, "output", r.stdout, "summary: 4 changed, 1 skipped, 0 failed", "changed: 4 12 16 20", "skipped: 8", "8: edited by someone else since it was read; not overwritten")
 	if !strings.Contains(r.stderr, "query 8: skipped") || !strings.Contains(r.stderr, "409") {
 		t.Errorf("stderr lacks the 409 skip: %s", r.stderr)
 	}
@@ -149,11 +146,7 @@ func TestInjected500sAndTimeouts(t *testing.T) {
 	if r.code != 1 {
 		t.Fatalf("exit %d, want 1: %s", r.code, r.stderr)
 	}
-	for _, want := range []string{"summary: 8 changed, 2 failed", "failed: 12 16", "12: POST /api/queries/12: HTTP 500 Internal Server Error: {\"message\":\"injected failure 500\"}", "16: POST /api/queries/16: timed out after 1s"} {
-		if !strings.Contains(r.stdout, want) {
-			t.Errorf("output lacks %q:\n%s", want, r.stdout)
-		}
-	}
+	textcheck.Contains(t, "output", r.stdout, "summary: 8 changed, 2 failed", "failed: 12 16", "12: POST /api/queries/12: HTTP 500 Internal Server Error: {\"message\":\"injected failure 500\"}", "16: POST /api/queries/16: timed out after 1s")
 	if got, _ := srv.Query(12); got.SQL != seed[11].SQL {
 		t.Errorf("query 12 changed despite the 500")
 	}
