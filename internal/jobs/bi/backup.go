@@ -68,21 +68,21 @@ type BackupWriter struct {
 func CreateBackup(parent, provider, url, command string, now time.Time) (*BackupWriter, error) {
 	parent, err := filepath.Abs(parent)
 	if err != nil {
-		return nil, fmt.Errorf("backup directory: %v", err)
+		return nil, fmt.Errorf("backup directory: %w", err)
 	}
 	// MkdirTemp adds a random suffix: two runs in the same millisecond
 	// still get their own directories.
 	dir, err := os.MkdirTemp(parent, fmt.Sprintf("bi-backup-%s-%s-", provider, now.UTC().Format("20060102T150405Z")))
 	if err != nil {
-		return nil, fmt.Errorf("creating backup directory: %v", err)
+		return nil, fmt.Errorf("creating backup directory: %w", err)
 	}
 	if err := os.Mkdir(filepath.Join(dir, originalDir), 0o700); err != nil {
-		return nil, fmt.Errorf("creating backup directory: %v", err)
+		return nil, fmt.Errorf("creating backup directory: %w", err)
 	}
 	// O_EXCL: never append to another run's backup.
 	f, err := os.OpenFile(filepath.Join(dir, BackupFileName), os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("creating backup file: %v", err)
+		return nil, fmt.Errorf("creating backup file: %w", err)
 	}
 	w := &BackupWriter{dir: dir, f: f}
 	if err := w.write(backupLine{Type: "run", Provider: provider, URL: url, Command: command, StartedAt: now.UTC().Format(time.RFC3339)}); err != nil {
@@ -98,12 +98,12 @@ func (w *BackupWriter) Path() string { return filepath.Join(w.dir, BackupFileNam
 func (w *BackupWriter) write(l backupLine) error {
 	b, err := json.Marshal(l)
 	if err != nil {
-		return fmt.Errorf("encoding backup line: %v", err)
+		return fmt.Errorf("encoding backup line: %w", err)
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if _, err := w.f.Write(append(b, '\n')); err != nil {
-		return fmt.Errorf("writing backup %s: %v", w.Path(), err)
+		return fmt.Errorf("writing backup %s: %w", w.Path(), err)
 	}
 	return nil
 }
@@ -113,7 +113,7 @@ func (w *BackupWriter) write(l backupLine) error {
 func (w *BackupWriter) SaveOriginal(q Query) (string, error) {
 	file := filepath.Join(w.dir, originalDir, "query-"+strconv.Itoa(q.ID)+".sql")
 	if err := os.WriteFile(file, []byte(q.SQL), 0o600); err != nil {
-		return "", fmt.Errorf("saving original of query %d: %v", q.ID, err)
+		return "", fmt.Errorf("saving original of query %d: %w", q.ID, err)
 	}
 	return file, nil
 }
@@ -160,7 +160,7 @@ type Backup struct {
 func ReadBackup(path string) (Backup, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return Backup{}, fmt.Errorf("opening backup: %v", err)
+		return Backup{}, fmt.Errorf("opening backup: %w", err)
 	}
 	defer f.Close()
 	b := Backup{Path: path}
@@ -177,7 +177,7 @@ func ReadBackup(path string) (Backup, error) {
 		dec := json.NewDecoder(bytes.NewReader(sc.Bytes()))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&l); err != nil {
-			return Backup{}, fmt.Errorf("%s line %d: not a backup record: %v", path, n, err)
+			return Backup{}, fmt.Errorf("%s line %d: not a backup record: %w", path, n, err)
 		}
 		switch l.Type {
 		case "run":
@@ -206,7 +206,7 @@ func ReadBackup(path string) (Backup, error) {
 		}
 	}
 	if err := sc.Err(); err != nil {
-		return Backup{}, fmt.Errorf("reading backup %s: %v", path, err)
+		return Backup{}, fmt.Errorf("reading backup %s: %w", path, err)
 	}
 	if b.Provider == "" {
 		return Backup{}, errors.New(path + ": no run record on line 1; not a beametrics bi backup")

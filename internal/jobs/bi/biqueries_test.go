@@ -1,6 +1,9 @@
 package bi
 
 import (
+	"encoding/json"
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -117,6 +120,22 @@ func TestReadBackupRejectsBadInput(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: got %v, want %q", content, err, want)
 		}
+	}
+}
+
+// TestReadBackupKeepsTheCause: callers can tell a missing backup file and
+// a malformed line by their causes, not only by the text.
+func TestReadBackupKeepsTheCause(t *testing.T) {
+	if _, err := ReadBackup(filepath.Join(t.TempDir(), "none.jsonl")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("missing file: %v, want it to wrap fs.ErrNotExist", err)
+	}
+	path := filepath.Join(t.TempDir(), "b.jsonl")
+	if err := os.WriteFile(path, []byte("{\"type\":\"run\",\"provider\":\"redash\"}\n{not json}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var syntax *json.SyntaxError
+	if _, err := ReadBackup(path); !errors.As(err, &syntax) {
+		t.Errorf("malformed line: %v, want it to wrap a *json.SyntaxError", err)
 	}
 }
 

@@ -297,7 +297,7 @@ func buildTry(get func(field string) (string, bool, error), opts ReadOptions) (T
 		}
 		ts, err := parseTime(v, opts.AssumeUTC)
 		if err != nil {
-			return t, fmt.Errorf("%s: %v", fieldNames[f.name][0], err)
+			return t, fmt.Errorf("%s: %w", fieldNames[f.name][0], err)
 		}
 		*f.dst = ts
 	}

@@ -102,11 +102,11 @@ type schemaDiff struct {
 func diffSchemas(before, after interface{}) (schemaDiff, error) {
 	b, err := flattenSchema(before)
 	if err != nil {
-		return schemaDiff{}, fmt.Errorf("before: %v", err)
+		return schemaDiff{}, fmt.Errorf("before: %w", err)
 	}
 	a, err := flattenSchema(after)
 	if err != nil {
-		return schemaDiff{}, fmt.Errorf("after: %v", err)
+		return schemaDiff{}, fmt.Errorf("after: %w", err)
 	}
 	var added, removed, changed, tags []string
 	for name, af := range a {
@@ -163,7 +163,7 @@ func flattenSchema(v interface{}) (map[string]flatField, error) {
 	}
 	var fields []schemaField
 	if err := json.Unmarshal([]byte(s), &fields); err != nil {
-		return nil, fmt.Errorf("schema is not a JSON list of fields: %v", err)
+		return nil, fmt.Errorf("schema is not a JSON list of fields: %w", err)
 	}
 	var walk func(prefix string, fs []schemaField)
 	walk = func(prefix string, fs []schemaField) {

@@ -140,7 +140,7 @@ var ErrBadPlan = errors.New("bad plan input")
 func ParsePlan(r io.Reader) (*tfjson.Plan, error) {
 	data, err := io.ReadAll(r)
 	if err != nil {
-		return nil, fmt.Errorf("%w: reading: %v", ErrBadPlan, err)
+		return nil, fmt.Errorf("%w: reading: %w", ErrBadPlan, err)
 	}
 	trimmed := bytes.TrimSpace(data)
 	if len(trimmed) == 0 {
@@ -152,7 +152,7 @@ func ParsePlan(r io.Reader) (*tfjson.Plan, error) {
 	}
 	var probe map[string]json.RawMessage
 	if err := json.Unmarshal(trimmed, &probe); err != nil {
-		return nil, fmt.Errorf("%w: invalid JSON: %v", ErrBadPlan, err)
+		return nil, fmt.Errorf("%w: invalid JSON: %w", ErrBadPlan, err)
 	}
 	if _, ok := probe["format_version"]; !ok {
 		return nil, fmt.Errorf("%w: no format_version: this is not the output of `terraform show -json PLANFILE`", ErrBadPlan)
@@ -175,7 +175,7 @@ func ParsePlan(r io.Reader) (*tfjson.Plan, error) {
 	}
 	var plan tfjson.Plan
 	if err := json.Unmarshal(trimmed, &plan); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrBadPlan, err)
+		return nil, fmt.Errorf("%w: %w", ErrBadPlan, err)
 	}
 	return &plan, nil
 }
@@ -197,7 +197,7 @@ func Check(plan *tfjson.Plan, policy Policy) (Report, error) {
 	if plan.Timestamp != "" {
 		t, err := time.Parse(time.RFC3339, plan.Timestamp)
 		if err != nil {
-			return Report{}, fmt.Errorf("%w: timestamp %q is not RFC 3339: %v", ErrBadPlan, plan.Timestamp, err)
+			return Report{}, fmt.Errorf("%w: timestamp %q is not RFC 3339: %w", ErrBadPlan, plan.Timestamp, err)
 		}
 		planTime = t
 	}
@@ -212,7 +212,7 @@ func Check(plan *tfjson.Plan, policy Policy) (Report, error) {
 		}
 		kind, err := classify(rc.Change.Actions)
 		if err != nil {
-			return Report{}, fmt.Errorf("%w: %s: %v", ErrBadPlan, rc.Address, err)
+			return Report{}, fmt.Errorf("%w: %s: %w", ErrBadPlan, rc.Address, err)
 		}
 		count(&rep.Summary, kind)
 		if rc.Mode == tfjson.DataResourceMode {

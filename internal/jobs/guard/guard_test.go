@@ -207,6 +207,11 @@ func TestBadInputIsAClearError(t *testing.T) {
 			t.Errorf("%s: error %v, want ErrBadPlan containing %q", path, err, want)
 		}
 	}
+	// The JSON decoder's error stays reachable beside ErrBadPlan.
+	var syntax *json.SyntaxError
+	if _, err := ParsePlan(strings.NewReader(`{"format_version": nope}`)); !errors.Is(err, ErrBadPlan) || !errors.As(err, &syntax) {
+		t.Errorf("ParsePlan of broken JSON = %v, want ErrBadPlan wrapping a *json.SyntaxError", err)
+	}
 	for _, in := range []string{"", "   \n", "PK\x03\x04binaryplan", `{"resource_changes": []}`, `[1,2]`} {
 		if _, err := ParsePlan(strings.NewReader(in)); !errors.Is(err, ErrBadPlan) {
 			t.Errorf("ParsePlan(%q) = %v, want ErrBadPlan", in, err)

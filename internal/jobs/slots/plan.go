@@ -186,7 +186,7 @@ func Build(doc *profile.Doc, cons *constraints.File, opt Options) (*Plan, error)
 		}
 		sched, err := cronshift.Parse(d.Schedule)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %v", d.DAG, err)
+			return nil, fmt.Errorf("%s: %w", d.DAG, err)
 		}
 		c, ok := cons.DAGs[d.DAG]
 		if !ok {
@@ -250,7 +250,7 @@ func Build(doc *profile.Doc, cons *constraints.File, opt Options) (*Plan, error)
 		newTick := sol.Anchors[i] - it.delay + it.off
 		expr, err := it.sched.Shifted(newTick)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %v", it.prof.DAG, err)
+			return nil, fmt.Errorf("%s: %w", it.prof.DAG, err)
 		}
 		shift := ((newTick-oldTick)%day + day) % day
 		if shift > day/2 {
@@ -306,7 +306,7 @@ func place(d profile.DAGProfile, sched *cronshift.Schedule, global *time.Locatio
 	case d.Timezone != "":
 		loc, err := cronshift.LoadZone(d.Timezone)
 		if err != nil {
-			return it, fmt.Errorf("%s: %v", d.DAG, err)
+			return it, fmt.Errorf("%s: %w", d.DAG, err)
 		}
 		it.loc = loc
 	case global != nil && global.String() != time.UTC.String():

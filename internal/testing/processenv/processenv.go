@@ -74,7 +74,7 @@ func build() (*Env, error) {
 	for _, b := range []struct{ out, pkg string }{{e.Binary, mainPackage}, {boot, bootPackage}} {
 		cmd := exec.Command("go", "build", "-o", b.out, b.pkg)
 		if out, err := cmd.CombinedOutput(); err != nil {
-			return nil, fmt.Errorf("go build %s: %v\n%s", b.pkg, err, out)
+			return nil, fmt.Errorf("go build %s: %w\n%s", b.pkg, err, out)
 		}
 	}
 	wrapper := `#!/bin/sh

@@ -123,7 +123,7 @@ func (s *Server) waitReady(exited <-chan error) error {
 	for time.Now().Before(deadline) {
 		select {
 		case err := <-exited:
-			return fmt.Errorf("emulator exited early: %v", err)
+			return fmt.Errorf("emulator exited early: %w", err)
 		default:
 		}
 		callCtx, callCancel := context.WithTimeout(ctx, 2*time.Second)
@@ -136,7 +136,7 @@ func (s *Server) waitReady(exited <-chan error) error {
 		lastErr = err
 		time.Sleep(250 * time.Millisecond)
 	}
-	return fmt.Errorf("no answer within %v: %v", emulatorStartTimeout, lastErr)
+	return fmt.Errorf("no answer within %v: %w", emulatorStartTimeout, lastErr)
 }
 
 func freePort() (int, error) {

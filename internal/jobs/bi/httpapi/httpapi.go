@@ -129,7 +129,7 @@ func (c *Client) Do(ctx context.Context, method, path string, query url.Values, 
 	if body != nil {
 		var err error
 		if payload, err = json.Marshal(body); err != nil {
-			return fmt.Errorf("%s %s: encoding request: %v", method, path, err)
+			return fmt.Errorf("%s %s: encoding request: %w", method, path, err)
 		}
 	}
 	attempts := 1
@@ -176,7 +176,7 @@ func (c *Client) once(ctx context.Context, method, path string, query url.Values
 	}
 	req, err := http.NewRequestWithContext(ctx, method, u.String(), rd)
 	if err != nil {
-		return fmt.Errorf("%s %s: %v", method, path, err)
+		return fmt.Errorf("%s %s: %w", method, path, err)
 	}
 	req.Header.Set(c.authHeader, c.authValue)
 	req.Header.Set("Accept", "application/json")
@@ -209,7 +209,7 @@ func (c *Client) once(ctx context.Context, method, path string, query url.Values
 		if errors.As(err, &ue) && ue.Timeout() || errors.Is(err, context.DeadlineExceeded) {
 			return &maskedError{msg: fmt.Sprintf("%s %s: timed out reading the response after %v", method, path, c.http.Timeout), unreachable: true}
 		}
-		return fmt.Errorf("%s %s: HTTP %d but the body is not the expected JSON: %v", method, path, resp.StatusCode, err)
+		return fmt.Errorf("%s %s: HTTP %d but the body is not the expected JSON: %w", method, path, resp.StatusCode, err)
 	}
 	return nil
 }

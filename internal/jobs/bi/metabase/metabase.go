@@ -60,7 +60,7 @@ type datasetQuery struct {
 func (c card) toQuery() (q bi.Query, ok bool, err error) {
 	var dq datasetQuery
 	if err := json.Unmarshal(c.DatasetQuery, &dq); err != nil {
-		return q, false, fmt.Errorf("card %d: dataset_query is not the expected JSON: %v", c.ID, err)
+		return q, false, fmt.Errorf("card %d: dataset_query is not the expected JSON: %w", c.ID, err)
 	}
 	if dq.Type != "native" {
 		return q, false, nil
@@ -71,7 +71,7 @@ func (c card) toQuery() (q bi.Query, ok bool, err error) {
 		return q, false, fmt.Errorf("card %d: native card without dataset_query.native.query", c.ID)
 	}
 	if err := json.Unmarshal(raw, &sql); err != nil {
-		return q, false, fmt.Errorf("card %d: dataset_query.native.query is not a string: %v", c.ID, err)
+		return q, false, fmt.Errorf("card %d: dataset_query.native.query is not a string: %w", c.ID, err)
 	}
 	return bi.Query{
 		ID: c.ID, Name: c.Name, SQL: sql, DataSourceID: dq.Database,
@@ -139,7 +139,7 @@ func (c *Client) Update(ctx context.Context, old bi.Query, ch bi.Change) (bi.Que
 	}
 	var dq datasetQuery
 	if err := json.Unmarshal(cur.Raw, &dq); err != nil {
-		return bi.Query{}, fmt.Errorf("card %d: %v", old.ID, err)
+		return bi.Query{}, fmt.Errorf("card %d: %w", old.ID, err)
 	}
 	if dq.Native == nil {
 		dq.Native = map[string]json.RawMessage{}

@@ -126,7 +126,7 @@ func (c *Client) Update(ctx context.Context, old bi.Query, ch bi.Change) (bi.Que
 	var q query
 	err := c.api.Do(ctx, http.MethodPost, "/api/queries/"+strconv.Itoa(old.ID), nil, body, &q)
 	if httpapi.StatusOf(err) == http.StatusConflict {
-		return bi.Query{}, fmt.Errorf("%w (Redash refused version %d: %v)", bi.ErrConflict, old.Version, err)
+		return bi.Query{}, fmt.Errorf("%w (Redash refused version %d: %w)", bi.ErrConflict, old.Version, err)
 	}
 	if err != nil {
 		return bi.Query{}, err

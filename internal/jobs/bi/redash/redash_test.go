@@ -34,8 +34,8 @@ func TestListPagesAndConflict(t *testing.T) {
 	}
 	// q still carries the old version: Redash must refuse it.
 	_, err = c.Update(context.Background(), q, bi.Change{SQL: "SELECT 1", DataSourceID: 3})
-	if !errors.Is(err, bi.ErrConflict) {
-		t.Errorf("stale write: %v, want ErrConflict", err)
+	if !errors.Is(err, bi.ErrConflict) || httpapi.StatusOf(err) != 409 {
+		t.Errorf("stale write: %v (status %d), want ErrConflict wrapping Redash's 409", err, httpapi.StatusOf(err))
 	}
 	if got, _ := srv.Query(q.ID); got.SQL != q.SQL {
 		t.Errorf("stale write landed: %q", got.SQL)

@@ -51,7 +51,7 @@ func Read(path string) (*File, error) {
 	}
 	f, err := Parse(b)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %v", path, err)
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return f, nil
 }
@@ -79,12 +79,12 @@ func Parse(b []byte) (*File, error) {
 		var err error
 		if r.EarliestStart != "" {
 			if d.EarliestStart, err = ParseClock(r.EarliestStart); err != nil {
-				return nil, fmt.Errorf("dags.%s.earliest_start: %v", name, err)
+				return nil, fmt.Errorf("dags.%s.earliest_start: %w", name, err)
 			}
 		}
 		if r.MustFinishBy != "" {
 			if d.MustFinishBy, err = ParseClock(r.MustFinishBy); err != nil {
-				return nil, fmt.Errorf("dags.%s.must_finish_by: %v", name, err)
+				return nil, fmt.Errorf("dags.%s.must_finish_by: %w", name, err)
 			}
 		}
 		if d.Fixed && (d.EarliestStart >= 0 || d.MustFinishBy >= 0 || len(d.After) > 0) {

@@ -70,7 +70,7 @@ func Parse(expr string) (*Schedule, error) {
 	}
 	sched, err := cron.ParseStandard(e)
 	if err != nil {
-		return nil, fmt.Errorf("%q: %w: %v", expr, ErrNotCron, err)
+		return nil, fmt.Errorf("%q: %w: %w", expr, ErrNotCron, err)
 	}
 	s := &Schedule{Expr: expr}
 	copy(s.fields[:], parts)
@@ -81,7 +81,7 @@ func Parse(expr string) (*Schedule, error) {
 	}
 	s.Runs, err = runsOnFirstDay(sched)
 	if err != nil {
-		return nil, fmt.Errorf("%q: %v", expr, err)
+		return nil, fmt.Errorf("%q: %w", expr, err)
 	}
 	s.Movable, s.Why = true, ""
 	for _, m := range s.Runs {

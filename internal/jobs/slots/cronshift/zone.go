@@ -29,7 +29,7 @@ func LoadZone(name string) (*time.Location, error) {
 	}
 	loc, err := time.LoadLocation(n)
 	if err != nil {
-		return nil, fmt.Errorf("time zone %q: %v", name, err)
+		return nil, fmt.Errorf("time zone %q: %w", name, err)
 	}
 	return loc, nil
 }

@@ -102,7 +102,7 @@ func parseLabelsText(s string) (map[string]string, error) {
 	}
 	v, err := fastjson.Parse(s)
 	if err != nil {
-		return nil, fmt.Errorf("labels: not JSON: %v", err)
+		return nil, fmt.Errorf("labels: not JSON: %w", err)
 	}
 	return labelsFromJSON(v)
 }
@@ -295,7 +295,7 @@ func parseTimeline(rec record) ([]Usage, error) {
 	}
 	at, err := ParseTime(ps)
 	if err != nil {
-		return nil, fmt.Errorf("period_start: %v", err)
+		return nil, fmt.Errorf("period_start: %w", err)
 	}
 	ms, err := needInt(rec, "period_slot_ms")
 	if err != nil {
@@ -321,11 +321,11 @@ func parseJobs(rec record) ([]Usage, error) {
 	}
 	start, err := ParseTime(ts[0])
 	if err != nil {
-		return nil, fmt.Errorf("start_time: %v", err)
+		return nil, fmt.Errorf("start_time: %w", err)
 	}
 	end, err := ParseTime(ts[1])
 	if err != nil {
-		return nil, fmt.Errorf("end_time: %v", err)
+		return nil, fmt.Errorf("end_time: %w", err)
 	}
 	if end.Before(start) {
 		return nil, fmt.Errorf("end_time %s is before start_time %s", ts[1], ts[0])

@@ -53,21 +53,21 @@ func parseRun(rec record) (DagRun, error) {
 	}
 	if s, err := firstOf(rec, "logical_date", "execution_date"); err == nil {
 		if run.LogicalDate, err = ParseTime(s); err != nil {
-			return run, fmt.Errorf("logical_date: %v", err)
+			return run, fmt.Errorf("logical_date: %w", err)
 		}
 	}
 	s, err := firstOf(rec, "start_date")
 	if err != nil {
-		return run, fmt.Errorf("%v (run never started)", err)
+		return run, fmt.Errorf("%w (run never started)", err)
 	}
 	if run.Start, err = ParseTime(s); err != nil {
-		return run, fmt.Errorf("start_date: %v", err)
+		return run, fmt.Errorf("start_date: %w", err)
 	}
 	if s, err = firstOf(rec, "end_date"); err != nil {
-		return run, fmt.Errorf("%v (run not finished)", err)
+		return run, fmt.Errorf("%w (run not finished)", err)
 	}
 	if run.End, err = ParseTime(s); err != nil {
-		return run, fmt.Errorf("end_date: %v", err)
+		return run, fmt.Errorf("end_date: %w", err)
 	}
 	if run.End.Before(run.Start) {
 		return run, fmt.Errorf("end_date %s is before start_date", s)

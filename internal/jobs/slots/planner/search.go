@@ -208,7 +208,7 @@ func localSearch(p *Problem, maxSweeps int) (Solution, error) {
 		}
 	}
 	if err := p.Feasible(out.Anchors); err != nil {
-		return Solution{}, fmt.Errorf("planner: internal error: local search broke a constraint: %v", err)
+		return Solution{}, fmt.Errorf("planner: internal error: local search broke a constraint: %w", err)
 	}
 	return out, nil
 }

@@ -130,7 +130,7 @@ func ReadDoc(path string) (*Doc, error) {
 	}
 	var d Doc
 	if err := json.Unmarshal(b, &d); err != nil {
-		return nil, fmt.Errorf("%s: not a slots profile: %v", path, err)
+		return nil, fmt.Errorf("%s: not a slots profile: %w", path, err)
 	}
 	if d.Version != DocVersion {
 		return nil, fmt.Errorf("%s: profile version %d, this binary reads %d", path, d.Version, DocVersion)

@@ -150,7 +150,7 @@ func expand(ctx context.Context, patterns []string) ([]string, error) {
 		got, err := fs.List(ctx, pat)
 		fs.Close()
 		if err != nil {
-			return nil, fmt.Errorf("listing %s: %v", pat, err)
+			return nil, fmt.Errorf("listing %s: %w", pat, err)
 		}
 		if len(got) == 0 {
 			return nil, fmt.Errorf("no file matches %s", pat)
@@ -177,7 +177,7 @@ func open(ctx context.Context, name string) (io.ReadCloser, error) {
 	zr, err := gzip.NewReader(rc)
 	if err != nil {
 		rc.Close()
-		return nil, fmt.Errorf("%s: %v", name, err)
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	return struct {
 		io.Reader

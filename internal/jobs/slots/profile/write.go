@@ -128,7 +128,7 @@ func (f *writeDocFn) assemble(parts func(*string) bool, loIt, hiIt func(*int64) 
 			return nil, fmt.Errorf("unknown part %q", s)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("part %q: %v", s, err)
+			return nil, fmt.Errorf("part %q: %w", s, err)
 		}
 	}
 	days := float64(d.Days)
