@@ -150,17 +150,11 @@ type item struct {
 
 // Build makes the plan.
 func Build(doc *profile.Doc, cons *constraints.File, opt Options) (*Plan, error) {
-	if opt.CapSlots <= 0 {
-		return nil, fmt.Errorf("cap must be a positive number of slots, got %v", opt.CapSlots)
-	}
-	if opt.Use != "p90" && opt.Use != "median" {
-		return nil, fmt.Errorf("use must be p90 or median, got %q", opt.Use)
+	if err := opt.check(); err != nil {
+		return nil, err
 	}
 	if cons == nil {
 		cons = &constraints.File{DAGs: map[string]constraints.DAG{}}
-	}
-	if opt.Margin.Slots < 0 || opt.Margin.Slots >= opt.CapSlots || opt.Margin.Minutes < 0 {
-		return nil, fmt.Errorf("margin %+v does not fit the %.1f-slot cap", opt.Margin, opt.CapSlots)
 	}
 	pl := &Plan{CapSlots: opt.CapSlots, Use: opt.Use, Notes: []string{}, Margin: opt.Margin}
 	// Zone offsets are those at the end of the history, the days the
@@ -169,116 +163,21 @@ func Build(doc *profile.Doc, cons *constraints.File, opt Options) (*Plan, error)
 	if ref.IsZero() {
 		ref = time.Now()
 	}
-	prob := &planner.Problem{Horizon: day, Cap: milli(opt.CapSlots), Background: make([]int64, day)}
-	for m, s := range doc.MinuteOfDay {
-		prob.Background[m] = milli(s.MeanBackgroundSlots)
-	}
-	var items []item
-	index := map[string]int{}
-	for _, d := range doc.DAGs {
-		if d.ScheduleError != "" {
-			pl.Notes = append(pl.Notes, fmt.Sprintf("%s: left as it is, its usage counted as background: schedule %s", d.DAG, d.ScheduleError))
-			continue
-		}
-		if d.Runs == 0 {
-			pl.Notes = append(pl.Notes, fmt.Sprintf("%s: no run inside the job history's time range (%d outside): no profile to plan with", d.DAG, d.RunsOutsideRange))
-			continue
-		}
-		sched, err := cronshift.Parse(d.Schedule)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", d.DAG, err)
-		}
-		c, ok := cons.DAGs[d.DAG]
-		if !ok {
-			c = constraints.DAG{EarliestStart: -1, MustFinishBy: -1}
-		}
-		li, err := place(d, sched, opt.Timezone, ref)
-		if err != nil {
-			return nil, err
-		}
-		if li.delay >= 180 {
-			// Hours between tick and start usually mean the cron is read
-			// in the wrong zone.
-			pl.Notes = append(pl.Notes, fmt.Sprintf("%s: its runs start %d minutes after their cron time (median): if they do not, its time zone (%s) is not the DAG's", d.DAG, li.delay, li.loc))
-		}
-		it, err := newItem(d, li, c, opt.Use)
-		if err != nil {
-			return nil, err
-		}
-		index[d.DAG] = len(items)
-		items = append(items, li)
-		prob.Items = append(prob.Items, it)
-	}
-	for name, c := range cons.DAGs {
-		i, ok := index[name]
-		if !ok {
-			pl.Notes = append(pl.Notes, fmt.Sprintf("%s: in the constraints but not a plannable DAG of the profile: its constraints do not apply", name))
-			continue
-		}
-		for _, a := range c.After {
-			j, ok := index[a]
-			if !ok {
-				return nil, fmt.Errorf("%s: waits for %s, which is not a plannable DAG of the profile", name, a)
-			}
-			if len(items[j].sched.Runs) > 1 || len(items[i].sched.Runs) > 1 {
-				return nil, fmt.Errorf("%s after %s: dependencies are only for DAGs that run once a day", name, a)
-			}
-			prob.Items[i].After = append(prob.Items[i].After, j)
-		}
+	prob, items, err := pl.problem(doc, cons, opt.Timezone, opt.Use, ref)
+	if err != nil {
+		return nil, err
 	}
 	pl.Notes = append(pl.Notes, zoneNotes(items, ref)...)
 	sort.Strings(pl.Notes)
 
-	padded := withMargin(prob, opt.Margin)
-	sol, err := planner.Solve(padded, opt.Solver)
+	anchors, err := pl.solve(prob, opt)
 	if err != nil {
 		return nil, err
 	}
-	sol.Anchors = unshift(padded, prob, sol.Anchors)
-	pl.AfterInMargin = summarize(padded.Load(shift(prob, padded, sol.Anchors)), padded.Cap)
-	pl.Method, pl.Optimal = sol.Method, sol.Optimal
-	current := make([]int, len(prob.Items))
-	for i, it := range prob.Items {
-		current[i] = it.Current
-	}
-	pl.Before = summarize(prob.Load(current), prob.Cap)
-	pl.After = summarize(prob.Load(sol.Anchors), prob.Cap)
-	pl.BeforeLayers = layers(prob, current)
-	pl.AfterLayers = layers(prob, sol.Anchors)
 	for i, it := range items {
-		oldTick := it.sched.Runs[0]
-		newTick := sol.Anchors[i] - it.delay + it.off
-		expr, err := it.sched.Shifted(newTick)
+		dp, err := pl.dagPlan(it, prob.Items[i], anchors[i], cons.DAGs[it.prof.DAG].Fixed, ref)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", it.prof.DAG, err)
-		}
-		shift := ((newTick-oldTick)%day + day) % day
-		if shift > day/2 {
-			shift -= day
-		}
-		var total int64
-		for _, v := range prob.Items[i].Pattern {
-			total += v
-		}
-		dp := DAGPlan{
-			DAG: it.prof.DAG, Schedule: it.sched.Expr, NewSchedule: expr,
-			OldTick: constraints.Clock(oldTick), NewTick: constraints.Clock(newTick), ShiftMin: shift,
-			Movable: len(prob.Items[i].Candidates) > 1, SlotMinutes: float64(total) / 1000,
-		}
-		if it.loc != time.UTC {
-			dp.Timezone, dp.UTCOffset = it.loc.String(), cronshift.OffsetName(it.off)
-			if shift != 0 {
-				newRuns, _ := cronshift.RunsOf(expr)
-				for _, odd := range cronshift.OddWallTimes(it.loc, newRuns, ref) {
-					pl.Notes = append(pl.Notes, fmt.Sprintf("%s: proposed %s in %s: check what Airflow does then, or pick another minute", it.prof.DAG, odd, dp.Timezone))
-				}
-			}
-		}
-		switch {
-		case cons.DAGs[it.prof.DAG].Fixed:
-			dp.Why = "fixed in the constraints"
-		case !it.sched.Movable:
-			dp.Why = it.sched.Why
+			return nil, err
 		}
 		pl.DAGs = append(pl.DAGs, dp)
 	}
@@ -292,6 +191,154 @@ func Build(doc *profile.Doc, cons *constraints.File, opt Options) (*Plan, error)
 	}
 	pl.RealDays = realDays(doc.History, shifts, opt.CapSlots)
 	return pl, nil
+}
+
+func (opt Options) check() error {
+	if opt.CapSlots <= 0 {
+		return fmt.Errorf("cap must be a positive number of slots, got %v", opt.CapSlots)
+	}
+	if opt.Use != "p90" && opt.Use != "median" {
+		return fmt.Errorf("use must be p90 or median, got %q", opt.Use)
+	}
+	if opt.Margin.Slots < 0 || opt.Margin.Slots >= opt.CapSlots || opt.Margin.Minutes < 0 {
+		return fmt.Errorf("margin %+v does not fit the %.1f-slot cap", opt.Margin, opt.CapSlots)
+	}
+	return nil
+}
+
+// problem makes the planner's problem: the background, one item per
+// plannable DAG of the profile (noting those left out, and why) and the
+// dependencies of the constraints. items[i] is the DAG of prob.Items[i].
+func (pl *Plan) problem(doc *profile.Doc, cons *constraints.File, zone *time.Location, use string, ref time.Time) (prob *planner.Problem, items []item, err error) {
+	prob = &planner.Problem{Horizon: day, Cap: milli(pl.CapSlots), Background: make([]int64, day)}
+	for m, s := range doc.MinuteOfDay {
+		prob.Background[m] = milli(s.MeanBackgroundSlots)
+	}
+	index := map[string]int{}
+	for _, d := range doc.DAGs {
+		if d.ScheduleError != "" {
+			pl.Notes = append(pl.Notes, fmt.Sprintf("%s: left as it is, its usage counted as background: schedule %s", d.DAG, d.ScheduleError))
+			continue
+		}
+		if d.Runs == 0 {
+			pl.Notes = append(pl.Notes, fmt.Sprintf("%s: no run inside the job history's time range (%d outside): no profile to plan with", d.DAG, d.RunsOutsideRange))
+			continue
+		}
+		sched, err := cronshift.Parse(d.Schedule)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", d.DAG, err)
+		}
+		c, ok := cons.DAGs[d.DAG]
+		if !ok {
+			c = constraints.DAG{EarliestStart: -1, MustFinishBy: -1}
+		}
+		li, err := place(d, sched, zone, ref)
+		if err != nil {
+			return nil, nil, err
+		}
+		if li.delay >= 180 {
+			// Hours between tick and start usually mean the cron is read
+			// in the wrong zone.
+			pl.Notes = append(pl.Notes, fmt.Sprintf("%s: its runs start %d minutes after their cron time (median): if they do not, its time zone (%s) is not the DAG's", d.DAG, li.delay, li.loc))
+		}
+		it, err := newItem(d, li, c, use)
+		if err != nil {
+			return nil, nil, err
+		}
+		index[d.DAG] = len(items)
+		items = append(items, li)
+		prob.Items = append(prob.Items, it)
+	}
+	if err := pl.addDependencies(prob, items, index, cons); err != nil {
+		return nil, nil, err
+	}
+	return prob, items, nil
+}
+
+// addDependencies gives each item the items its DAG waits for in the
+// constraints; index finds an item by DAG name.
+func (pl *Plan) addDependencies(prob *planner.Problem, items []item, index map[string]int, cons *constraints.File) error {
+	for name, c := range cons.DAGs {
+		i, ok := index[name]
+		if !ok {
+			pl.Notes = append(pl.Notes, fmt.Sprintf("%s: in the constraints but not a plannable DAG of the profile: its constraints do not apply", name))
+			continue
+		}
+		for _, a := range c.After {
+			j, ok := index[a]
+			if !ok {
+				return fmt.Errorf("%s: waits for %s, which is not a plannable DAG of the profile", name, a)
+			}
+			if len(items[j].sched.Runs) > 1 || len(items[i].sched.Runs) > 1 {
+				return fmt.Errorf("%s after %s: dependencies are only for DAGs that run once a day", name, a)
+			}
+			prob.Items[i].After = append(prob.Items[i].After, j)
+		}
+	}
+	return nil
+}
+
+// solve places the items, each widened by the margin, and measures the
+// day before and after; it returns each item's new anchor.
+func (pl *Plan) solve(prob *planner.Problem, opt Options) ([]int, error) {
+	padded := withMargin(prob, opt.Margin)
+	sol, err := planner.Solve(padded, opt.Solver)
+	if err != nil {
+		return nil, err
+	}
+	anchors := unshift(padded, prob, sol.Anchors)
+	pl.AfterInMargin = summarize(padded.Load(shift(prob, padded, anchors)), padded.Cap)
+	pl.Method, pl.Optimal = sol.Method, sol.Optimal
+	current := make([]int, len(prob.Items))
+	for i, it := range prob.Items {
+		current[i] = it.Current
+	}
+	pl.Before = summarize(prob.Load(current), prob.Cap)
+	pl.After = summarize(prob.Load(anchors), prob.Cap)
+	pl.BeforeLayers = layers(prob, current)
+	pl.AfterLayers = layers(prob, anchors)
+	return anchors, nil
+}
+
+// dagPlan says how the DAG of it (planner item pi) moves to anchor: its new
+// cron line and shift. It notes proposed local times that a daylight saving
+// change makes odd.
+func (pl *Plan) dagPlan(it item, pi planner.Item, anchor int, fixed bool, ref time.Time) (DAGPlan, error) {
+	oldTick := it.sched.Runs[0]
+	newTick := anchor - it.delay + it.off
+	expr, err := it.sched.Shifted(newTick)
+	if err != nil {
+		return DAGPlan{}, fmt.Errorf("%s: %w", it.prof.DAG, err)
+	}
+	shift := ((newTick-oldTick)%day + day) % day
+	if shift > day/2 {
+		shift -= day
+	}
+	var total int64
+	for _, v := range pi.Pattern {
+		total += v
+	}
+	dp := DAGPlan{
+		DAG: it.prof.DAG, Schedule: it.sched.Expr, NewSchedule: expr,
+		OldTick: constraints.Clock(oldTick), NewTick: constraints.Clock(newTick), ShiftMin: shift,
+		Movable: len(pi.Candidates) > 1, SlotMinutes: float64(total) / 1000,
+	}
+	if it.loc != time.UTC {
+		dp.Timezone, dp.UTCOffset = it.loc.String(), cronshift.OffsetName(it.off)
+		if shift != 0 {
+			newRuns, _ := cronshift.RunsOf(expr)
+			for _, odd := range cronshift.OddWallTimes(it.loc, newRuns, ref) {
+				pl.Notes = append(pl.Notes, fmt.Sprintf("%s: proposed %s in %s: check what Airflow does then, or pick another minute", it.prof.DAG, odd, dp.Timezone))
+			}
+		}
+	}
+	switch {
+	case fixed:
+		dp.Why = "fixed in the constraints"
+	case !it.sched.Movable:
+		dp.Why = it.sched.Why
+	}
+	return dp, nil
 }
 
 func milli(slots float64) int64 { return int64(math.Round(slots * 1000)) }
