@@ -301,106 +301,144 @@ func branchAndBound(p *Problem, seed Solution, work int) (Solution, bool) {
 		return seed, false
 	}
 	n := len(p.Items)
-	best := Solution{Anchors: append([]int(nil), seed.Anchors...), Cost: seed.Cost}
-	load := append([]int64(nil), p.Background...)
-	anchors := make([]int, n)
-	placed := make([]bool, n)
-	done := 0
-	type cand struct {
-		a int
-		c Cost
+	s := &exactSearch{
+		p: p, g: g, work: work,
+		best:    Solution{Anchors: append([]int(nil), seed.Anchors...), Cost: seed.Cost},
+		load:    append([]int64(nil), p.Background...),
+		anchors: make([]int, n),
+		placed:  make([]bool, n),
 	}
-	var rec func(k int, moved int64) bool
-	rec = func(k int, moved int64) bool {
-		base := loadCost(load, p.Cap)
-		base.Moved = moved
-		if k == n {
-			if base.Less(best.Cost) {
-				best = Solution{Anchors: append([]int(nil), anchors...), Cost: base}
-			}
-			return true
-		}
-		// Lower bound: load over the cap only grows as items join, and
-		// (the cap cost being convex) by at least the sum of what each
-		// would add alone; the peak is at least what any one item makes.
-		lb := base
-		type bound struct{ over, peak int64 }
-		bounds := make([]bound, 0, n-k)
-		for _, j := range g.order[k:] {
-			minOver, minPeak := int64(-1), int64(-1)
-			for _, a := range p.Items[j].Candidates {
-				o, pk := p.delta(load, j, a)
-				done += len(p.Items[j].Pattern)
-				if minOver < 0 || o < minOver {
-					minOver = o
-				}
-				if minPeak < 0 || pk < minPeak {
-					minPeak = pk
-				}
-			}
-			bounds = append(bounds, bound{minOver, minPeak})
-			lb.Over += minOver
-			lb.Peak = max(lb.Peak, minPeak)
-		}
-		if lb.Over > best.Cost.Over || lb.Over == best.Cost.Over && lb.Peak > best.Cost.Peak {
-			return true
-		}
-		// When the over-cap bound is already tight, every remaining item
-		// must add exactly its least over-cap load (the sum of their
-		// separate additions is a lower bound of their joint one) and stay
-		// under the best peak: only such anchors count for the move bound.
-		for b, j := range g.order[k:] {
-			minMoved := int64(-1)
-			for _, a := range p.Items[j].Candidates {
-				m := p.moved(j, a)
-				if minMoved >= 0 && m >= minMoved {
-					continue
-				}
-				if lb.Over == best.Cost.Over {
-					o, pk := p.delta(load, j, a)
-					done += len(p.Items[j].Pattern)
-					if o != bounds[b].over || pk > best.Cost.Peak {
-						continue
-					}
-				}
-				minMoved = m
-			}
-			if minMoved < 0 {
-				return true // no anchor can keep up with the best
-			}
-			lb.Moved += minMoved
-		}
-		if !lb.Less(best.Cost) {
-			return true
-		}
-		if done > work {
-			return false
-		}
-		i := g.order[k]
-		var cs []cand
-		for _, a := range p.window(i, p.earliest(i, anchors, placed), g.latest[i]) {
-			o, pk := p.delta(load, i, a)
-			cs = append(cs, cand{a, Cost{Over: base.Over + o, Peak: max(base.Peak, pk), Moved: moved + p.moved(i, a)}})
-		}
-		sort.SliceStable(cs, func(x, y int) bool { return cs[x].c.Less(cs[y].c) })
-		for _, c := range cs {
-			if !c.c.Less(best.Cost) {
-				break // sorted: no later anchor starts better
-			}
-			anchors[i], placed[i] = c.a, true
-			p.add(load, i, c.a, 1)
-			ok := rec(k+1, c.c.Moved)
-			p.add(load, i, c.a, -1)
-			placed[i] = false
-			if !ok {
-				return false
-			}
+	if !s.place(0, 0) {
+		return seed, false
+	}
+	s.best.Optimal, s.best.Method = true, "exact"
+	return s.best, true
+}
+
+// exactSearch is the state of one branch-and-bound run: the items placed
+// so far (in g.order) and their load.
+type exactSearch struct {
+	p       *Problem
+	g       *graph
+	best    Solution
+	load    []int64
+	anchors []int
+	placed  []bool
+	// done counts the load updates made; past work the search gives up.
+	done, work int
+}
+
+// place tries each anchor of the k-th item in dependency order, the items
+// before it being placed and moved by moved minutes in all, and goes on
+// with the next; false means the work ran out.
+func (s *exactSearch) place(k int, moved int64) bool {
+	base := loadCost(s.load, s.p.Cap)
+	base.Moved = moved
+	if k == len(s.p.Items) {
+		if base.Less(s.best.Cost) {
+			s.best = Solution{Anchors: append([]int(nil), s.anchors...), Cost: base}
 		}
 		return true
 	}
-	if !rec(0, 0) {
-		return seed, false
+	lb, leastOver := s.overBound(k, base)
+	if lb.Over > s.best.Cost.Over || lb.Over == s.best.Cost.Over && lb.Peak > s.best.Cost.Peak {
+		return true
 	}
-	best.Optimal, best.Method = true, "exact"
-	return best, true
+	leastMoved, ok := s.movedBound(k, lb.Over == s.best.Cost.Over, leastOver)
+	if lb.Moved += leastMoved; !ok || !lb.Less(s.best.Cost) {
+		return true
+	}
+	if s.done > s.work {
+		return false
+	}
+	i := s.g.order[k]
+	for _, c := range s.candidates(i, base) {
+		if !c.cost.Less(s.best.Cost) {
+			break // sorted: no later anchor starts better
+		}
+		s.anchors[i], s.placed[i] = c.anchor, true
+		s.p.add(s.load, i, c.anchor, 1)
+		ok := s.place(k+1, c.cost.Moved)
+		s.p.add(s.load, i, c.anchor, -1)
+		s.placed[i] = false
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// overBound bounds the over-cap load and the peak of any completion of the
+// placement from the k-th item on: load over the cap only grows as items
+// join, and (the cap cost being convex) by at least the sum of what each
+// would add alone; the peak is at least what any one item makes.
+// leastOver holds what each of those items adds at the least.
+func (s *exactSearch) overBound(k int, base Cost) (lb Cost, leastOver []int64) {
+	lb = base
+	leastOver = make([]int64, 0, len(s.p.Items)-k)
+	for _, j := range s.g.order[k:] {
+		minOver, minPeak := int64(-1), int64(-1)
+		for _, a := range s.p.Items[j].Candidates {
+			o, pk := s.p.delta(s.load, j, a)
+			s.done += len(s.p.Items[j].Pattern)
+			if minOver < 0 || o < minOver {
+				minOver = o
+			}
+			if minPeak < 0 || pk < minPeak {
+				minPeak = pk
+			}
+		}
+		leastOver = append(leastOver, minOver)
+		lb.Over += minOver
+		lb.Peak = max(lb.Peak, minPeak)
+	}
+	return lb, leastOver
+}
+
+// movedBound is the least the items from the k-th on must move in all.
+// When the over-cap bound is already tight, every such item must add
+// exactly its least over-cap load (the sum of their separate additions is
+// a lower bound of their joint one) and stay under the best peak: only such
+// anchors count. ok is false when an item has no such anchor.
+func (s *exactSearch) movedBound(k int, tight bool, leastOver []int64) (moved int64, ok bool) {
+	for b, j := range s.g.order[k:] {
+		minMoved := int64(-1)
+		for _, a := range s.p.Items[j].Candidates {
+			m := s.p.moved(j, a)
+			if minMoved >= 0 && m >= minMoved {
+				continue
+			}
+			if tight {
+				o, pk := s.p.delta(s.load, j, a)
+				s.done += len(s.p.Items[j].Pattern)
+				if o != leastOver[b] || pk > s.best.Cost.Peak {
+					continue
+				}
+			}
+			minMoved = m
+		}
+		if minMoved < 0 {
+			return 0, false // no anchor can keep up with the best
+		}
+		moved += minMoved
+	}
+	return moved, true
+}
+
+// placing is an anchor for an item and the cost the placement has with it.
+type placing struct {
+	anchor int
+	cost   Cost
+}
+
+// candidates lists item i's anchors that its placed dependencies allow,
+// cheapest first, each with the cost it gives on top of base.
+func (s *exactSearch) candidates(i int, base Cost) []placing {
+	var cs []placing
+	for _, a := range s.p.window(i, s.p.earliest(i, s.anchors, s.placed), s.g.latest[i]) {
+		o, pk := s.p.delta(s.load, i, a)
+		cs = append(cs, placing{a, Cost{Over: base.Over + o, Peak: max(base.Peak, pk), Moved: base.Moved + s.p.moved(i, a)}})
+	}
+	sort.SliceStable(cs, func(x, y int) bool { return cs[x].cost.Less(cs[y].cost) })
+	return cs
 }
