@@ -103,144 +103,176 @@ var header = []string{"dag_id", "task_id", "run_id", "try_number", "state", "sta
 
 // Write writes the history to w and returns what an analysis must find.
 func Write(w io.Writer, c Config) (*Truth, error) {
-	r := rand.New(rand.NewPCG(c.Seed, c.Seed^0x9e3779b97f4a7c15))
-	truth := &Truth{Tasks: map[string]*TaskTruth{}}
-	var cw *csv.Writer
-	line := 0
+	g := &generator{
+		w: w, c: c, enc: json.NewEncoder(w),
+		r:     rand.New(rand.NewPCG(c.Seed, c.Seed^0x9e3779b97f4a7c15)),
+		truth: &Truth{Tasks: map[string]*TaskTruth{}},
+	}
 	if c.CSV {
-		cw = csv.NewWriter(w)
-		if err := cw.Write(header); err != nil {
+		g.cw = csv.NewWriter(w)
+		if err := g.cw.Write(header); err != nil {
 			return nil, err
 		}
-		line++
-	}
-	enc := json.NewEncoder(w)
-	emit := func(x row) error {
-		line++
-		if !c.CSV {
-			return enc.Encode(x)
-		}
-		msg := ""
-		if x.Message != nil {
-			msg = *x.Message
-		}
-		err := cw.Write([]string{x.DagID, x.TaskID, x.RunID, strconv.Itoa(x.TryNumber), x.State, x.Start, x.End, msg})
-		// A quoted multi-line message spans several lines.
-		for _, ch := range msg {
-			if ch == '\n' {
-				line++
-			}
-		}
-		return err
-	}
-	good := 0
-	emitBad := func(kind int) error {
-		if cw != nil {
-			cw.Flush() // raw writes below must come after the buffered rows
-		}
-		var s string
-		switch kind % 5 {
-		case 0:
-			if c.CSV {
-				s = "etl,bro\"ken,r,1,success,2024-05-01T00:00:00Z,2024-05-01T00:01:00Z,\n" // a bare quote
-			} else {
-				s = `{"dag_id": "etl", "task_id": ` + "\n" // cut-off JSON
-			}
-		case 1:
-			return emitRaw(w, c, &line, row{DagID: "", TaskID: "t", RunID: "r", TryNumber: 1, State: "success", Start: "2024-05-01T00:00:00Z", End: "2024-05-01T00:01:00Z"})
-		case 2:
-			return emitRaw(w, c, &line, row{DagID: "etl", TaskID: "t", RunID: "r", TryNumber: 0, State: "failed", Start: "2024-05-01T00:00:00Z", End: "2024-05-01T00:01:00Z"})
-		case 3:
-			return emitRaw(w, c, &line, row{DagID: "etl", TaskID: "t", RunID: "r", TryNumber: 1, State: "exploded", Start: "2024-05-01T00:00:00Z", End: "2024-05-01T00:01:00Z"})
-		case 4:
-			return emitRaw(w, c, &line, row{DagID: "etl", TaskID: "t", RunID: "r", TryNumber: 1, State: "success", Start: "2024-05-01T00:05:00Z", End: "2024-05-01T00:01:00Z"})
-		}
-		line++
-		_, err := io.WriteString(w, s)
-		return err
+		g.line++
 	}
 	base := time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC)
-	badKind := 0
 	for d := 0; d < c.DAGs; d++ {
 		dag := fmt.Sprintf("%sdag_%02d", c.DAGPrefix, d)
 		for run := 0; run < c.Runs; run++ {
 			runStart := base.Add(time.Duration(run) * time.Hour)
-			runID := "scheduled__" + runStart.Format(time.RFC3339)
 			for t := 0; t < c.Tasks; t++ {
-				task := fmt.Sprintf("task_%02d", t)
-				key := dag + "." + task
-				tt := truth.Tasks[key]
-				if tt == nil {
-					tt = &TaskTruth{Causes: map[string]int{}}
-					truth.Tasks[key] = tt
-				}
-				tt.Instances++
-				// Task t fails with probability growing with t; task 0 never.
-				failures := 0
-				for failures < 3 && r.Float64() < float64(t)*0.08 {
-					failures++
-				}
-				finalFails := failures == 3 && r.IntN(2) == 0
-				at := runStart.Add(time.Duration(t) * time.Minute)
-				tries := failures + 1
-				if finalFails {
-					tries = failures
-				}
-				var wasted int64
-				for try := 1; try <= tries; try++ {
-					dur := time.Duration(30+r.IntN(600)) * time.Second
-					x := row{DagID: dag, TaskID: task, RunID: runID, TryNumber: try, Start: at.Format(time.RFC3339Nano), End: at.Add(dur).Format(time.RFC3339Nano)}
-					failed := try <= failures
-					if failed {
-						x.State = "up_for_retry"
-						if try == tries {
-							x.State = "failed"
-						}
-						cause := Causes[(t+try+r.IntN(2))%len(Causes)]
-						m := message(cause, r, at)
-						x.Message = &m
-						tt.Causes[cause]++
-						if !finalFails {
-							wasted += dur.Milliseconds()
-						}
-					} else {
-						x.State = "success"
-					}
-					if err := emit(x); err != nil {
-						return nil, err
-					}
-					truth.Rows++
-					good++
-					if c.Duplicates && good%97 == 0 {
-						if err := emit(x); err != nil {
-							return nil, err
-						}
-						truth.DupLines = append(truth.DupLines, line)
-					}
-					if c.BadEvery > 0 && good%c.BadEvery == 0 {
-						if err := emitBad(badKind); err != nil {
-							return nil, err
-						}
-						truth.BadLines = append(truth.BadLines, line)
-						badKind++
-					}
-					at = at.Add(dur + 5*time.Minute)
-				}
-				tt.Retries += tries - 1
-				if finalFails {
-					tt.FailedRuns++
-				} else if failures > 0 {
-					tt.FlakyRuns++
-					tt.WastedMillis += wasted
+				if err := g.instance(dag, t, runStart); err != nil {
+					return nil, err
 				}
 			}
 		}
 	}
 	if c.CSV {
-		cw.Flush()
-		return truth, cw.Error()
+		g.cw.Flush()
+		return g.truth, g.cw.Error()
 	}
-	return truth, nil
+	return g.truth, nil
+}
+
+// generator writes one history; line is the last line written, good the
+// good rows so far.
+type generator struct {
+	w     io.Writer
+	c     Config
+	cw    *csv.Writer // with c.CSV
+	enc   *json.Encoder
+	r     *rand.Rand
+	truth *Truth
+	line  int
+	good  int
+	// badKind picks the damage of the next malformed row.
+	badKind int
+}
+
+// instance writes the tries of task t of dag in the run starting at
+// runStart, and what they must count for in the truth.
+func (g *generator) instance(dag string, t int, runStart time.Time) error {
+	task := fmt.Sprintf("task_%02d", t)
+	runID := "scheduled__" + runStart.Format(time.RFC3339)
+	key := dag + "." + task
+	tt := g.truth.Tasks[key]
+	if tt == nil {
+		tt = &TaskTruth{Causes: map[string]int{}}
+		g.truth.Tasks[key] = tt
+	}
+	tt.Instances++
+	// Task t fails with probability growing with t; task 0 never.
+	failures := 0
+	for failures < 3 && g.r.Float64() < float64(t)*0.08 {
+		failures++
+	}
+	finalFails := failures == 3 && g.r.IntN(2) == 0
+	at := runStart.Add(time.Duration(t) * time.Minute)
+	tries := failures + 1
+	if finalFails {
+		tries = failures
+	}
+	var wasted int64
+	for try := 1; try <= tries; try++ {
+		dur := time.Duration(30+g.r.IntN(600)) * time.Second
+		x := row{DagID: dag, TaskID: task, RunID: runID, TryNumber: try, Start: at.Format(time.RFC3339Nano), End: at.Add(dur).Format(time.RFC3339Nano)}
+		if try <= failures {
+			x.State = "up_for_retry"
+			if try == tries {
+				x.State = "failed"
+			}
+			cause := Causes[(t+try+g.r.IntN(2))%len(Causes)]
+			m := message(cause, g.r, at)
+			x.Message = &m
+			tt.Causes[cause]++
+			if !finalFails {
+				wasted += dur.Milliseconds()
+			}
+		} else {
+			x.State = "success"
+		}
+		if err := g.goodRow(x); err != nil {
+			return err
+		}
+		at = at.Add(dur + 5*time.Minute)
+	}
+	tt.Retries += tries - 1
+	if finalFails {
+		tt.FailedRuns++
+	} else if failures > 0 {
+		tt.FlakyRuns++
+		tt.WastedMillis += wasted
+	}
+	return nil
+}
+
+// goodRow writes x, then the duplicate or malformed row due after it.
+func (g *generator) goodRow(x row) error {
+	if err := g.emit(x); err != nil {
+		return err
+	}
+	g.truth.Rows++
+	g.good++
+	if g.c.Duplicates && g.good%97 == 0 {
+		if err := g.emit(x); err != nil {
+			return err
+		}
+		g.truth.DupLines = append(g.truth.DupLines, g.line)
+	}
+	if g.c.BadEvery > 0 && g.good%g.c.BadEvery == 0 {
+		if err := g.emitBad(g.badKind); err != nil {
+			return err
+		}
+		g.truth.BadLines = append(g.truth.BadLines, g.line)
+		g.badKind++
+	}
+	return nil
+}
+
+func (g *generator) emit(x row) error {
+	g.line++
+	if !g.c.CSV {
+		return g.enc.Encode(x)
+	}
+	msg := ""
+	if x.Message != nil {
+		msg = *x.Message
+	}
+	err := g.cw.Write([]string{x.DagID, x.TaskID, x.RunID, strconv.Itoa(x.TryNumber), x.State, x.Start, x.End, msg})
+	// A quoted multi-line message spans several lines.
+	for _, ch := range msg {
+		if ch == '\n' {
+			g.line++
+		}
+	}
+	return err
+}
+
+// emitBad writes a malformed row of the given kind of damage.
+func (g *generator) emitBad(kind int) error {
+	if g.cw != nil {
+		g.cw.Flush() // raw writes below must come after the buffered rows
+	}
+	var s string
+	switch kind % 5 {
+	case 0:
+		if g.c.CSV {
+			s = "etl,bro\"ken,r,1,success,2024-05-01T00:00:00Z,2024-05-01T00:01:00Z,\n" // a bare quote
+		} else {
+			s = `{"dag_id": "etl", "task_id": ` + "\n" // cut-off JSON
+		}
+	case 1:
+		return emitRaw(g.w, g.c, &g.line, row{DagID: "", TaskID: "t", RunID: "r", TryNumber: 1, State: "success", Start: "2024-05-01T00:00:00Z", End: "2024-05-01T00:01:00Z"})
+	case 2:
+		return emitRaw(g.w, g.c, &g.line, row{DagID: "etl", TaskID: "t", RunID: "r", TryNumber: 0, State: "failed", Start: "2024-05-01T00:00:00Z", End: "2024-05-01T00:01:00Z"})
+	case 3:
+		return emitRaw(g.w, g.c, &g.line, row{DagID: "etl", TaskID: "t", RunID: "r", TryNumber: 1, State: "exploded", Start: "2024-05-01T00:00:00Z", End: "2024-05-01T00:01:00Z"})
+	case 4:
+		return emitRaw(g.w, g.c, &g.line, row{DagID: "etl", TaskID: "t", RunID: "r", TryNumber: 1, State: "success", Start: "2024-05-01T00:05:00Z", End: "2024-05-01T00:01:00Z"})
+	}
+	g.line++
+	_, err := io.WriteString(g.w, s)
+	return err
 }
 
 func emitRaw(w io.Writer, c Config, line *int, x row) error {
