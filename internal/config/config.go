@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -190,21 +191,12 @@ func (p *parser) mapping(n *yaml.Node, what string, known []string, visit func(k
 			continue
 		}
 		seen[k.Value] = k
-		if !contains(known, k.Value) {
+		if !slices.Contains(known, k.Value) {
 			p.errorf(k, "%s: unknown key %q (known: %s)", what, k.Value, strings.Join(known, ", "))
 			continue
 		}
 		visit(k.Value, k, v)
 	}
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 var topKeys = []string{"allowed_lateness", "event_time_field", "event_time_format", "exporters", "metrics", "window"}
@@ -449,7 +441,7 @@ func (p *parser) metricKey(m *Metric, at *metricNodes, key string, k, v *yaml.No
 	case "export_type":
 		if s, ok := p.str(v, key); ok {
 			s = strings.ToLower(s)
-			if !contains(ExportTypes(), s) {
+			if !slices.Contains(ExportTypes(), s) {
 				p.errorf(v, "unknown export_type %q (known: %s)", s, strings.Join(ExportTypes(), ", "))
 			}
 			m.ExportType = s

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -182,7 +183,7 @@ func (p *parser) alert(n *yaml.Node) *Alert {
 		case "severity":
 			if s, ok := p.str(v, "alert.severity"); ok {
 				s = strings.ToLower(s)
-				if !contains(Severities, s) {
+				if !slices.Contains(Severities, s) {
 					p.errorf(v, "alert.severity %q is unknown (known: %s)", s, strings.Join(Severities, ", "))
 				}
 				a.Severity = s

@@ -108,7 +108,7 @@ func (s Source) load() (*Config, error) {
 		}
 	}
 	if o.ExportType != "" {
-		if !contains(ExportTypes(), o.ExportType) {
+		if !slices.Contains(ExportTypes(), o.ExportType) {
 			return nil, fmt.Errorf("--export-type: unknown export type %q (known: google-cloud-monitoring, local, prometheus)", o.ExportType)
 		}
 		for i := range cfg.Metrics {

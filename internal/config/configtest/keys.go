@@ -2,6 +2,7 @@ package configtest
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -32,7 +33,7 @@ func checkKeys(file string, root *yaml.Node) []string {
 		}
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
-			if !contains(known, k.Value) {
+			if !slices.Contains(known, k.Value) {
 				bad(k, "%s: unknown key %q (known: %s)%s", what, k.Value, strings.Join(sorted(known), ", "), suggest(k.Value, known))
 				continue
 			}
@@ -109,15 +110,6 @@ func distance(a, b string) int {
 		prev, cur = cur, prev
 	}
 	return prev[len(b)]
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func sorted(list []string) []string {
