@@ -48,6 +48,15 @@ func scrape(t *testing.T, addr string) map[string]*dto.MetricFamily {
 }
 
 // flat turns families into name{labels} -> value lines.
+// wantScrape fails t unless a scrape of addr gives want (flat lines, in
+// order); when names the moment.
+func wantScrape(t *testing.T, addr, when string, want ...string) {
+	t.Helper()
+	if got := flat(scrape(t, addr)); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("%s:\n%s\nwant\n%s", when, strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
 func flat(mfs map[string]*dto.MetricFamily) []string {
 	var out []string
 	for name, mf := range mfs {
@@ -97,17 +106,13 @@ func TestScrapeServesLatestWindow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := flat(scrape(t, srv.Addr()))
-	want := []string{
+	wantScrape(t, srv.Addr(), "window 1",
 		"COUNTER bytes_total{host=a} 10",
 		"COUNTER bytes_total{host=b} 2",
 		"GAUGE beametrics_test_1{http_method=GET,zone=} 3",
 		"GAUGE beametrics_test_1{http_method=POST,zone=b} 1",
 		"HISTOGRAM size{} count=6 sum=17 1:2 5:5 +Inf:6",
-	}
-	if fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Errorf("window 1:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-	}
+	)
 	// Window 2: only GET has data; POST leaves the gauge, counters stay,
 	// and size, which had no point in window 2 yet, keeps its latest.
 	// An older point arriving late does not replace a newer one.
@@ -116,16 +121,12 @@ func TestScrapeServesLatestWindow(t *testing.T) {
 		{Metric: "bytes", Labels: lbl("host", "a"), Start: t0, End: w2, Type: metricdata.Double, Double: 15},
 		{Metric: "bytes", Labels: lbl("host", "b"), Start: t0, End: t0.Add(30 * time.Second), Type: metricdata.Double, Double: 1},
 	})
-	got = flat(scrape(t, srv.Addr()))
-	want = []string{
+	wantScrape(t, srv.Addr(), "window 2",
 		"COUNTER bytes_total{host=a} 15",
 		"COUNTER bytes_total{host=b} 2",
 		"GAUGE beametrics_test_1{http_method=GET,zone=} 8",
 		"HISTOGRAM size{} count=6 sum=17 1:2 5:5 +Inf:6",
-	}
-	if fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Errorf("window 2:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-	}
+	)
 	mfs := scrape(t, srv.Addr())
 	if h := mfs["bytes_total"].GetHelp(); h != "bytes seen" {
 		t.Errorf("help %q", h)
