@@ -8,10 +8,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"slices"
 	"strings"
 
-	"github.com/beametrics/beametrics/internal/jobs/jobflags"
+	"github.com/beametrics/beametrics/internal/jobs/jobcli"
 )
 
 // Input is one history file to read.
@@ -109,7 +108,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, beam Eng
 		fmt.Fprintln(stderr, "exit codes: 0 done, 1 bad rows with --strict, 2 usage or unreadable input")
 		fs.PrintDefaults()
 	}
-	files, err := jobflags.ParseInterspersed(fs, args)
+	files, err := jobcli.ParseInterspersed(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
 		return ExitOK
 	}
@@ -124,8 +123,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, beam Eng
 		fs.Usage()
 		return fail("no history file given")
 	}
-	if !slices.Contains(OutputFormats, *format) {
-		return fail("unknown --format %q (want one of %s)", *format, strings.Join(OutputFormats, ", "))
+	if err := reportFormats.Check(*format); err != nil {
+		return fail("%v", err)
 	}
 	if *minFlaky < 0 {
 		return fail("--min-flaky-runs must not be negative")

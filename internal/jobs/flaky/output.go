@@ -1,15 +1,19 @@
 package flaky
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/beametrics/beametrics/internal/jobs/jobcli"
 )
 
+// reportFormats are the formats of WriteReport.
+var reportFormats = jobcli.Formats[Report]{{Name: "table", Write: writeTable}, jobcli.JSON[Report](), {Name: "markdown", Write: writeMarkdown}}
+
 // OutputFormats are the names accepted by WriteReport.
-var OutputFormats = []string{"table", "json", "markdown"}
+var OutputFormats = reportFormats.Names()
 
 // badRowsShown bounds the bad rows listed in the table and Markdown
 // outputs; the count is always complete and JSON lists them all.
@@ -17,17 +21,7 @@ const badRowsShown = 20
 
 // WriteReport prints the report in one of OutputFormats.
 func WriteReport(w io.Writer, r Report, format string) error {
-	switch format {
-	case "table":
-		return writeTable(w, r)
-	case "json":
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(r)
-	case "markdown":
-		return writeMarkdown(w, r)
-	}
-	return fmt.Errorf("unknown format %q (want one of %s)", format, strings.Join(OutputFormats, ", "))
+	return reportFormats.Write(w, r, format)
 }
 
 const dateFormat = "2006-01-02 15:04"

@@ -8,7 +8,7 @@ import (
 	"os"
 	"strings"
 
-	"github.com/beametrics/beametrics/internal/jobs/jobflags"
+	"github.com/beametrics/beametrics/internal/jobs/jobcli"
 )
 
 // Exit codes of the plan subcommand.
@@ -46,7 +46,7 @@ func PlanMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "protected by default: "+strings.Join(DefaultProtectedTypes, ", "))
 		fs.PrintDefaults()
 	}
-	positional, err := jobflags.ParseInterspersed(fs, args)
+	positional, err := jobcli.ParseInterspersed(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
 		return ExitOK
 	}
@@ -58,8 +58,8 @@ func PlanMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return ExitBadInput
 	}
-	if !validFormat(*format) {
-		fmt.Fprintf(stderr, "guard plan: unknown --format %q (want one of %s)\n", *format, strings.Join(Formats, ", "))
+	if err := reportFormats.Check(*format); err != nil {
+		fmt.Fprintf(stderr, "guard plan: %v\n", err)
 		return ExitBadInput
 	}
 
@@ -91,13 +91,4 @@ func PlanMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return ExitBlocked
 	}
 	return ExitOK
-}
-
-func validFormat(f string) bool {
-	for _, x := range Formats {
-		if x == f {
-			return true
-		}
-	}
-	return false
 }

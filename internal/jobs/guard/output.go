@@ -1,28 +1,22 @@
 package guard
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/beametrics/beametrics/internal/jobs/jobcli"
 )
 
+// reportFormats are the formats of Write.
+var reportFormats = jobcli.Formats[Report]{{Name: "text", Write: writeText}, jobcli.JSON[Report](), {Name: "github", Write: writeGitHub}}
+
 // Formats are the names accepted by Write.
-var Formats = []string{"text", "json", "github"}
+var Formats = reportFormats.Names()
 
 // Write prints the report in one of Formats.
 func Write(w io.Writer, r Report, format string) error {
-	switch format {
-	case "text":
-		return writeText(w, r)
-	case "json":
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(r)
-	case "github":
-		return writeGitHub(w, r)
-	}
-	return fmt.Errorf("unknown format %q (want one of %s)", format, strings.Join(Formats, ", "))
+	return reportFormats.Write(w, r, format)
 }
 
 func headline(r Report) string {

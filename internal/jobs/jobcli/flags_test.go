@@ -1,4 +1,4 @@
-package jobflags
+package jobcli
 
 import (
 	"errors"

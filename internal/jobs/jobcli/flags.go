@@ -1,5 +1,6 @@
-// Package jobflags holds the command-line parsing the side jobs share.
-package jobflags
+// Package jobcli is the command-line plumbing the side jobs share: flags
+// that may follow file names, and the output formats of a report.
+package jobcli
 
 import "flag"
 
