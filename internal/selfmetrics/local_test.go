@@ -1,14 +1,13 @@
 package selfmetrics
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +15,7 @@ import (
 	"github.com/beametrics/beametrics/exporters"
 	"github.com/beametrics/beametrics/exporters/promscrape"
 	"github.com/beametrics/beametrics/internal/config"
+	"github.com/beametrics/beametrics/internal/testing/localout"
 )
 
 const selfMetricsConfig = `
@@ -40,29 +40,11 @@ func localOptions(t *testing.T, window, listen string) (Options, string) {
 	return LocalOptions(cfg, settings, os.Stderr), out
 }
 
-type localLine struct {
-	Metric      string            `json:"metric_name"`
-	Labels      map[string]string `json:"labels"`
-	Value       float64           `json:"value"`
-	WindowStart time.Time         `json:"window_start"`
-	WindowEnd   time.Time         `json:"window_end"`
-}
-
 // readLines returns the local exporter's lines as "metric{k=v} start-end = value".
 func readLines(t *testing.T, path string) []string {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
 	var out []string
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		var l localLine
-		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
-			t.Fatalf("line %q: %v", sc.Text(), err)
-		}
+	for _, l := range localout.ReadFile(t, path) {
 		labels := make([]string, 0, len(l.Labels))
 		for _, k := range []string{"code", "exporter", "metric", "reason"} {
 			if v, ok := l.Labels[k]; ok {
@@ -70,18 +52,9 @@ func readLines(t *testing.T, path string) []string {
 			}
 		}
 		out = append(out, fmt.Sprintf("%s{%s} %s-%s = %g", l.Metric, strings.Join(labels, ","),
-			l.WindowStart.Format("15:04:05"), l.WindowEnd.Format("15:04:05"), l.Value))
+			l.WindowStart.Format("15:04:05"), l.WindowEnd.Format("15:04:05"), l.Number(t)))
 	}
 	return out
-}
-
-func contains(lines []string, want string) bool {
-	for _, l := range lines {
-		if l == want {
-			return true
-		}
-	}
-	return false
 }
 
 // Each window's self-metrics hold what happened in that window only, go
@@ -129,7 +102,7 @@ func TestLocalWindowCounts(t *testing.T) {
 		"beametrics/export_failures{code=write,exporter=local} 10:00:10-10:00:20 = 0",
 		"beametrics/watermark_lag{} 10:00:10-10:00:20 = 20",
 	} {
-		if !contains(got, want) {
+		if !slices.Contains(got, want) {
 			t.Errorf("missing %q", want)
 		}
 	}

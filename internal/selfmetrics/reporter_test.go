@@ -222,7 +222,7 @@ func TestLastWindowAlignedWithoutNegativeLag(t *testing.T) {
 		"beametrics/events_read{} 10:00:00-10:00:10 = 4",
 		"beametrics/watermark_lag{} 10:00:00-10:00:10 = 0",
 	} {
-		if !contains(got, want) {
+		if !slices.Contains(got, want) {
 			t.Errorf("missing %q in:\n%s", want, strings.Join(got, "\n"))
 		}
 	}

@@ -1,34 +1,21 @@
 package cumulative_test
 
 import (
-	"bufio"
-	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"sort"
 	"testing"
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/teststream"
 
 	"github.com/beametrics/beametrics/exporters"
 	"github.com/beametrics/beametrics/internal/config"
+	"github.com/beametrics/beametrics/internal/testing/beamtest"
+	"github.com/beametrics/beametrics/internal/testing/localout"
 	"github.com/beametrics/beametrics/pipeline"
 	"github.com/beametrics/beametrics/transforms/exportsink"
-	"github.com/beametrics/beametrics/transforms/pubsubread"
 )
-
-func init() {
-	register.Function2x1(toMessage)
-}
-
-func toMessage(t beam.EventTime, s string) pubsubread.Message {
-	return pubsubread.Message{ID: s, Data: []byte(s), PublishTime: t.ToTime()}
-}
 
 const buildConfig = `
 event_time_field: time
@@ -58,7 +45,7 @@ func TestBuildExportsRunningTotals(t *testing.T) {
 	if err := exportsink.CloseAll(); err != nil {
 		t.Fatal(err)
 	}
-	ts := teststream.NewConfig()
+	records := beamtest.NewRecords(t)
 	for _, e := range []struct {
 		at      time.Duration
 		service string
@@ -69,50 +56,20 @@ func TestBuildExportsRunningTotals(t *testing.T) {
 		{25 * time.Second, "b", 7}, {26 * time.Second, "a", 2},
 	} {
 		at := base.Add(e.at)
-		rec := fmt.Sprintf(`{"time":%q,"service":%q,"bytes":%d}`, at.Format(time.RFC3339Nano), e.service, e.bytes)
-		if err := ts.AddElements(at.UnixMilli(), rec); err != nil {
-			t.Fatal(err)
-		}
+		records.Add(at, fmt.Sprintf(`{"time":%q,"service":%q,"bytes":%d}`, at.Format(time.RFC3339Nano), e.service, e.bytes))
 	}
-	if err := ts.AdvanceWatermarkToInfinity(); err != nil {
-		t.Fatal(err)
-	}
-	p, s := beam.NewPipelineWithRoot()
 	plan := &pipeline.Plan{Source: src, Config: cfg,
-		Exporters: exporters.Settings{Local: exporters.LocalSettings{Path: out}},
-		ReadRecords: func(s beam.Scope) beam.PCollection {
-			return beam.ParDo(s, toMessage, teststream.Create(s, ts))
-		}}
-	if err := pipeline.Build(s, plan); err != nil {
-		t.Fatalf("Build: %v", err)
-	}
-	if err := ptest.Run(p); err != nil {
-		t.Fatalf("pipeline: %v", err)
-	}
+		Exporters:   exporters.Settings{Local: exporters.LocalSettings{Path: out}},
+		ReadRecords: records.Source()}
+	beamtest.Run(t, func(s beam.Scope) error { return pipeline.Build(s, plan) })
 	if err := exportsink.CloseAll(); err != nil {
 		t.Fatal(err)
 	}
 
-	f, err := os.Open(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
 	var got []string
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		var l struct {
-			Metric string            `json:"metric_name"`
-			Labels map[string]string `json:"labels"`
-			Value  float64           `json:"value"`
-			Start  time.Time         `json:"window_start"`
-			End    time.Time         `json:"window_end"`
-		}
-		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
-			t.Fatalf("%q: %v", sc.Text(), err)
-		}
+	for _, l := range localout.ReadFile(t, out) {
 		got = append(got, fmt.Sprintf("%s%v %s-%s = %g", l.Metric, l.Labels,
-			l.Start.Format("15:04:05"), l.End.Format("15:04:05"), l.Value))
+			l.WindowStart.Format("15:04:05"), l.WindowEnd.Format("15:04:05"), l.Number(t)))
 	}
 	sort.Strings(got)
 	want := []string{
