@@ -1,10 +1,7 @@
-package pipeline
+package pipeline_test
 
 import (
-	"bufio"
-	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -12,28 +9,20 @@ import (
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/teststream"
 
 	"github.com/beametrics/beametrics/exporters"
 	"github.com/beametrics/beametrics/internal/config"
 	"github.com/beametrics/beametrics/internal/jobs/heartbeat"
+	"github.com/beametrics/beametrics/internal/testing/beamtest"
+	"github.com/beametrics/beametrics/internal/testing/runoutput"
+	"github.com/beametrics/beametrics/pipeline"
 	"github.com/beametrics/beametrics/transforms/exportsink"
 	"github.com/beametrics/beametrics/transforms/pubsubread"
 )
 
-func init() {
-	register.Function2x1(bodyToMessage)
-}
-
-// bodyToMessage stands in for the Pub/Sub source: the test stream carries
-// record bodies, published at their element time.
-func bodyToMessage(t beam.EventTime, body string) pubsubread.Message {
-	return pubsubread.Message{ID: body, Data: []byte(body), PublishTime: t.ToTime()}
-}
-
-const livenessConfig = `
+// livenessMetric counts the heartbeats of two routes and zero-fills a
+// route that stops; the stream tests add the metrics they check with it.
+const livenessMetric = `
 event_time_field: time
 window: 10s
 metrics:
@@ -47,7 +36,9 @@ metrics:
         - {pipeline_id: "0", pipeline_env: blue}
         - {pipeline_id: "1", pipeline_env: blue}
     export_type: local
-  - name: all-records
+`
+
+const livenessConfig = livenessMetric + `  - name: all-records
     type: count
     export_type: local
 `
@@ -64,9 +55,9 @@ func TestBuildZeroFillsStoppedRoute(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "points.jsonl")
 	t0 := time.Date(2025, 2, 7, 15, 12, 0, 0, time.UTC)
 	const windows = 6
-	ts := teststream.NewConfig()
+	records := beamtest.NewRecords(t)
 	for w := 0; w < windows; w++ {
-		var bodies []any
+		var bodies []string
 		for s := 0; s < 10; s += 3 { // a dummy at seconds 0, 3, 6, 9
 			at := t0.Add(time.Duration(w)*10*time.Second + time.Duration(s)*time.Second)
 			bodies = append(bodies, string(heartbeat.Record("0", "blue", at)))
@@ -74,55 +65,25 @@ func TestBuildZeroFillsStoppedRoute(t *testing.T) {
 				bodies = append(bodies, string(heartbeat.Record("1", "blue", at)))
 			}
 		}
-		if err := ts.AddElements(t0.Add(time.Duration(w)*10*time.Second).UnixMilli(), bodies...); err != nil {
-			t.Fatal(err)
-		}
-		if err := ts.AdvanceWatermark(t0.Add(time.Duration(w+1) * 10 * time.Second).UnixMilli()); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := ts.AdvanceWatermarkToInfinity(); err != nil {
-		t.Fatal(err)
+		records.Add(t0.Add(time.Duration(w)*10*time.Second), bodies...)
+		records.Advance(t0.Add(time.Duration(w+1) * 10 * time.Second))
 	}
 
-	plan := &Plan{
-		Source:    config.Source{Name: "liveness.yaml", Text: []byte(livenessConfig)},
-		Config:    cfg,
-		Exporters: exporters.Settings{Local: exporters.LocalSettings{Path: out}},
-		ReadRecords: func(s beam.Scope) beam.PCollection {
-			return beam.ParDo(s, bodyToMessage, teststream.Create(s, ts))
-		},
+	plan := &pipeline.Plan{
+		Source:      config.Source{Name: "liveness.yaml", Text: []byte(livenessConfig)},
+		Config:      cfg,
+		Exporters:   exporters.Settings{Local: exporters.LocalSettings{Path: out}},
+		ReadRecords: records.Source(),
 	}
-	p, s := beam.NewPipelineWithRoot()
-	if err := Build(s, plan); err != nil {
-		t.Fatal(err)
-	}
-	if err := ptest.Run(p); err != nil {
-		t.Fatal(err)
-	}
+	beamtest.Run(t, func(s beam.Scope) error { return pipeline.Build(s, plan) })
 	if err := exportsink.CloseAll(); err != nil {
 		t.Fatal(err)
 	}
 
 	var got []string
-	f, err := os.Open(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		var pt struct {
-			Metric string            `json:"metric_name"`
-			Labels map[string]string `json:"labels"`
-			Value  float64           `json:"value"`
-			Start  time.Time         `json:"window_start"`
-		}
-		if err := json.Unmarshal(sc.Bytes(), &pt); err != nil {
-			t.Fatalf("%v: %s", err, sc.Text())
-		}
-		w := int(pt.Start.Sub(t0) / (10 * time.Second))
-		got = append(got, fmt.Sprintf("%s %s w%d %g", pt.Metric, pt.Labels["pipeline_id"], w, pt.Value))
+	for _, pt := range runoutput.ReadPoints(t, out) {
+		w := int(pt.WindowStart.Sub(t0) / (10 * time.Second))
+		got = append(got, fmt.Sprintf("%s %s w%d %g", pt.Metric, pt.Labels["pipeline_id"], w, pt.Number(t)))
 	}
 	var want []string
 	for w := 0; w < windows; w++ {
@@ -157,7 +118,7 @@ func TestBuildRefusesBadAbsent(t *testing.T) {
 		t.Fatal(err)
 	}
 	delete(cfg.Metrics[0].Absent.Expected[1], "pipeline_env")
-	plan := &Plan{
+	plan := &pipeline.Plan{
 		Source: config.Source{Name: "liveness.yaml", Text: []byte(livenessConfig)},
 		Config: cfg,
 		ReadRecords: func(s beam.Scope) beam.PCollection {
@@ -165,7 +126,7 @@ func TestBuildRefusesBadAbsent(t *testing.T) {
 		},
 	}
 	_, s := beam.NewPipelineWithRoot()
-	err = Build(s, plan)
+	err = pipeline.Build(s, plan)
 	if err == nil || !strings.Contains(err.Error(), `"pipeline-liveness"`) || !strings.Contains(err.Error(), `"pipeline_env"`) {
 		t.Fatalf("Build: %v, want an error naming the metric and the missing label", err)
 	}

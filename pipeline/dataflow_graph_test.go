@@ -3,7 +3,6 @@
 package pipeline
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -11,19 +10,19 @@ import (
 	"math"
 	"os"
 	"reflect"
-	"sort"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/teststream"
 	pb "google.golang.org/genproto/googleapis/pubsub/v1"
 
 	"github.com/beametrics/beametrics/internal/loggen"
 	"github.com/beametrics/beametrics/internal/selfmetrics"
+	"github.com/beametrics/beametrics/internal/testing/beamtest"
+	"github.com/beametrics/beametrics/internal/testing/runoutput"
 	"github.com/beametrics/beametrics/transforms/exportsink"
 )
 
@@ -115,13 +114,7 @@ func TestDataflowGraphOnPrismMatchesReplay(t *testing.T) {
 	if err := exportsink.CloseAll(); err != nil {
 		t.Fatal(err)
 	}
-	p, s := beam.NewPipelineWithRoot()
-	if err := Build(s, plan); err != nil {
-		t.Fatal(err)
-	}
-	if err := ptest.Run(p); err != nil {
-		t.Fatalf("the Dataflow graph on prism: %v", err)
-	}
+	beamtest.Run(t, func(s beam.Scope) error { return Build(s, plan) })
 	selfmetrics.StopWorker()
 	if err := exportsink.CloseAll(); err != nil {
 		t.Fatal(err)
@@ -174,49 +167,21 @@ func TestDataflowGraphOnPrismMatchesReplay(t *testing.T) {
 }
 
 // readLocalPoints reads the local exporter's JSON lines into series
-// ("metric{labels} start/end") -> value, leaving out self-metrics.
+// (runoutput.SeriesKey) -> value, leaving out self-metrics.
 func readLocalPoints(t *testing.T, path string) map[string]json.RawMessage {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
 	out := map[string]json.RawMessage{}
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		var e struct {
-			Metric      string            `json:"metric_name"`
-			Labels      map[string]string `json:"labels"`
-			Value       json.RawMessage   `json:"value"`
-			WindowStart time.Time         `json:"window_start"`
-			WindowEnd   time.Time         `json:"window_end"`
-		}
-		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
-			t.Fatalf("%s: line %s: %v", path, sc.Bytes(), err)
-		}
+	for _, e := range runoutput.ReadPoints(t, path) {
 		if strings.HasPrefix(e.Metric, selfmetrics.Prefix) {
 			continue
 		}
-		k := localSeriesKey(e.Metric, e.Labels, e.WindowStart, e.WindowEnd)
+		k := e.Series()
 		if _, dup := out[k]; dup {
 			t.Errorf("%s: series %s exported twice", path, k)
 		}
 		out[k] = e.Value
 	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
 	return out
-}
-
-func localSeriesKey(metric string, labels map[string]string, start, end time.Time) string {
-	var ls []string
-	for k, v := range labels {
-		ls = append(ls, k+"="+v)
-	}
-	sort.Strings(ls)
-	return fmt.Sprintf("%s{%s} %s/%s", metric, strings.Join(ls, ","), start.UTC().Format(time.RFC3339), end.UTC().Format(time.RFC3339))
 }
 
 // compareLocalPoints wants the same series with the same values; sums of

@@ -25,9 +25,6 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/mtime"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/log"
 	pipepb "github.com/apache/beam/sdks/v2/go/pkg/beam/model/pipeline_v1"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/teststream"
 	df "google.golang.org/api/dataflow/v1b3"
 	pb "google.golang.org/genproto/googleapis/pubsub/v1"
 	"google.golang.org/protobuf/encoding/prototext"
@@ -37,6 +34,7 @@ import (
 	"github.com/beametrics/beametrics/exporters"
 	"github.com/beametrics/beametrics/internal/metricdata"
 	"github.com/beametrics/beametrics/internal/selfmetrics"
+	"github.com/beametrics/beametrics/internal/testing/beamtest"
 	"github.com/beametrics/beametrics/transforms/exportsink"
 	"github.com/beametrics/beametrics/transforms/pubsubread"
 )
@@ -442,16 +440,6 @@ func TestMessageFromPubsub(t *testing.T) {
 	}
 }
 
-func init() {
-	register.Function2x1(publishedMessage)
-}
-
-// publishedMessage stands in for Dataflow's Pub/Sub source: the test
-// stream carries record bodies, published at their element time.
-func publishedMessage(t beam.EventTime, body string) pubsubread.Message {
-	return pubsubread.Message{ID: body, Data: []byte(body), PublishTime: t.ToTime()}
-}
-
 // strictSink is a strict fake of every exporter for the worker
 // self-metrics test. Like Cloud Monitoring it refuses (notes as a
 // problem) a point of a metric not given to Start or with a label its
@@ -567,28 +555,15 @@ func TestDataflowWorkerSelfMetricsOnPrism(t *testing.T) {
 		`{"oops"`,
 	}
 	const published, invalidJSON, notObject = 5, 2, 1
-	ts := teststream.NewConfig()
+	records := beamtest.NewRecords(t)
 	for i, b := range bodies {
-		if err := ts.AddElements(t0.Add(time.Duration(i)*4*time.Second).UnixMilli(), b); err != nil {
-			t.Fatal(err)
-		}
+		records.Add(t0.Add(time.Duration(i)*4*time.Second), b)
 	}
-	if err := ts.AdvanceWatermarkToInfinity(); err != nil {
-		t.Fatal(err)
-	}
-	plan.ReadRecords = func(s beam.Scope) beam.PCollection {
-		return beam.ParDo(s, publishedMessage, teststream.Create(s, ts))
-	}
+	plan.ReadRecords = records.Source()
 
 	eventsBefore := selfmetrics.Events.Load()
 	deadBefore := selfmetrics.DeadLettersByReason.Snapshot()
-	p, s := beam.NewPipelineWithRoot()
-	if err := Build(s, plan); err != nil {
-		t.Fatal(err)
-	}
-	if err := ptest.Run(p); err != nil {
-		t.Fatalf("pipeline failed: %v", err)
-	}
+	beamtest.Run(t, func(s beam.Scope) error { return Build(s, plan) })
 	// A worker's reporter runs until its process ends; here the last
 	// window so far is exported by stopping it.
 	selfmetrics.StopWorker()

@@ -1,17 +1,16 @@
 package pipeline_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/beametrics/beametrics/internal/selfmetrics"
+	"github.com/beametrics/beametrics/internal/testing/runoutput"
 	"github.com/beametrics/beametrics/pipeline"
 	"github.com/beametrics/beametrics/transforms/pubsubread"
 )
@@ -71,40 +70,23 @@ func TestEmbeddedQuickStartDrains(t *testing.T) {
 		t.Errorf("stderr does not say it streams from the embedded server:\n%s", stderr.String())
 	}
 
-	f, err := os.Open(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
 	var counted int64
 	metrics := map[string]int{}
-	for sc.Scan() {
-		var e struct {
-			Metric      string            `json:"metric_name"`
-			Labels      map[string]string `json:"labels"`
-			Value       json.RawMessage   `json:"value"`
-			WindowStart time.Time         `json:"window_start"`
-			WindowEnd   time.Time         `json:"window_end"`
-			Timestamp   time.Time         `json:"timestamp"`
-		}
-		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
-			t.Fatalf("output line %s: %v", sc.Bytes(), err)
-		}
+	for _, e := range runoutput.ReadPoints(t, out) {
 		metrics[e.Metric]++
 		if strings.HasPrefix(e.Metric, "beametrics/") {
 			// Self-metrics are windows of the processing clock, aligned
 			// like the metrics' ones, the last one too.
 			if !e.Timestamp.Equal(e.WindowEnd) || !e.WindowEnd.After(e.WindowStart) || e.WindowEnd.UnixNano()%int64(10*time.Second) != 0 {
-				t.Errorf("self-metric line %s: want a window stamped at its aligned end", sc.Bytes())
+				t.Errorf("self-metric line %s: want a window stamped at its aligned end (timestamp %v)", e.Series(), e.Timestamp)
 			}
 			if e.Metric == "beametrics/watermark_lag" && strings.HasPrefix(string(e.Value), "-") {
-				t.Errorf("self-metric line %s: a negative lag", sc.Bytes())
+				t.Errorf("self-metric line %s: a negative lag %s", e.Series(), e.Value)
 			}
 			continue
 		}
 		if e.WindowEnd.Sub(e.WindowStart) != 10*time.Second || !e.Timestamp.Equal(e.WindowEnd) || e.WindowStart.UnixNano()%int64(10*time.Second) != 0 {
-			t.Errorf("line %s: want an aligned 10 s window stamped at its end", sc.Bytes())
+			t.Errorf("line %s: want an aligned 10 s window stamped at its end (timestamp %v)", e.Series(), e.Timestamp)
 		}
 		if e.Metric == "requests" || e.Metric == "pipeline-liveness" {
 			var n int64

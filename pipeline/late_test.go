@@ -1,9 +1,7 @@
 package pipeline_test
 
 import (
-	"bufio"
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"os"
 	"regexp"
@@ -15,6 +13,7 @@ import (
 
 	"github.com/beametrics/beametrics/internal/selfmetrics"
 	"github.com/beametrics/beametrics/internal/testing/pubsubtest"
+	"github.com/beametrics/beametrics/internal/testing/runoutput"
 	"github.com/beametrics/beametrics/pipeline"
 )
 
@@ -33,9 +32,7 @@ func TestLateCountsOnlyWhatWasDropped(t *testing.T) {
 	}
 	const backlog, late = 50, 20
 	srv := pubsubtest.StartFake(t)
-	c := srv.Client(t, e2eProject)
-	pubsubtest.CreateTopic(t, c, e2eTopic)
-	pubsubtest.CreateSubscription(t, c, e2eSub, e2eTopic, 10*time.Second)
+	c := e2eSubscription(t, srv, 10*time.Second)
 	t.Setenv("PUBSUB_EMULATOR_HOST", srv.Addr)
 	publish := func(n int, age time.Duration) {
 		at := time.Now().Add(-age).UTC().Format(time.RFC3339Nano)
@@ -78,24 +75,14 @@ func TestLateCountsOnlyWhatWasDropped(t *testing.T) {
 
 // exportedTotal adds the values of metric n in the local exporter's file.
 func exportedTotal(t *testing.T, path string) int {
-	f, err := os.Open(path)
-	if err != nil {
-		return 0
+	t.Helper()
+	if _, err := os.Stat(path); err != nil {
+		return 0 // nothing exported yet
 	}
-	defer f.Close()
 	total := 0
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		var p struct {
-			Metric string  `json:"metric_name"`
-			Value  float64 `json:"value"`
-		}
-		if err := json.Unmarshal(sc.Bytes(), &p); err != nil {
-			t.Errorf("exported line %s: %v", sc.Text(), err)
-			continue
-		}
+	for _, p := range runoutput.ReadPoints(t, path) {
 		if p.Metric == "n" {
-			total += int(p.Value)
+			total += int(p.Number(t))
 		}
 	}
 	return total

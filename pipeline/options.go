@@ -119,7 +119,7 @@ func (o *Options) configText(read func(path string) ([]byte, error)) (name strin
 	case o.Config != "":
 		b, err := read(o.Config)
 		if err != nil {
-			return "", nil, fmt.Errorf("--config %s: %v", o.Config, err)
+			return "", nil, fmt.Errorf("--config %s: %w", o.Config, err)
 		}
 		return o.Config, b, nil
 	case o.Metrics != "":
@@ -127,7 +127,7 @@ func (o *Options) configText(read func(path string) ([]byte, error)) (name strin
 		// to parse; here it is an error.
 		var probe []any
 		if err := json.Unmarshal([]byte(o.Metrics), &probe); err != nil {
-			return "", nil, fmt.Errorf("--metrics is not a JSON array: %v", err)
+			return "", nil, fmt.Errorf("--metrics is not a JSON array: %w", err)
 		}
 		return "--metrics", []byte(o.Metrics), nil
 	case o.MetricName != "":
@@ -164,7 +164,7 @@ func (o *Options) singleMetric() (string, []byte, error) {
 			continue
 		}
 		if err := json.Unmarshal([]byte(f.value), f.into); err != nil {
-			return "", nil, fmt.Errorf("%s: %v", f.flag, err)
+			return "", nil, fmt.Errorf("%s: %w", f.flag, err)
 		}
 		m[f.key] = f.into
 	}

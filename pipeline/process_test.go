@@ -21,6 +21,7 @@ import (
 	"github.com/beametrics/beametrics/internal/selfmetrics"
 	"github.com/beametrics/beametrics/internal/testing/processenv"
 	"github.com/beametrics/beametrics/internal/testing/pubsubtest"
+	"github.com/beametrics/beametrics/internal/testing/runoutput"
 )
 
 // The worker-process suite: beametrics runs as a subprocess (the launcher)
@@ -127,24 +128,7 @@ func metricLines(t *testing.T, stdout string) []string {
 // nothing but metric points on standard output.
 func TestWorkerProcessReplay(t *testing.T) {
 	const n = 20_000
-	gen := loggen.New(43, time.Date(2025, 11, 24, 16, 0, 0, 0, time.UTC), 60*time.Millisecond)
-	var file bytes.Buffer
-	var good [][]byte
-	badAt := map[int]badLine{}
-	for i, bl := range badLines {
-		badAt[(i+1)*n/(len(badLines)+1)] = bl
-	}
-	var buf []byte
-	for i := 0; i < n; i++ {
-		if bl, ok := badAt[i]; ok {
-			file.WriteString(bl.data + "\n")
-		}
-		buf, _ = gen.Append(buf[:0])
-		good = append(good, append([]byte(nil), buf...))
-		file.Write(buf)
-		file.WriteByte('\n')
-	}
-	input := writeFile(t, "logs.jsonl", file.Bytes())
+	input, good := replayInput(t, loggen.New(43, time.Date(2025, 11, 24, 16, 0, 0, 0, time.UTC), 60*time.Millisecond), n)
 	dir := t.TempDir()
 	out, dead := dir+"/metrics.jsonl", dir+"/dead.jsonl"
 
@@ -168,21 +152,7 @@ func TestWorkerProcessReplay(t *testing.T) {
 	}
 }
 
-const workerStreamConfig = `
-event_time_field: time
-window: 10s
-metrics:
-  - name: pipeline-liveness
-    type: count
-    dynamic_labels: {pipeline_id: pipeline-id, pipeline_env: pipeline-env}
-    filter-conditions:
-      - {field: user_agent, operator: equals, value: beametrics-dummy}
-    absent:
-      expected:
-        - {pipeline_id: "0", pipeline_env: blue}
-        - {pipeline_id: "1", pipeline_env: blue}
-    export_type: local
-  - name: bytes_total
+const workerStreamConfig = livenessMetric + `  - name: bytes_total
     type: sum
     field: bytes
     kind: cumulative
@@ -197,10 +167,8 @@ metrics:
 // every message is acked once.
 func TestWorkerProcessStreaming(t *testing.T) {
 	srv := pubsubtest.StartFake(t)
-	c := srv.Client(t, e2eProject)
-	pubsubtest.CreateTopic(t, c, e2eTopic)
+	c := e2eSubscription(t, srv, time.Minute)
 	pubsubtest.CreateTopic(t, c, "projects/e2e/topics/dead")
-	pubsubtest.CreateSubscription(t, c, e2eSub, e2eTopic, time.Minute)
 
 	// Six 10 s windows starting two minutes ahead: none closes before the
 	// drain, however slow the machine. Route 0 beats at seconds 0, 3, 6,
@@ -240,20 +208,16 @@ func TestWorkerProcessStreaming(t *testing.T) {
 	for {
 		read, deadRead = 0, 0
 		for _, line := range strings.Split(l.stdout.String(), "\n") {
-			var p struct {
-				Metric string            `json:"metric_name"`
-				Labels map[string]string `json:"labels"`
-				Value  int64             `json:"value"`
-			}
-			if json.Unmarshal([]byte(line), &p) != nil || !strings.HasPrefix(p.Metric, selfmetrics.Prefix) {
-				continue
+			p, err := runoutput.ParsePoint([]byte(line))
+			if err != nil || !strings.HasPrefix(p.Metric, selfmetrics.Prefix) {
+				continue // a line still being written, or not a self-metric
 			}
 			workers[p.Labels[selfmetrics.WorkerLabel]] = true
 			switch p.Metric {
 			case selfmetrics.MetricEventsRead:
-				read += p.Value
+				read += int64(p.Number(t))
 			case selfmetrics.MetricDeadLetters:
-				deadRead += p.Value
+				deadRead += int64(p.Number(t))
 			}
 		}
 		if read == int64(good) && deadRead == int64(len(badReasons)) {
@@ -284,21 +248,15 @@ func TestWorkerProcessStreaming(t *testing.T) {
 
 	var got []string
 	for _, line := range metricLines(t, l.stdout.String()) {
-		var p struct {
-			Metric string            `json:"metric_name"`
-			Labels map[string]string `json:"labels"`
-			Value  float64           `json:"value"`
-			Start  time.Time         `json:"window_start"`
-			End    time.Time         `json:"window_end"`
-		}
-		if err := json.Unmarshal([]byte(line), &p); err != nil {
+		p, err := runoutput.ParsePoint([]byte(line))
+		if err != nil {
 			t.Fatalf("%s: %v", line, err)
 		}
 		if strings.HasPrefix(p.Metric, selfmetrics.Prefix) {
 			continue
 		}
 		got = append(got, fmt.Sprintf("%s %s w%d-w%d %g", p.Metric, p.Labels["pipeline_id"],
-			int(p.Start.Sub(t0)/(10*time.Second)), int(p.End.Sub(t0)/(10*time.Second)), p.Value))
+			int(p.WindowStart.Sub(t0)/(10*time.Second)), int(p.WindowEnd.Sub(t0)/(10*time.Second)), p.Number(t)))
 	}
 	var want []string
 	for w := 0; w < windows; w++ {

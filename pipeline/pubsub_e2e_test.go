@@ -85,13 +85,21 @@ func e2eEvents(n int) (msgs []*pubsub.Message, bad int, want []string) {
 	return msgs, bad, want
 }
 
+// e2eSubscription creates the test topic and its subscription on srv and
+// returns a client of srv.
+func e2eSubscription(t *testing.T, srv *pubsubtest.Server, ackDeadline time.Duration) *pubsub.Client {
+	t.Helper()
+	c := srv.Client(t, e2eProject)
+	pubsubtest.CreateTopic(t, c, e2eTopic)
+	pubsubtest.CreateSubscription(t, c, e2eSub, e2eTopic, ackDeadline)
+	return c
+}
+
 // runPubSubE2E publishes the logs to srv, runs the real Build path with the
 // Pub/Sub source until it has read every message, and checks the exported
 // totals and the dead letters. It returns the client and message IDs.
 func runPubSubE2E(t *testing.T, srv *pubsubtest.Server, ackDeadline time.Duration) (*pubsub.Client, []string) {
-	c := srv.Client(t, e2eProject)
-	pubsubtest.CreateTopic(t, c, e2eTopic)
-	pubsubtest.CreateSubscription(t, c, e2eSub, e2eTopic, ackDeadline)
+	c := e2eSubscription(t, srv, ackDeadline)
 	msgs, bad, want := e2eEvents(400)
 	ids := pubsubtest.Publish(t, c, e2eTopic, msgs)
 
@@ -179,9 +187,7 @@ func TestPubSubEndToEndEmulator(t *testing.T) {
 // are exported (transforms/ackgate), so the drain is what acks them.
 func TestDrainStopAll(t *testing.T) {
 	srv := pubsubtest.StartFake(t)
-	c := srv.Client(t, e2eProject)
-	pubsubtest.CreateTopic(t, c, e2eTopic)
-	pubsubtest.CreateSubscription(t, c, e2eSub, e2eTopic, time.Minute)
+	c := e2eSubscription(t, srv, time.Minute)
 	msgs, bad, want := e2eEvents(300)
 	pubsubtest.Publish(t, c, e2eTopic, msgs)
 	t.Setenv("PUBSUB_EMULATOR_HOST", srv.Addr)

@@ -1,20 +1,19 @@
 package pipeline_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"math"
 	"os"
-	"sort"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/beametrics/beametrics/internal/loggen"
 	"github.com/beametrics/beametrics/internal/selfmetrics"
+	"github.com/beametrics/beametrics/internal/testing/runoutput"
 	"github.com/beametrics/beametrics/pipeline"
 )
 
@@ -47,16 +46,6 @@ type logLine struct {
 	} `json:"http"`
 }
 
-// exported is one line of the local exporter's contract.
-type exported struct {
-	Metric      string            `json:"metric_name"`
-	Labels      map[string]string `json:"labels"`
-	Value       json.RawMessage   `json:"value"`
-	WindowStart time.Time         `json:"window_start"`
-	WindowEnd   time.Time         `json:"window_end"`
-	Timestamp   time.Time         `json:"timestamp"`
-}
-
 type distValue struct {
 	Count   int64   `json:"count"`
 	Sum     float64 `json:"sum"`
@@ -76,16 +65,7 @@ type want struct {
 }
 
 func seriesKey(metric string, labels map[string]string, start time.Time, size time.Duration) string {
-	names := make([]string, 0, len(labels))
-	for k := range labels {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	var ls []string
-	for _, k := range names {
-		ls = append(ls, k+"="+labels[k])
-	}
-	return fmt.Sprintf("%s{%s} %s/%s", metric, strings.Join(ls, ","), start.UTC().Format(time.RFC3339), start.Add(size).UTC().Format(time.RFC3339))
+	return runoutput.SeriesKey(metric, labels, start, start.Add(size))
 }
 
 // expectReplay computes every series of testdata/replay.yaml over lines
@@ -154,15 +134,11 @@ func expectReplay(t *testing.T, lines [][]byte) map[string]*want {
 	return out
 }
 
-// TestReplayFile replays 100,000 generated lines and six bad ones
-// through pipeline.Run with --input, exports through the local exporter to
-// a file and compares every series with the answers computed here, then
-// checks the dead letters line by line.
-func TestReplayFile(t *testing.T) {
-	const n = 100_000
-	gen := loggen.New(42, time.Date(2025, 11, 24, 16, 0, 0, 0, time.UTC), 10*time.Millisecond)
+// replayInput writes n lines of gen to a file with badLines spread
+// evenly among them; it returns the file's path and the good lines.
+func replayInput(t *testing.T, gen *loggen.Generator, n int) (path string, good [][]byte) {
+	t.Helper()
 	var file bytes.Buffer
-	var good [][]byte
 	badAt := map[int]badLine{}
 	for i, bl := range badLines {
 		badAt[(i+1)*n/(len(badLines)+1)] = bl
@@ -177,7 +153,16 @@ func TestReplayFile(t *testing.T) {
 		file.Write(buf)
 		file.WriteByte('\n')
 	}
-	input := writeFile(t, "logs.jsonl", file.Bytes())
+	return writeFile(t, "logs.jsonl", file.Bytes()), good
+}
+
+// TestReplayFile replays 100,000 generated lines and six bad ones
+// through pipeline.Run with --input, exports through the local exporter to
+// a file and compares every series with the answers computed here, then
+// checks the dead letters line by line.
+func TestReplayFile(t *testing.T) {
+	const n = 100_000
+	input, good := replayInput(t, loggen.New(42, time.Date(2025, 11, 24, 16, 0, 0, 0, time.UTC), 10*time.Millisecond), n)
 	dir := t.TempDir()
 	out, dead := dir+"/metrics.jsonl", dir+"/dead.jsonl"
 
@@ -215,12 +200,6 @@ func TestReplayFile(t *testing.T) {
 
 func checkReplayOutput(t *testing.T, path string, wants map[string]*want) {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
 	sizes := map[string]time.Duration{"checkout-bytes": 5 * time.Minute, "slowest": 5 * time.Minute}
 	seen := map[string]bool{}
 	bad := 0
@@ -229,14 +208,7 @@ func checkReplayOutput(t *testing.T, path string, wants map[string]*want) {
 			t.Errorf(format, a...)
 		}
 	}
-	for sc.Scan() {
-		var e exported
-		dec := json.NewDecoder(bytes.NewReader(sc.Bytes()))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&e); err != nil {
-			fail("output line %s: %v", sc.Bytes(), err)
-			continue
-		}
+	for _, e := range runoutput.ReadPoints(t, path) {
 		size := sizes[e.Metric]
 		if size == 0 {
 			size = time.Minute
@@ -288,9 +260,6 @@ func checkReplayOutput(t *testing.T, path string, wants map[string]*want) {
 			fail("%s: count value %s is not an integer", k, e.Value)
 		}
 	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
 	missing := 0
 	for k := range wants {
 		if !seen[k] {
@@ -316,41 +285,21 @@ func closeTo(got, want, rel float64) bool {
 // file (and, when it gives one, the line's byte offset in it).
 func checkDeadLetters(t *testing.T, path, input string, bads []badLine) {
 	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("dead-letter file: %v", err)
-	}
-	type record struct {
-		Reason     string    `json:"reason"`
-		Detail     string    `json:"detail"`
-		Source     string    `json:"source"`
-		Time       time.Time `json:"time"`
-		Data       *string   `json:"data"`
-		DataBase64 []byte    `json:"data_base64"`
-	}
+	letters := runoutput.ReadDeadLetters(t, path)
 	got := map[string]string{} // original bytes -> reason
-	lines := bytes.Split(bytes.TrimSuffix(b, []byte("\n")), []byte("\n"))
-	for _, l := range lines {
-		var r record
-		if err := json.Unmarshal(l, &r); err != nil {
-			t.Errorf("dead letter line %s: %v", l, err)
-			continue
+	for _, l := range letters {
+		data := string(l.Data())
+		if l.Detail == "" || l.Time.IsZero() {
+			t.Errorf("dead letter %+v: want a detail and a time", l)
 		}
-		data := string(r.DataBase64)
-		if r.Data != nil {
-			data = *r.Data
-		}
-		if r.Detail == "" || r.Time.IsZero() {
-			t.Errorf("dead letter %s: want a detail and a time", l)
-		}
-		checkSource(t, r.Source, input, data)
+		checkSource(t, l.Source, input, data)
 		if _, dup := got[data]; dup {
 			t.Errorf("dead letter %q written twice", data)
 		}
-		got[data] = r.Reason
+		got[data] = l.Reason
 	}
-	if len(lines) != len(bads) {
-		t.Errorf("%d dead letters written, want %d:\n%s", len(lines), len(bads), b)
+	if len(letters) != len(bads) {
+		t.Errorf("%d dead letters written, want %d: %+v", len(letters), len(bads), letters)
 	}
 	for _, bl := range bads {
 		reason, ok := got[bl.data]

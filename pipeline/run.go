@@ -142,7 +142,7 @@ func exporterSettings(cfg *config.Config, flags exporters.Settings) (exporters.S
 		dec := yaml.NewDecoder(strings.NewReader(string(b)))
 		dec.KnownFields(true)
 		if err := dec.Decode(&fromFile); err != nil {
-			return fromFile, fmt.Errorf("%s:%d:%d: exporters: %v", cfg.File, cfg.Exporters.Line, cfg.Exporters.Column, err)
+			return fromFile, fmt.Errorf("%s:%d:%d: exporters: %w", cfg.File, cfg.Exporters.Line, cfg.Exporters.Column, err)
 		}
 	}
 	return fromFile.Override(flags), nil
@@ -255,7 +255,7 @@ func prepareLaunch(ctx context.Context, o *Options, stderr io.Writer) (_ *launch
 	}
 	if embedded {
 		if l.emb, err = StartEmbedded(ctx, 50); err != nil {
-			return nil, runError(fmt.Errorf("embedded Pub/Sub: %v", err))
+			return nil, runError(fmt.Errorf("embedded Pub/Sub: %w", err))
 		}
 		defer func() {
 			if err != nil {

@@ -3,8 +3,11 @@ package pipeline_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -26,6 +29,17 @@ func runOptions(t *testing.T, o *pipeline.Options) (stderr string, err error) {
 	o.ProgressInterval = 0
 	err = pipeline.Run(context.Background(), o, &buf)
 	return buf.String(), err
+}
+
+// runOneLine runs o over a file holding oneLine, exporting to a new local
+// file; it returns that file's path, stderr and Run's error.
+func runOneLine(t *testing.T, o *pipeline.Options) (out, stderr string, err error) {
+	t.Helper()
+	o.Inputs = []string{writeFile(t, "in.jsonl", []byte(oneLine))}
+	out = t.TempDir() + "/out.jsonl"
+	o.Exporters.Local.Path = out
+	stderr, err = runOptions(t, o)
+	return out, stderr, err
 }
 
 // wantExit checks that err is an *ExitError with code and a message
@@ -55,11 +69,7 @@ func wantExit(t *testing.T, err error, stderr string, code int, pattern string, 
 
 func TestRunBadConfigIsUsageErrorWithPosition(t *testing.T) {
 	cfg := writeFile(t, "bad.yaml", []byte("event_time_field: time\nmetrics:\n  - name: requests\n    type: cuont\n"))
-	input := writeFile(t, "in.jsonl", []byte(oneLine))
-	out := t.TempDir() + "/out.jsonl"
-	o := &pipeline.Options{Config: cfg, Inputs: []string{input}}
-	o.Exporters.Local.Path = out
-	stderr, err := runOptions(t, o)
+	out, stderr, err := runOneLine(t, &pipeline.Options{Config: cfg})
 	wantExit(t, err, stderr, 2, regexp.QuoteMeta(cfg)+`:4:11: .*unknown metric type "cuont"`, out)
 }
 
@@ -76,15 +86,12 @@ func TestRunBadConfigStartsNoEmbeddedServer(t *testing.T) {
 
 func TestRunInputWithoutEventTimeField(t *testing.T) {
 	cfg := writeFile(t, "c.yaml", []byte("metrics:\n  - {name: requests, type: count, export_type: local}\n"))
-	input := writeFile(t, "in.jsonl", []byte(oneLine))
-	out := t.TempDir() + "/out.jsonl"
-	o := &pipeline.Options{Config: cfg, Inputs: []string{input}}
-	o.Exporters.Local.Path = out
-	stderr, err := runOptions(t, o)
+	o := &pipeline.Options{Config: cfg}
+	out, stderr, err := runOneLine(t, o)
 	wantExit(t, err, stderr, 2, `--input needs an event time field`, out)
 
 	// The flag supplies it.
-	o = &pipeline.Options{Config: cfg, Inputs: []string{input}, EventTimeField: "time"}
+	o = &pipeline.Options{Config: cfg, Inputs: o.Inputs, EventTimeField: "time"}
 	o.Exporters.Local.Path = out
 	if stderr, err := runOptions(t, o); err != nil {
 		t.Fatalf("with --event-time-field: %v\n%s", err, stderr)
@@ -105,11 +112,8 @@ func TestRunGlobMatchingNothing(t *testing.T) {
 }
 
 func TestRunSingleMetricNeedsFilter(t *testing.T) {
-	input := writeFile(t, "in.jsonl", []byte(oneLine))
-	out := t.TempDir() + "/out.jsonl"
-	o := &pipeline.Options{MetricName: "errors", MetricType: "count", Inputs: []string{input}, EventTimeField: "time", ExportType: "local"}
-	o.Exporters.Local.Path = out
-	stderr, err := runOptions(t, o)
+	o := &pipeline.Options{MetricName: "errors", MetricType: "count", EventTimeField: "time", ExportType: "local"}
+	out, stderr, err := runOneLine(t, o)
 	wantExit(t, err, stderr, 2, `--filter-conditions is required`, out)
 
 	// With the filter the same flags run.
@@ -124,17 +128,31 @@ func TestRunSingleMetricNeedsFilter(t *testing.T) {
 }
 
 func TestRunMetricsJSONThatDoesNotParse(t *testing.T) {
-	input := writeFile(t, "in.jsonl", []byte(oneLine))
-	out := t.TempDir() + "/out.jsonl"
 	// The original fell back to the single-metric flags here; the flags
 	// would make a valid config, so a fallback would run.
-	o := &pipeline.Options{Metrics: `[{"name":"requests","type":"count"`, Inputs: []string{input}, EventTimeField: "time", ExportType: "local",
+	o := &pipeline.Options{Metrics: `[{"name":"requests","type":"count"`, EventTimeField: "time", ExportType: "local",
 		MetricName: "errors", FilterConditions: `[{"field":"http.status","operator":"equals","value":500}]`}
-	o.Exporters.Local.Path = out
-	stderr, err := runOptions(t, o)
+	out, stderr, err := runOneLine(t, o)
 	wantExit(t, err, stderr, 2, `--metrics is not a JSON array`, out)
 
 	o.Metrics = `{"name":"requests","type":"count"}` // an object, not an array
 	stderr, err = runOptions(t, o)
 	wantExit(t, err, stderr, 2, `--metrics`, out)
+}
+
+// Prepare's usage errors keep their cause for errors.Is and errors.As: a
+// missing --config file is fs.ErrNotExist, a --metrics that does not parse
+// a *json.SyntaxError.
+func TestPrepareErrorsKeepTheirCause(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "none.yaml")
+	_, err := pipeline.Prepare(context.Background(), &pipeline.Options{Config: missing})
+	var exit *pipeline.ExitError
+	if !errors.As(err, &exit) || exit.Code != 2 || !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("missing --config: %v (%T), want a usage error wrapping fs.ErrNotExist", err, err)
+	}
+	_, err = pipeline.Prepare(context.Background(), &pipeline.Options{Metrics: `[{"name"`})
+	var syntax *json.SyntaxError
+	if !errors.As(err, &syntax) {
+		t.Errorf("bad --metrics: %v (%T), want it to wrap a *json.SyntaxError", err, err)
+	}
 }

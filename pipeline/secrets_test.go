@@ -150,28 +150,9 @@ metrics:
 func TestNoSecretInAnyOutput(t *testing.T) {
 	runChildIfAsked()
 	const token = "tok-e2e-9a7d3c51"
-	var echoed atomic.Int64
-	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		echoed.Add(1)
-		http.Error(w, "out of order sample; request had Authorization: "+r.Header.Get("Authorization"), http.StatusBadRequest)
-	}))
-	defer recv.Close()
-	dir := t.TempDir()
-	tokFile, localOut, dead := filepath.Join(dir, "token"), filepath.Join(dir, "metrics.jsonl"), filepath.Join(dir, "dead.jsonl")
-	if err := os.WriteFile(tokFile, []byte(token+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg := writeFile(t, "c.yaml", []byte(fmt.Sprintf(`event_time_field: time
-window: 60s
-metrics:
-  - {name: requests, type: count, dynamic_labels: {service: service}, export_type: prometheus}
-  - {name: requests-local, type: count, export_type: local}
-exporters:
-  prometheus_remote_write: {url: %q, bearer_token_file: %q, max_retries: 1}
-  local: {path: %q}
-`, recv.URL+"/api/v1/write", tokFile, localOut)))
+	cfg, dead, localOut, echoed := echoingReceiver(t, token, "60s")
 	cmd := child(cfg, webLogs(t, 3000), dead)
-	outputs := runWithoutSecret(t, cmd, &echoed, token, dead, localOut)
+	outputs := runWithoutSecret(t, cmd, echoed, token, dead, localOut)
 	// The failures went to the dead letters, with the echo masked.
 	if d := string(outputs["dead.jsonl"]); !strings.Contains(d, "export_failed/prometheus/HTTP_400") || !strings.Contains(d, "Authorization: Bearer [redacted]") {
 		t.Errorf("dead letters lack the masked export failures:\n%.2000s", d)
@@ -185,36 +166,14 @@ exporters:
 func TestNoSecretInAnyOutputStreaming(t *testing.T) {
 	runChildIfAsked()
 	const token = "tok-stream-51c0e8aa"
-	var echoed atomic.Int64
-	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		echoed.Add(1)
-		http.Error(w, "out of order sample; request had Authorization: "+r.Header.Get("Authorization"), http.StatusBadRequest)
-	}))
-	defer recv.Close()
 	srv := pubsubtest.StartFake(t)
-	c := srv.Client(t, e2eProject)
-	pubsubtest.CreateTopic(t, c, e2eTopic)
-	pubsubtest.CreateSubscription(t, c, e2eSub, e2eTopic, time.Minute)
+	c := e2eSubscription(t, srv, time.Minute)
 	msgs, _, _ := e2eEvents(200)
 	pubsubtest.Publish(t, c, e2eTopic, msgs)
-
-	dir := t.TempDir()
-	tokFile, localOut, dead := filepath.Join(dir, "token"), filepath.Join(dir, "metrics.jsonl"), filepath.Join(dir, "dead.jsonl")
-	if err := os.WriteFile(tokFile, []byte(token+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg := writeFile(t, "c.yaml", []byte(fmt.Sprintf(`event_time_field: time
-window: 10s
-metrics:
-  - {name: requests, type: count, dynamic_labels: {service: service}, export_type: prometheus}
-  - {name: requests-local, type: count, export_type: local}
-exporters:
-  prometheus_remote_write: {url: %q, bearer_token_file: %q, max_retries: 1}
-  local: {path: %q}
-`, recv.URL+"/api/v1/write", tokFile, localOut)))
+	cfg, dead, localOut, echoed := echoingReceiver(t, token, "10s")
 	cmd := child(cfg, "", dead)
 	cmd.Env = append(cmd.Env, "PUBSUB_EMULATOR_HOST="+srv.Addr, childSubEnv+"="+e2eSub, childReadEnv+"="+strconv.Itoa(len(msgs)))
-	outputs := runWithoutSecret(t, cmd, &echoed, token, dead, localOut)
+	outputs := runWithoutSecret(t, cmd, echoed, token, dead, localOut)
 	// The check covered self-metrics with the failure in their labels.
 	if l := string(outputs["metrics.jsonl"]); !strings.Contains(l, `"beametrics/export_failures"`) || !strings.Contains(l, "HTTP_400") {
 		t.Errorf("the local output lacks the self-metric counting the failed exports:\n%.3000s\n%s", l, outputs["stderr"])
@@ -238,6 +197,36 @@ func TestRunInputDirectoryIsUsageError(t *testing.T) {
 	if strings.Contains(stderr, "goroutine ") || strings.Contains(stderr, "panic") {
 		t.Errorf("stderr holds a stack trace:\n%s", stderr)
 	}
+}
+
+// echoingReceiver starts a remote-write receiver that answers 400 quoting
+// the request's Authorization header, and writes a config (windows of
+// window) that exports to it with token as the bearer token file and
+// counts to a local file too. It returns the config, where the run's dead
+// letters and local output are to go, and the receiver's request count.
+func echoingReceiver(t *testing.T, token, window string) (cfg, dead, localOut string, echoed *atomic.Int64) {
+	t.Helper()
+	echoed = new(atomic.Int64)
+	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		echoed.Add(1)
+		http.Error(w, "out of order sample; request had Authorization: "+r.Header.Get("Authorization"), http.StatusBadRequest)
+	}))
+	t.Cleanup(recv.Close)
+	dir := t.TempDir()
+	tokFile, localOut, dead := filepath.Join(dir, "token"), filepath.Join(dir, "metrics.jsonl"), filepath.Join(dir, "dead.jsonl")
+	if err := os.WriteFile(tokFile, []byte(token+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg = writeFile(t, "c.yaml", []byte(fmt.Sprintf(`event_time_field: time
+window: %s
+metrics:
+  - {name: requests, type: count, dynamic_labels: {service: service}, export_type: prometheus}
+  - {name: requests-local, type: count, export_type: local}
+exporters:
+  prometheus_remote_write: {url: %q, bearer_token_file: %q, max_retries: 1}
+  local: {path: %q}
+`, window, recv.URL+"/api/v1/write", tokFile, localOut)))
+	return cfg, dead, localOut, echoed
 }
 
 // runWithoutSecret runs the child, checks that the receiver got a request

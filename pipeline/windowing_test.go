@@ -7,26 +7,11 @@ import (
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/teststream"
 
 	"github.com/beametrics/beametrics/internal/config"
+	"github.com/beametrics/beametrics/internal/testing/beamtest"
 	"github.com/beametrics/beametrics/pipeline"
-	"github.com/beametrics/beametrics/transforms/pubsubread"
 )
-
-func init() {
-	register.Function2x1(toMessage)
-}
-
-// toMessage turns a TestStream element "env|json" into the Pub/Sub message
-// the pipeline reads: TestStream elements need built-in coders.
-func toMessage(t beam.EventTime, s string) pubsubread.Message {
-	env, data, _ := strings.Cut(s, "|")
-	return pubsubread.Message{ID: data, Data: []byte(data), Attributes: map[string]string{"env": env},
-		PublishTime: t.ToTime()}
-}
 
 // base is aligned to every window size used here.
 var base = time.Date(2025, 11, 24, 16, 0, 0, 0, time.UTC)
@@ -39,11 +24,9 @@ type logEvent struct {
 	bytes   int
 }
 
-func (e logEvent) element() string {
-	return fmt.Sprintf(`%s|{"time":%q,"service":%q,"bytes":%d}`, e.env, base.Add(e.at).Format(time.RFC3339Nano), e.service, e.bytes)
+func (e logEvent) body() string {
+	return fmt.Sprintf(`{"time":%q,"service":%q,"bytes":%d}`, base.Add(e.at).Format(time.RFC3339Nano), e.service, e.bytes)
 }
-
-func millis(d time.Duration) int64 { return base.Add(d).UnixMilli() }
 
 // streamStep is one TestStream step: elements stamped with their event
 // times, or a watermark move.
@@ -68,34 +51,19 @@ func runStreamWith(t *testing.T, rec *recorder, yaml string, steps []streamStep)
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
-	ts := teststream.NewConfig()
+	records := beamtest.NewRecords(t)
 	for _, st := range steps {
 		if st.events == nil {
-			if err := ts.AdvanceWatermark(millis(st.watermark)); err != nil {
-				t.Fatal(err)
-			}
+			records.Advance(base.Add(st.watermark))
 			continue
 		}
-		// One AddElements per event: each carries its own timestamp.
+		// One element per event: each carries its own timestamp.
 		for _, e := range st.events {
-			if err := ts.AddElements(millis(e.at), e.element()); err != nil {
-				t.Fatal(err)
-			}
+			records.AddWithAttributes(base.Add(e.at), map[string]string{"env": e.env}, e.body())
 		}
 	}
-	if err := ts.AdvanceWatermarkToInfinity(); err != nil {
-		t.Fatal(err)
-	}
-	p, s := beam.NewPipelineWithRoot()
-	plan := &pipeline.Plan{Source: src, Config: cfg, ReadRecords: func(s beam.Scope) beam.PCollection {
-		return beam.ParDo(s, toMessage, teststream.Create(s, ts))
-	}}
-	if err := pipeline.Build(s, plan); err != nil {
-		t.Fatalf("Build: %v", err)
-	}
-	if err := ptest.Run(p); err != nil {
-		t.Fatalf("pipeline failed: %v", err)
-	}
+	plan := &pipeline.Plan{Source: src, Config: cfg, ReadRecords: records.Source()}
+	beamtest.Run(t, func(s beam.Scope) error { return pipeline.Build(s, plan) })
 }
 
 // Two metrics with different windows in one config: windows are aligned

@@ -49,14 +49,14 @@ func startWorkerProcs(ctx context.Context, stderr io.Writer) (*workerProcs, cont
 	}
 	dir, err := os.MkdirTemp("", "beametrics-workers-")
 	if err != nil {
-		return nil, ctx, fmt.Errorf("worker processes: %v", err)
+		return nil, ctx, fmt.Errorf("worker processes: %w", err)
 	}
 	w := &workerProcs{dir: dir, stopFile: dir + "/stop"}
 	// The workers inherit this process's environment through prism and
 	// the boot loader.
 	if err := os.Setenv(pubsubread.StopFileEnv, w.stopFile); err != nil {
 		os.RemoveAll(dir)
-		return nil, ctx, fmt.Errorf("worker processes: %v", err)
+		return nil, ctx, fmt.Errorf("worker processes: %w", err)
 	}
 	ctx, w.cancel = context.WithCancel(ctx)
 

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -17,6 +16,7 @@ import (
 	"cloud.google.com/go/pubsub/v2"
 
 	"github.com/beametrics/beametrics/internal/testing/pubsubtest"
+	"github.com/beametrics/beametrics/internal/testing/runoutput"
 )
 
 // childArgsEnv makes the test binary run beametrics itself with these
@@ -210,31 +210,18 @@ func readFile(dir, name string) string {
 // and returns their sum. A torn last line (the kill) is skipped.
 func countIndexes(t *testing.T, path string, counts []int) int {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
 	sum := 0
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		var p struct {
-			Metric string            `json:"metric_name"`
-			Labels map[string]string `json:"labels"`
-			Value  int               `json:"value"`
-		}
-		if json.Unmarshal(sc.Bytes(), &p) != nil || p.Metric != "crash" {
+	for _, p := range runoutput.ReadPointsKilled(t, path) {
+		if p.Metric != "crash" {
 			continue
 		}
 		i, err := strconv.Atoi(p.Labels["i"])
 		if err != nil || i < 0 || i >= len(counts) {
 			t.Fatalf("%s: a point with label i=%q", path, p.Labels["i"])
 		}
-		counts[i] += p.Value
-		sum += p.Value
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
+		n := int(p.Number(t))
+		counts[i] += n
+		sum += n
 	}
 	return sum
 }

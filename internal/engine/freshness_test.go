@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -58,7 +59,7 @@ metrics:
 	}
 	lag := got["fresh"]
 	// Lags: 0.5, 60, 1800, -20, -60 s over bounds [1, 60, 3600].
-	if want := []int64{3, 1, 1, 0}; lag.Count != 5 || !equalInts(lag.Buckets, want) {
+	if want := []int64{3, 1, 1, 0}; lag.Count != 5 || !slices.Equal(lag.Buckets, want) {
 		t.Errorf("lag count %d buckets %v, want 5 and %v", lag.Count, lag.Buckets, want)
 	}
 	if lag.Min != -60 || lag.Max != 1800 {
@@ -69,18 +70,6 @@ metrics:
 func mergeInto(a aggregate.Acc, b *aggregate.Acc) aggregate.Acc {
 	a.Merge(b)
 	return a
-}
-
-func equalInts(a, b []int64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func TestFreshnessNeedsEventTimeField(t *testing.T) {

@@ -15,7 +15,7 @@ import (
 	"github.com/beametrics/beametrics/exporters"
 	"github.com/beametrics/beametrics/exporters/promscrape"
 	"github.com/beametrics/beametrics/internal/config"
-	"github.com/beametrics/beametrics/internal/testing/localout"
+	"github.com/beametrics/beametrics/internal/testing/runoutput"
 )
 
 const selfMetricsConfig = `
@@ -44,7 +44,7 @@ func localOptions(t *testing.T, window, listen string) (Options, string) {
 func readLines(t *testing.T, path string) []string {
 	t.Helper()
 	var out []string
-	for _, l := range localout.ReadFile(t, path) {
+	for _, l := range runoutput.ReadPoints(t, path) {
 		labels := make([]string, 0, len(l.Labels))
 		for _, k := range []string{"code", "exporter", "metric", "reason"} {
 			if v, ok := l.Labels[k]; ok {

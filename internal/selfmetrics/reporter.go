@@ -166,7 +166,7 @@ func New(ctx context.Context, o Options) (*Reporter, error) {
 			}
 		}
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %v", typ, err))
+			errs = append(errs, fmt.Errorf("%s: %w", typ, err))
 			continue
 		}
 		r.targets = append(r.targets, target{typ, e})
@@ -178,7 +178,7 @@ func New(ctx context.Context, o Options) (*Reporter, error) {
 		}
 		switch {
 		case err != nil:
-			errs = append(errs, fmt.Errorf("prometheus scrape endpoint: %v", err))
+			errs = append(errs, fmt.Errorf("prometheus scrape endpoint: %w", err))
 		case scrape != nil:
 			r.targets = append(r.targets, target{promscrape.ExporterName, scrape})
 		}

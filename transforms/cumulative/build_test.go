@@ -12,7 +12,7 @@ import (
 	"github.com/beametrics/beametrics/exporters"
 	"github.com/beametrics/beametrics/internal/config"
 	"github.com/beametrics/beametrics/internal/testing/beamtest"
-	"github.com/beametrics/beametrics/internal/testing/localout"
+	"github.com/beametrics/beametrics/internal/testing/runoutput"
 	"github.com/beametrics/beametrics/pipeline"
 	"github.com/beametrics/beametrics/transforms/exportsink"
 )
@@ -67,7 +67,7 @@ func TestBuildExportsRunningTotals(t *testing.T) {
 	}
 
 	var got []string
-	for _, l := range localout.ReadFile(t, out) {
+	for _, l := range runoutput.ReadPoints(t, out) {
 		got = append(got, fmt.Sprintf("%s%v %s-%s = %g", l.Metric, l.Labels,
 			l.WindowStart.Format("15:04:05"), l.WindowEnd.Format("15:04:05"), l.Number(t)))
 	}

@@ -2,7 +2,6 @@ package deadletter_test
 
 import (
 	"bytes"
-	"encoding/json"
 	"os"
 	"sort"
 	"strings"
@@ -14,6 +13,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
 
 	"github.com/beametrics/beametrics/internal/testing/pubsubtest"
+	"github.com/beametrics/beametrics/internal/testing/runoutput"
 	"github.com/beametrics/beametrics/transforms/deadletter"
 	"github.com/beametrics/beametrics/transforms/metricagg"
 )
@@ -35,31 +35,14 @@ func toDeadLetter(s string, emit func(metricagg.DeadLetter)) {
 		Source: "file", Time: time.Date(2025, 11, 24, 16, 0, 0, 0, time.UTC)})
 }
 
-// line is the JSON form of a dead letter, read back.
-type line struct {
-	Reason     string    `json:"reason"`
-	Detail     string    `json:"detail"`
-	Source     string    `json:"source"`
-	Time       time.Time `json:"time"`
-	Data       *string   `json:"data"`
-	DataBase64 []byte    `json:"data_base64"`
-}
-
-func readLine(t *testing.T, b []byte) (line, []byte) {
+// readLine reads one written line back, with its original bytes.
+func readLine(t *testing.T, b []byte) (runoutput.DeadLetter, []byte) {
 	t.Helper()
-	var l line
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&l); err != nil {
+	l, err := runoutput.ParseDeadLetter(b)
+	if err != nil {
 		t.Fatalf("dead letter %s: %v", b, err)
 	}
-	if l.Data != nil && l.DataBase64 != nil {
-		t.Errorf("dead letter %s has both data and data_base64", b)
-	}
-	if l.Data != nil {
-		return l, []byte(*l.Data)
-	}
-	return l, l.DataBase64
+	return l, l.Data()
 }
 
 func TestLineKeepsOriginalBytes(t *testing.T) {
@@ -84,7 +67,7 @@ func TestLineKeepsOriginalBytes(t *testing.T) {
 			if !bytes.Equal(data, tc.data) {
 				t.Errorf("data read back %q, want %q", data, tc.data)
 			}
-			if tc.asText && l.Data == nil && len(tc.data) > 0 {
+			if tc.asText && l.Text == nil && len(tc.data) > 0 {
 				t.Errorf("text %q written as base64", tc.data)
 			}
 			if l.Reason != "invalid_json" || l.Detail != "d" || l.Source != "file" || !l.Time.Equal(at) {
@@ -151,14 +134,9 @@ func TestWriteFile(t *testing.T) {
 	if err := deadletter.CloseFiles(); err != nil {
 		t.Fatal(err)
 	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var got []string
-	for _, raw := range bytes.Split(bytes.TrimSuffix(b, []byte("\n")), []byte("\n")) {
-		l, data := readLine(t, raw)
-		got = append(got, l.Reason+"|"+string(data))
+	for _, l := range runoutput.ReadDeadLetters(t, path) {
+		got = append(got, l.Reason+"|"+string(l.Data()))
 	}
 	sort.Strings(got)
 	want := []string{"bad_event_time|{\"time\":\"yesterday\"}", "earlier|x", "invalid_json|not json", "not_an_object|[1,2,3]"}

@@ -3,10 +3,8 @@ package exportsink_test
 import (
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -26,6 +24,7 @@ import (
 	"github.com/beametrics/beametrics/internal/engine"
 	"github.com/beametrics/beametrics/internal/metricdata"
 	"github.com/beametrics/beametrics/internal/selfmetrics"
+	"github.com/beametrics/beametrics/internal/testing/runoutput"
 	"github.com/beametrics/beametrics/transforms/absence"
 	"github.com/beametrics/beametrics/transforms/deadletter"
 	"github.com/beametrics/beametrics/transforms/exportsink"
@@ -287,22 +286,14 @@ func TestWriteDeadLettersLostPoints(t *testing.T) {
 	if err := deadletter.CloseFiles(); err != nil {
 		t.Fatal(err)
 	}
-	b, err := os.ReadFile(dest)
-	if err != nil {
-		t.Fatal(err)
+	letters := runoutput.ReadDeadLetters(t, dest)
+	if len(letters) != 5 {
+		t.Fatalf("%d dead letters, want the 5 lost points:\n%+v", len(letters), letters)
 	}
-	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-	if len(lines) != 5 {
-		t.Fatalf("%d dead letters, want the 5 lost points:\n%s", len(lines), b)
-	}
-	for _, l := range lines {
-		var rec struct{ Reason, Detail, Data string }
-		if err := json.Unmarshal([]byte(l), &rec); err != nil {
-			t.Fatalf("dead letter %s: %v", l, err)
-		}
-		if !strings.HasPrefix(rec.Reason, "export_failed/") || !strings.HasSuffix(rec.Reason, "/unknown") ||
-			!strings.Contains(rec.Detail, "destination down") || !strings.Contains(rec.Data, `"metric_name":`) {
-			t.Errorf("dead letter %s: want reason export_failed/<exporter>/unknown, the error and the point as a JSON line", l)
+	for _, l := range letters {
+		if !strings.HasPrefix(l.Reason, "export_failed/") || !strings.HasSuffix(l.Reason, "/unknown") ||
+			!strings.Contains(l.Detail, "destination down") || !strings.Contains(string(l.Data()), `"metric_name":`) {
+			t.Errorf("dead letter %+v (data %s): want reason export_failed/<exporter>/unknown, the error and the point as a JSON line", l, l.Data())
 		}
 	}
 }

@@ -64,12 +64,12 @@ func Expand(ctx context.Context, patterns []string) ([]File, error) {
 		}
 		fs, err := filesystem.New(ctx, pat)
 		if err != nil {
-			return nil, fmt.Errorf("input %s: %v", pat, err)
+			return nil, fmt.Errorf("input %s: %w", pat, err)
 		}
 		names, err := fs.List(ctx, pat)
 		if err != nil {
 			fs.Close()
-			return nil, fmt.Errorf("input %s: %v", pat, err)
+			return nil, fmt.Errorf("input %s: %w", pat, err)
 		}
 		if len(names) == 0 {
 			fs.Close()
@@ -88,7 +88,7 @@ func Expand(ctx context.Context, patterns []string) ([]File, error) {
 			size, err := fs.Size(ctx, n)
 			if err != nil {
 				fs.Close()
-				return nil, fmt.Errorf("input %s: %v", n, err)
+				return nil, fmt.Errorf("input %s: %w", n, err)
 			}
 			files = append(files, File{Path: n, Size: size})
 		}
@@ -194,7 +194,7 @@ func ReadBlock(ctx context.Context, path string, start, end int64, claim func(po
 				return err
 			}
 		} else if _, err := io.CopyN(io.Discard, rc, pos); err != nil {
-			return fmt.Errorf("%s: skipping to offset %d: %v", path, pos, err)
+			return fmt.Errorf("%s: skipping to offset %d: %w", path, pos, err)
 		}
 	}
 	br := bufio.NewReaderSize(rc, 1<<20)
@@ -228,11 +228,11 @@ func readGzip(path string, rc io.Reader, start, end int64, claim func(pos any) b
 	}
 	zr, err := gzip.NewReader(bufio.NewReaderSize(rc, 1<<20))
 	if err != nil {
-		return fmt.Errorf("%s: %v", path, err)
+		return fmt.Errorf("%s: %w", path, err)
 	}
 	defer zr.Close()
 	if _, err := readLines(bufio.NewReaderSize(zr, 1<<20), 0, func(any) bool { return true }, emit); err != nil {
-		return fmt.Errorf("%s: %v", path, err)
+		return fmt.Errorf("%s: %w", path, err)
 	}
 	claim(end)
 	return nil

@@ -143,15 +143,9 @@ func benchRead(b *testing.B, srv *pubsubtest.Server, n, pullers int) {
 		beam.ParDo0(s, &recordFn{Key: key}, msgs)
 		countPerColor(s, msgs)
 		b.StartTimer()
-		t0, c0 := time.Now(), processCPU()
-		if err := ptest.Run(p); err != nil {
-			b.Fatalf("pipeline failed: %v", err)
-		}
-		total += time.Since(t0)
-		cpu += processCPU() - c0
-		if got := len(seenIDs(key)); got != n {
-			b.Fatalf("read %d messages, want %d", got, n)
-		}
+		wall, c := timedRun(b, p, key, n)
+		total += wall
+		cpu += c
 		steady += seenSpan(key)
 	}
 	reportRate(b, n*b.N, total, cpu)
@@ -265,17 +259,26 @@ func BenchmarkPrismBaseline(b *testing.B) {
 		msgs := beam.ParDo(s, &generateFn{N: benchMessages}, beam.Impulse(s))
 		beam.ParDo0(s, &recordFn{Key: key}, msgs)
 		countPerColor(s, msgs)
-		t0, c0 := time.Now(), processCPU()
-		if err := ptest.Run(p); err != nil {
-			b.Fatalf("pipeline failed: %v", err)
-		}
-		total += time.Since(t0)
-		cpu += processCPU() - c0
-		if got := len(seenIDs(key)); got != benchMessages {
-			b.Fatalf("saw %d messages, want %d", got, benchMessages)
-		}
+		wall, c := timedRun(b, p, key, benchMessages)
+		total += wall
+		cpu += c
 	}
 	reportRate(b, benchMessages*b.N, total, cpu)
+}
+
+// timedRun runs p and returns its wall and CPU time; the run must have
+// seen exactly n messages under key.
+func timedRun(b *testing.B, p *beam.Pipeline, key string, n int) (wall, cpu time.Duration) {
+	b.Helper()
+	t0, c0 := time.Now(), processCPU()
+	if err := ptest.Run(p); err != nil {
+		b.Fatalf("pipeline failed: %v", err)
+	}
+	wall, cpu = time.Since(t0), processCPU()-c0
+	if got := len(seenIDs(key)); got != n {
+		b.Fatalf("saw %d messages, want %d", got, n)
+	}
+	return wall, cpu
 }
 
 // processCPU is the user plus system CPU time this process has used. On a

@@ -196,7 +196,7 @@ func (fn *orderFn) OnTimer(_ context.Context, ts beam.EventTime, sp state.Provid
 	var points []point
 	for _, b := range raw {
 		if points, err = decodeBatch(b, points); err != nil {
-			return fmt.Errorf("seriesorder: shard %d: %v", shard, err)
+			return fmt.Errorf("seriesorder: shard %d: %w", shard, err)
 		}
 	}
 	sort.SliceStable(points, func(i, j int) bool { return points[i].end < points[j].end })

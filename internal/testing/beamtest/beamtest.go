@@ -38,21 +38,68 @@ func toMessage(t beam.EventTime, s string) (pubsubread.Message, error) {
 	return pubsubread.Message{ID: e.Data, Data: []byte(e.Data), Attributes: e.Attributes, PublishTime: t.ToTime()}, nil
 }
 
-// Records is a test stream of record bodies, built step by step. Bodies
-// are text (valid UTF-8): the stream carries them inside JSON.
-type Records struct {
-	t  testing.TB
-	ts teststream.Config
+// Stream is a test stream of text elements, built step by step; a step
+// the stream refuses fails t.
+type Stream struct {
+	t     testing.TB
+	ts    teststream.Config
+	ended bool
 }
 
-// NewRecords starts an empty stream; a step the stream refuses fails t.
+// NewStream starts an empty stream.
+func NewStream(t testing.TB) *Stream {
+	return &Stream{t: t, ts: teststream.NewConfig()}
+}
+
+// Add puts elems on the stream, each stamped with at.
+func (st *Stream) Add(at time.Time, elems ...string) {
+	st.t.Helper()
+	vals := make([]any, len(elems))
+	for i, e := range elems {
+		vals[i] = e
+	}
+	if err := st.ts.AddElements(at.UnixMilli(), vals...); err != nil {
+		st.t.Fatal(err)
+	}
+}
+
+// Advance moves the watermark to wm: what comes later for an earlier
+// time is late.
+func (st *Stream) Advance(wm time.Time) {
+	st.t.Helper()
+	if err := st.ts.AdvanceWatermark(wm.UnixMilli()); err != nil {
+		st.t.Fatal(err)
+	}
+}
+
+// Create ends the stream (the watermark moves to the end of time) and
+// puts it into the pipeline as a PCollection of strings.
+func (st *Stream) Create(s beam.Scope) beam.PCollection {
+	st.t.Helper()
+	if !st.ended {
+		if err := st.ts.AdvanceWatermarkToInfinity(); err != nil {
+			st.t.Fatal(err)
+		}
+		st.ended = true
+	}
+	return teststream.Create(s, st.ts)
+}
+
+// Records is a stream of record bodies that stands in for the Pub/Sub
+// source. Bodies are text (valid UTF-8): the stream carries them inside
+// JSON.
+type Records struct {
+	stream *Stream
+}
+
+// NewRecords starts an empty stream of records.
 func NewRecords(t testing.TB) *Records {
-	return &Records{t: t, ts: teststream.NewConfig()}
+	return &Records{stream: NewStream(t)}
 }
 
 // Add puts bodies on the stream, each published at at.
 func (r *Records) Add(at time.Time, bodies ...string) {
-	r.t.Helper()
+	r.stream.t.Helper()
 	for _, b := range bodies {
 		r.AddWithAttributes(at, nil, b)
 	}
@@ -61,35 +108,22 @@ func (r *Records) Add(at time.Time, bodies ...string) {
 // AddWithAttributes puts one body with its message attributes on the
 // stream, published at at.
 func (r *Records) AddWithAttributes(at time.Time, attrs map[string]string, body string) {
-	r.t.Helper()
+	r.stream.t.Helper()
 	e, err := json.Marshal(element{Data: body, Attributes: attrs})
 	if err != nil {
-		r.t.Fatal(err)
+		r.stream.t.Fatal(err)
 	}
-	if err := r.ts.AddElements(at.UnixMilli(), string(e)); err != nil {
-		r.t.Fatal(err)
-	}
+	r.stream.Add(at, string(e))
 }
 
-// Advance moves the watermark to wm: what comes later for an earlier
-// time is late.
-func (r *Records) Advance(wm time.Time) {
-	r.t.Helper()
-	if err := r.ts.AdvanceWatermark(wm.UnixMilli()); err != nil {
-		r.t.Fatal(err)
-	}
-}
+// Advance moves the watermark to wm.
+func (r *Records) Advance(wm time.Time) { r.stream.Advance(wm) }
 
-// Source ends the stream (the watermark moves to the end of time) and
-// returns it as a pipeline's source of Pub/Sub messages
+// Source is the stream as a pipeline's source of Pub/Sub messages
 // (pipeline.Plan.ReadRecords).
 func (r *Records) Source() func(beam.Scope) beam.PCollection {
-	r.t.Helper()
-	if err := r.ts.AdvanceWatermarkToInfinity(); err != nil {
-		r.t.Fatal(err)
-	}
 	return func(s beam.Scope) beam.PCollection {
-		return beam.ParDo(s, toMessage, teststream.Create(s, r.ts))
+		return beam.ParDo(s, toMessage, r.stream.Create(s))
 	}
 }
 

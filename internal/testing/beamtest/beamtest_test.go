@@ -17,6 +17,25 @@ func TestMain(m *testing.M) { ptest.Main(m) }
 
 func init() {
 	register.Function2x1(describe)
+	register.Function2x1(stamp)
+}
+
+// stamp writes an element as "time element".
+func stamp(t beam.EventTime, e string) string {
+	return t.ToTime().UTC().Format("15:04:05") + " " + e
+}
+
+// The stream's elements arrive stamped with their times, a late one too.
+func TestStream(t *testing.T) {
+	t0 := time.Date(2025, 11, 24, 16, 0, 0, 0, time.UTC)
+	st := NewStream(t)
+	st.Add(t0, "a", "b")
+	st.Advance(t0.Add(time.Minute))
+	st.Add(t0.Add(time.Second), "late")
+	Run(t, func(s beam.Scope) error {
+		passert.Equals(s, beam.ParDo(s, stamp, st.Create(s)), "16:00:00 a", "16:00:00 b", "16:00:01 late")
+		return nil
+	})
 }
 
 // describe writes a message as "element-time publish-time id data env".
