@@ -11,11 +11,11 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/passert"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/teststream"
 
 	"github.com/beametrics/beametrics/internal/aggregate"
 	"github.com/beametrics/beametrics/internal/config"
 	"github.com/beametrics/beametrics/internal/engine"
+	"github.com/beametrics/beametrics/internal/testing/beamtest"
 	"github.com/beametrics/beametrics/transforms/metricagg"
 )
 
@@ -99,9 +99,9 @@ func TestStopsSending(t *testing.T) {
 		specs = append(specs, sp)
 	}
 
-	ts := teststream.NewConfig()
+	stream := beamtest.NewStream(t)
 	for w := 0; w < 6; w++ {
-		var elems []any
+		var elems []string
 		for series, windows := range sends {
 			for _, x := range windows {
 				if x == w {
@@ -109,19 +109,12 @@ func TestStopsSending(t *testing.T) {
 				}
 			}
 		}
-		if err := ts.AddElements(t0+int64(w)*win.Milliseconds()+1000, elems...); err != nil {
-			t.Fatal(err)
-		}
-		if err := ts.AdvanceWatermark(t0 + int64(w+1)*win.Milliseconds()); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := ts.AdvanceWatermarkToInfinity(); err != nil {
-		t.Fatal(err)
+		stream.Add(time.UnixMilli(t0+int64(w)*win.Milliseconds()+1000), elems...)
+		stream.Advance(time.UnixMilli(t0 + int64(w+1)*win.Milliseconds()))
 	}
 
 	p, s := beam.NewPipelineWithRoot()
-	events := teststream.Create(s, ts)
+	events := stream.Create(s)
 	keyed := beam.ParDo(s, toSeries, events)
 	windowed := beam.WindowInto(s, window.NewFixedWindows(win), keyed)
 	combined := beam.CombinePerKey(s, &metricagg.CombineFn{}, windowed)

@@ -12,9 +12,9 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/passert"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/teststream"
 
 	"github.com/beametrics/beametrics/internal/aggregate"
+	"github.com/beametrics/beametrics/internal/testing/beamtest"
 	"github.com/beametrics/beametrics/transforms/cumulative"
 	"github.com/beametrics/beametrics/transforms/metricagg"
 )
@@ -79,13 +79,11 @@ type event struct {
 // each of marks in turn, and returns the formatted totals and the rest.
 func run(t *testing.T, size time.Duration, events []event, marks []time.Duration, wantTotals, wantRest []string) {
 	t.Helper()
-	con := teststream.NewConfig()
+	stream := beamtest.NewStream(t)
 	for _, mark := range append(marks, -1) {
 		for _, e := range events {
 			if (mark < 0 || e.at < mark) && e.at >= 0 {
-				if err := con.AddElements(base.Add(e.at).UnixMilli(), e.line); err != nil {
-					t.Fatal(err)
-				}
+				stream.Add(base.Add(e.at), e.line)
 			}
 		}
 		// Mark events as sent: only those before this mark go now.
@@ -99,16 +97,11 @@ func run(t *testing.T, size time.Duration, events []event, marks []time.Duration
 		if mark < 0 {
 			break
 		}
-		if err := con.AdvanceWatermark(base.Add(mark).UnixMilli()); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := con.AdvanceWatermarkToInfinity(); err != nil {
-		t.Fatal(err)
+		stream.Advance(base.Add(mark))
 	}
 
 	p, s := beam.NewPipelineWithRoot()
-	lines := teststream.Create(s, con)
+	lines := stream.Create(s)
 	accs := beam.ParDo(s, parseEvent, lines)
 	windowed := beam.WindowInto(s, window.NewFixedWindows(size), accs)
 	combined := beam.CombinePerKey(s, &metricagg.CombineFn{}, windowed)
@@ -212,15 +205,10 @@ func parseWindow(t beam.EventTime, line string, emit func(beam.EventTime, string
 // Windows of a series arriving in reverse order (as a runner may deliver
 // a batch of fired windows) are still added in window order.
 func TestRunningTotalsOutOfOrderArrival(t *testing.T) {
-	con := teststream.NewConfig()
-	if err := con.AddElements(base.UnixMilli(), "a/2/100", "b/1/7", "a/1/10", "a/0/1"); err != nil {
-		t.Fatal(err)
-	}
-	if err := con.AdvanceWatermarkToInfinity(); err != nil {
-		t.Fatal(err)
-	}
+	stream := beamtest.NewStream(t)
+	stream.Add(base, "a/2/100", "b/1/7", "a/1/10", "a/0/1")
 	p, s := beam.NewPipelineWithRoot()
-	windows := beam.ParDo(s, parseWindow, teststream.Create(s, con))
+	windows := beam.ParDo(s, parseWindow, stream.Create(s))
 	totals := cumulative.RunningTotals(s, windows, cumulative.Panes{})
 	passert.Equals(s, beam.ParDo(s, formatTotal, totals),
 		"0/a since 00:00 window 00:00-00:01: count=1 sum=1",
@@ -247,21 +235,12 @@ func TestAccumulatingLatePaneAddsOnlyItsNews(t *testing.T) {
 
 func testLatePane(t *testing.T, panes cumulative.Panes, latePane string) {
 	t.Helper()
-	con := teststream.NewConfig()
-	if err := con.AddElements(base.UnixMilli(), "a/0/1", "a/1/10"); err != nil {
-		t.Fatal(err)
-	}
-	if err := con.AdvanceWatermark(base.Add(2 * time.Minute).UnixMilli()); err != nil {
-		t.Fatal(err)
-	}
-	if err := con.AddElements(base.UnixMilli(), latePane, "a/2/100"); err != nil {
-		t.Fatal(err)
-	}
-	if err := con.AdvanceWatermarkToInfinity(); err != nil {
-		t.Fatal(err)
-	}
+	stream := beamtest.NewStream(t)
+	stream.Add(base, "a/0/1", "a/1/10")
+	stream.Advance(base.Add(2 * time.Minute))
+	stream.Add(base, latePane, "a/2/100")
 	p, s := beam.NewPipelineWithRoot()
-	windows := beam.ParDo(s, parseWindow, teststream.Create(s, con))
+	windows := beam.ParDo(s, parseWindow, stream.Create(s))
 	totals := cumulative.RunningTotals(s, windows, panes)
 	passert.Equals(s, beam.ParDo(s, formatTotal, totals),
 		"0/a since 00:00 window 00:00-00:01: count=1 sum=1",
@@ -285,24 +264,14 @@ func testLatePane(t *testing.T, panes cumulative.Panes, latePane string) {
 // (and once more when it expires), each pane with the window's whole
 // value; the total counts every value once.
 func TestApplyAccumulatingPanesFromWindowing(t *testing.T) {
-	con := teststream.NewConfig()
-	add := func(at time.Duration, line string) {
-		if err := con.AddElements(base.Add(at).UnixMilli(), line); err != nil {
-			t.Fatal(err)
-		}
-	}
-	add(10*time.Second, "0/a/1")
-	add(70*time.Second, "0/a/10")
-	if err := con.AdvanceWatermark(base.Add(150 * time.Second).UnixMilli()); err != nil {
-		t.Fatal(err)
-	}
-	add(20*time.Second, "0/a/1000") // late for 00:00-00:01
-	add(130*time.Second, "0/a/100")
-	if err := con.AdvanceWatermarkToInfinity(); err != nil {
-		t.Fatal(err)
-	}
+	stream := beamtest.NewStream(t)
+	stream.Add(base.Add(10*time.Second), "0/a/1")
+	stream.Add(base.Add(70*time.Second), "0/a/10")
+	stream.Advance(base.Add(150 * time.Second))
+	stream.Add(base.Add(20*time.Second), "0/a/1000") // late for 00:00-00:01
+	stream.Add(base.Add(130*time.Second), "0/a/100")
 	p, s := beam.NewPipelineWithRoot()
-	accs := beam.ParDo(s, parseEvent, teststream.Create(s, con))
+	accs := beam.ParDo(s, parseEvent, stream.Create(s))
 	windowed := beam.WindowInto(s, window.NewFixedWindows(time.Minute), accs,
 		beam.AllowedLateness(time.Hour), beam.PanesAccumulate())
 	combined := beam.CombinePerKey(s, &metricagg.CombineFn{}, windowed)

@@ -13,13 +13,13 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/window"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/teststream"
 
 	"github.com/beametrics/beametrics/exporters"
 	"github.com/beametrics/beametrics/internal/aggregate"
 	"github.com/beametrics/beametrics/internal/config"
 	"github.com/beametrics/beametrics/internal/metricdata"
 	"github.com/beametrics/beametrics/internal/selfmetrics"
+	"github.com/beametrics/beametrics/internal/testing/beamtest"
 	"github.com/beametrics/beametrics/internal/testing/promtest"
 	"github.com/beametrics/beametrics/transforms/exportsink"
 	"github.com/beametrics/beametrics/transforms/metricagg"
@@ -71,18 +71,13 @@ func countOf(m, w int) int { return 100*m + w + 1 }
 // ordering step (unless ordered is false) into exportsink.
 func pipelineOf(t *testing.T, base time.Time, ordered bool, src config.Source, settings exporters.Settings) *beam.Pipeline {
 	t.Helper()
-	ts := teststream.NewConfig()
+	stream := beamtest.NewStream(t)
 	for _, w := range windowOrder {
 		end := base.Add(time.Duration(w+1) * time.Minute)
-		if err := ts.AddElements(end.UnixMilli()-1, fmt.Sprintf("0|%d", countOf(0, w)), fmt.Sprintf("1|%d", countOf(1, w))); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := ts.AdvanceWatermarkToInfinity(); err != nil {
-		t.Fatal(err)
+		stream.Add(end.Add(-time.Millisecond), fmt.Sprintf("0|%d", countOf(0, w)), fmt.Sprintf("1|%d", countOf(1, w)))
 	}
 	p, s := beam.NewPipelineWithRoot()
-	series := beam.ParDo(s, &parseFn{}, teststream.Create(s, ts))
+	series := beam.ParDo(s, &parseFn{}, stream.Create(s))
 	windowed := beam.WindowInto(s, window.NewFixedWindows(time.Minute), series)
 	if ordered {
 		windowed = seriesorder.InWindowOrder(s, time.Minute, windowed)
