@@ -234,44 +234,6 @@ func TestWriteRoutesByExportType(t *testing.T) {
 	}
 }
 
-// TestWriteCountsLostPoints: points an exporter loses are counted, and the
-// pipeline goes on.
-func TestWriteCountsLostPoints(t *testing.T) {
-	src := config.Source{Name: "sink.yaml", Text: []byte(sinkConfig)}
-	elems := partials(t, src, sinkEvents)
-	for _, tc := range []struct {
-		name string
-		r    *recorder
-	}{
-		{"partial", &recorder{failOne: true}},
-		{"all", &recorder{failAll: errors.New("destination down")}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			install(t, tc.r)
-			failBefore, outBefore := selfmetrics.ExportFailures.Load(), selfmetrics.PointsExported.Load()
-			if err := runSink(t, src, elems); err != nil {
-				t.Fatalf("a lost point failed the pipeline: %v", err)
-			}
-			tc.r.mu.Lock()
-			calls := len(tc.r.points["local"]) + len(tc.r.points["prometheus"])
-			tc.r.mu.Unlock()
-			lost := selfmetrics.ExportFailures.Load() - failBefore
-			out := selfmetrics.PointsExported.Load() - outBefore
-			if lost+out != int64(calls) || calls != 5 {
-				t.Errorf("%d points given to exporters, %d counted lost, %d exported; want 5 in all", calls, lost, out)
-			}
-			if tc.name == "all" && (lost != 5 || out != 0) {
-				t.Errorf("every export failed: lost %d, exported %d; want 5 and 0", lost, out)
-			}
-			if tc.name == "partial" && (lost < 1 || lost > 3) {
-				// One lost per local Export call; the 3 local points may
-				// come in 1 to 3 calls.
-				t.Errorf("the local exporter lost one point per call: counted %d, want 1 to 3", lost)
-			}
-		})
-	}
-}
-
 // TestWriteDeadLettersLostPoints: with a dead-letter destination, every
 // point lost after the exporter's retries is written there as a local JSON
 // line, with the exporter and code in the reason.

@@ -30,9 +30,11 @@ func diff[K comparable](before, after map[K]int64) map[K]int64 {
 	return out
 }
 
-// The self-metrics' counts: points by exporter, failures by exporter and
-// code (an error without a list of points loses them all, as "unknown").
-func TestWriteCountsByExporterAndCode(t *testing.T) {
+// TestWriteCountsLostPoints: points an exporter loses are counted, and the
+// pipeline goes on. The self-metrics' counts: points by exporter, failures
+// by exporter and code (an error without a list of points loses them all,
+// as "unknown").
+func TestWriteCountsLostPoints(t *testing.T) {
 	src := config.Source{Name: "sink.yaml", Text: []byte(sinkConfig)}
 	elems := partials(t, src, sinkEvents)
 	for _, tc := range []struct {
@@ -45,12 +47,31 @@ func TestWriteCountsByExporterAndCode(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			install(t, tc.r)
+			failBefore, outBefore := selfmetrics.ExportFailures.Load(), selfmetrics.PointsExported.Load()
 			pointsBefore := selfmetrics.PointsByExporter.Snapshot()
 			failsBefore := selfmetrics.FailuresByExporter.Snapshot()
 			windowsBefore := selfmetrics.WindowsByExporter.Snapshot()
 			if err := runSink(t, src, elems); err != nil {
-				t.Fatalf("pipeline failed: %v", err)
+				t.Fatalf("a lost point failed the pipeline: %v", err)
 			}
+
+			tc.r.mu.Lock()
+			calls := len(tc.r.points["local"]) + len(tc.r.points["prometheus"])
+			tc.r.mu.Unlock()
+			lost := selfmetrics.ExportFailures.Load() - failBefore
+			out := selfmetrics.PointsExported.Load() - outBefore
+			if lost+out != int64(calls) || calls != 5 {
+				t.Errorf("%d points given to exporters, %d counted lost, %d exported; want 5 in all", calls, lost, out)
+			}
+			if tc.name == "all" && (lost != 5 || out != 0) {
+				t.Errorf("every export failed: lost %d, exported %d; want 5 and 0", lost, out)
+			}
+			if tc.name == "partial" && (lost < 1 || lost > 3) {
+				// One lost per local Export call; the 3 local points may
+				// come in 1 to 3 calls.
+				t.Errorf("the local exporter lost one point per call: counted %d, want 1 to 3", lost)
+			}
+
 			points := diff(pointsBefore, selfmetrics.PointsByExporter.Snapshot())
 			fails := diff(failsBefore, selfmetrics.FailuresByExporter.Snapshot())
 			windows := diff(windowsBefore, selfmetrics.WindowsByExporter.Snapshot())
