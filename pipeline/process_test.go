@@ -1,7 +1,6 @@
 package pipeline_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,7 +9,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -22,34 +20,17 @@ import (
 	"github.com/beametrics/beametrics/internal/testing/processenv"
 	"github.com/beametrics/beametrics/internal/testing/pubsubtest"
 	"github.com/beametrics/beametrics/internal/testing/runoutput"
+	"github.com/beametrics/beametrics/internal/testing/syncbuf"
 )
 
 // The worker-process suite: beametrics runs as a subprocess (the launcher)
 // and prism starts its workers as further processes through Beam's boot
 // loader, as Dataflow does. Whatever runs on workers must pass here.
 
-// syncBuffer is a bytes.Buffer safe to read while a process writes to it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // launch is a running beametrics launcher.
 type launch struct {
 	cmd            *exec.Cmd
-	stdout, stderr *syncBuffer
+	stdout, stderr *syncbuf.Buffer
 	exited         chan struct{}
 	err            error
 }
@@ -58,7 +39,7 @@ type launch struct {
 func startLaunch(t *testing.T, env []string, args ...string) *launch {
 	t.Helper()
 	pe := processenv.Get(t)
-	l := &launch{stdout: &syncBuffer{}, stderr: &syncBuffer{}, exited: make(chan struct{})}
+	l := &launch{stdout: &syncbuf.Buffer{}, stderr: &syncbuf.Buffer{}, exited: make(chan struct{})}
 	l.cmd = exec.Command(pe.Binary, append(args, pe.Flags()...)...)
 	l.cmd.Env = append(os.Environ(), env...)
 	l.cmd.Stdout, l.cmd.Stderr = l.stdout, l.stderr
@@ -320,7 +301,7 @@ func TestWorkerProcessFailureFailsTheJob(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			// Later flags win: these replace the environment's.
 			args := append([]string{"--config=" + cfg, "--input=" + input, "--local-output=" + t.TempDir() + "/out.jsonl"}, pe.Flags()...)
-			l := &launch{stdout: &syncBuffer{}, stderr: &syncBuffer{}, exited: make(chan struct{})}
+			l := &launch{stdout: &syncbuf.Buffer{}, stderr: &syncbuf.Buffer{}, exited: make(chan struct{})}
 			l.cmd = exec.Command(pe.Binary, append(args, tc.flags...)...)
 			l.cmd.Stdout, l.cmd.Stderr = l.stdout, l.stderr
 			l.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}

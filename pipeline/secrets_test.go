@@ -20,7 +20,9 @@ import (
 
 	"github.com/beametrics/beametrics/internal/loggen"
 	"github.com/beametrics/beametrics/internal/selfmetrics"
+	"github.com/beametrics/beametrics/internal/testing/childtest"
 	"github.com/beametrics/beametrics/internal/testing/pubsubtest"
+	"github.com/beametrics/beametrics/internal/testing/textcheck"
 	"github.com/beametrics/beametrics/pipeline"
 )
 
@@ -109,21 +111,11 @@ window: 60s
 metrics:
   - {name: requests, type: count, dynamic_labels: {service: service, status: http.status}, export_type: local}
 `))
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
 	cmd := child(cfg, input, "")
-	cmd.Stdout = w
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	w.Close()
+	r, stderr := childtest.StartPiped(t, cmd)
 	line, rerr := bufio.NewReader(r).ReadString('\n')
 	r.Close()
-	err = cmd.Wait()
+	err := cmd.Wait()
 	if rerr != nil || !strings.HasPrefix(line, `{"metric_name":"requests"`) {
 		t.Errorf("first line %q, %v", line, rerr)
 	}
@@ -131,16 +123,11 @@ metrics:
 	if !errors.As(err, &ee) || ee.ExitCode() != pipeline.ExitLosses {
 		t.Fatalf("child ended with %v, want exit status 3\n%s", err, stderr.String())
 	}
-	for _, want := range []string{
+	textcheck.Contains(t, "stderr", stderr.String(),
 		"beametrics: standard output was closed by its reader",
 		"beametrics: done in ",
 		"the output was closed by its reader: ",
-		"code output_closed",
-	} {
-		if !strings.Contains(stderr.String(), want) {
-			t.Errorf("stderr lacks %q:\n%s", want, stderr.String())
-		}
-	}
+		"code output_closed")
 }
 
 // TestNoSecretInAnyOutput: remote write to a receiver that answers 400

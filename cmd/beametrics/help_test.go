@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/beametrics/beametrics/internal/loggen"
+	"github.com/beametrics/beametrics/internal/testing/exampleconfigs"
 )
 
 // runChild runs beametrics with args in a child process (the test binary,
@@ -150,13 +151,8 @@ func TestValidateAgreesWithRun(t *testing.T) {
 		"original.yaml":   2, // the same
 		"quickstart.yaml": 0, // local export
 	}
-	configs, _ := filepath.Glob("../../examples/*.yaml")
-	checked := 0
+	configs := exampleconfigs.List(t)
 	for _, c := range configs {
-		if strings.HasSuffix(c, "_test.yaml") {
-			continue
-		}
-		checked++
 		flags := []string{"--input", input, "--local-output", filepath.Join(t.TempDir(), "out.jsonl")}
 		vCode, vOut, vErr := runCmd(validate, append([]string{c}, flags...)...)
 		rCode, _, rErr := runChild(t, append([]string{"--config", c}, flags...)...)
@@ -174,8 +170,8 @@ func TestValidateAgreesWithRun(t *testing.T) {
 			t.Errorf("%s: validate passed without describing the metrics:\n%s", c, vOut)
 		}
 	}
-	if checked != len(want) {
-		t.Errorf("checked %d example configs, want %d", checked, len(want))
+	if len(configs) != len(want) {
+		t.Errorf("checked %d example configs, want %d", len(configs), len(want))
 	}
 
 	// The case of the issue: liveness.yaml passes validate once its

@@ -16,6 +16,7 @@ import (
 	"github.com/beametrics/beametrics/exporters/promscrape"
 	"github.com/beametrics/beametrics/internal/config"
 	"github.com/beametrics/beametrics/internal/testing/runoutput"
+	"github.com/beametrics/beametrics/internal/testing/textcheck"
 )
 
 const selfMetricsConfig = `
@@ -120,11 +121,7 @@ func TestLocalWindowCounts(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	for _, want := range []string{"beametrics_events_read 3\n", `beametrics_dead_letters{reason="invalid_json"} 0`} {
-		if !strings.Contains(string(body), want) {
-			t.Errorf("/metrics lacks %q:\n%s", want, body)
-		}
-	}
+	textcheck.Contains(t, "/metrics", string(body), "beametrics_events_read 3\n", `beametrics_dead_letters{reason="invalid_json"} 0`)
 }
 
 // The goroutine exports at window boundaries and, when stopped, the last

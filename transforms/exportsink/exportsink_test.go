@@ -25,6 +25,7 @@ import (
 	"github.com/beametrics/beametrics/internal/metricdata"
 	"github.com/beametrics/beametrics/internal/selfmetrics"
 	"github.com/beametrics/beametrics/internal/testing/runoutput"
+	"github.com/beametrics/beametrics/internal/testing/textcheck"
 	"github.com/beametrics/beametrics/transforms/absence"
 	"github.com/beametrics/beametrics/transforms/deadletter"
 	"github.com/beametrics/beametrics/transforms/exportsink"
@@ -339,14 +340,9 @@ func TestSinceSurvivesSecondInstance(t *testing.T) {
 	run(since("a", t1.Add(-time.Minute), 2))
 
 	body := scrape(t, listen)
-	for _, want := range []string{
-		`liveness_seconds_since_last_seen{id="a"} 5`,
-		`liveness_seconds_since_last_seen{id="b"} 7`,
-	} {
-		if !strings.Contains(string(body), want+"\n") {
-			t.Errorf("/metrics lacks %q:\n%s", want, body)
-		}
-	}
+	textcheck.Contains(t, "/metrics", string(body),
+		`liveness_seconds_since_last_seen{id="a"} 5`+"\n",
+		`liveness_seconds_since_last_seen{id="b"} 7`+"\n")
 	// The export type's exporter got all three points, as gauges
 	// covering their windows.
 	want := []string{

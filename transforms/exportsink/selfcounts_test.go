@@ -4,7 +4,6 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"strings"
 	"testing"
 	"time"
 
@@ -16,6 +15,7 @@ import (
 	"github.com/beametrics/beametrics/exporters/promscrape"
 	"github.com/beametrics/beametrics/internal/config"
 	"github.com/beametrics/beametrics/internal/selfmetrics"
+	"github.com/beametrics/beametrics/internal/testing/textcheck"
 	"github.com/beametrics/beametrics/transforms/exportsink"
 )
 
@@ -121,11 +121,7 @@ func TestWriteFeedsScrapeEndpoint(t *testing.T) {
 		t.Errorf("points lost: %v", fails)
 	}
 	body := scrape(t, listen)
-	for _, want := range []string{`requests{service="auth"} 1`, "bytes 1"} {
-		if !strings.Contains(string(body), want+"\n") {
-			t.Errorf("/metrics lacks %q:\n%s", want, body)
-		}
-	}
+	textcheck.Contains(t, "/metrics", string(body), `requests{service="auth"} 1`+"\n", "bytes 1\n")
 }
 
 // scrape returns what the process's /metrics endpoint on listen serves.
