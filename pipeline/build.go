@@ -83,7 +83,12 @@ func Build(s beam.Scope, plan *Plan) error {
 		return fmt.Errorf("pipeline: no source")
 	}
 	deadletter.Write(s.Scope("DeadLetters"), plan.DeadLetter, dead)
+	return windowAndExport(s, plan, aggs)
+}
 
+// windowAndExport combines aggs, the parse step's partial aggregates, per
+// series and window and exports them.
+func windowAndExport(s beam.Scope, plan *Plan, aggs beam.PCollection) error {
 	// One windowing per window size: Beam windows a PCollection one way.
 	sizes := map[time.Duration][]int{}
 	for i, m := range plan.Config.Metrics {
