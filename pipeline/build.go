@@ -21,6 +21,7 @@ import (
 	"github.com/beametrics/beametrics/transforms/linesource"
 	"github.com/beametrics/beametrics/transforms/metricagg"
 	"github.com/beametrics/beametrics/transforms/pubsubread"
+	"github.com/beametrics/beametrics/transforms/seriescap"
 	"github.com/beametrics/beametrics/transforms/seriesorder"
 )
 
@@ -82,7 +83,12 @@ func Build(s beam.Scope, plan *Plan) error {
 		return fmt.Errorf("pipeline: no source")
 	}
 	deadletter.Write(s.Scope("DeadLetters"), plan.DeadLetter, dead)
+	return windowAndExport(s, plan, aggs)
+}
 
+// windowAndExport combines aggs, the parse step's partial aggregates, per
+// series and window and exports them.
+func windowAndExport(s beam.Scope, plan *Plan, aggs beam.PCollection) error {
 	// One windowing per window size: Beam windows a PCollection one way.
 	sizes := map[time.Duration][]int{}
 	for i, m := range plan.Config.Metrics {
@@ -102,8 +108,16 @@ func Build(s beam.Scope, plan *Plan) error {
 		}
 		// Accumulating panes: a late pane carries the window's whole
 		// total, so the last point written for a window is its value.
-		windowed := beam.WindowInto(ws, window.NewFixedWindows(size), part,
-			beam.AllowedLateness(plan.Config.AllowedLateness), beam.PanesAccumulate())
+		windowInto := func(pc beam.PCollection) beam.PCollection {
+			return beam.WindowInto(ws, window.NewFixedWindows(size), pc,
+				beam.AllowedLateness(plan.Config.AllowedLateness), beam.PanesAccumulate())
+		}
+		var windowed beam.PCollection
+		if capAcrossInstances(plan, sizes[size]) {
+			windowed = seriescap.Apply(ws.Scope("MaxSeries"), plan.Source, part, windowInto)
+		} else {
+			windowed = windowInto(part)
+		}
 		combined := beam.CombinePerKey(ws.Scope("Combine"), &metricagg.CombineFn{}, windowed)
 		if plan.Config.AllowedLateness > 0 {
 			combined = latepanes.Changed(ws.Scope("LatePanes"), combined)
@@ -145,6 +159,22 @@ func Build(s beam.Scope, plan *Plan) error {
 		ackgate.Probe(s.Scope("AckGate"), plan.PubSub.AckGate, time.Second, sinkInputs...)
 	}
 	return nil
+}
+
+// capAcrossInstances reports whether max_series needs the seriescap step
+// for these metrics: only a metric with dynamic labels can exceed it, and a
+// local replay's parse instances already share one admission count
+// (internal/engine), while a stream's or a distributed batch's do not.
+func capAcrossInstances(plan *Plan, metrics []int) bool {
+	if plan.Files != nil && !plan.SplitReading {
+		return false
+	}
+	for _, i := range metrics {
+		if len(plan.Config.Metrics[i].DynamicLabels) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // keepMetricsFn passes the partial aggregates of some metrics only.

@@ -24,6 +24,21 @@ import (
 // metric's max_series.
 const OverflowValue = "__overflow__"
 
+// OverflowLabelKey returns metric i's overflow series label key: every
+// dynamic label value is OverflowValue. "" for a metric without dynamic
+// labels, which has one series and never overflows.
+func (e *Engine) OverflowLabelKey(i int) string {
+	return string(appendOverflowLabels(nil, len(e.metrics[i].dynPaths)))
+}
+
+func appendOverflowLabels(key []byte, labels int) []byte {
+	for range labels {
+		key = binary.AppendUvarint(key, uint64(len(OverflowValue)))
+		key = append(key, OverflowValue...)
+	}
+	return key
+}
+
 // ReasonBadEventTime names records whose configured event-time field is
 // missing or unreadable, where the source has no time of its own to use.
 const ReasonBadEventTime = "bad_event_time"

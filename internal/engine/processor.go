@@ -238,11 +238,7 @@ func (p *Processor) entry(m *metric, start int64) *entry {
 	if ent == nil {
 		if !p.admit(m, start, key[labelsAt:]) {
 			p.Stats.Overflowed[m.index]++
-			key = key[:labelsAt]
-			for range m.dynPaths {
-				key = binary.AppendUvarint(key, uint64(len(OverflowValue)))
-				key = append(key, OverflowValue...)
-			}
+			key = appendOverflowLabels(key[:labelsAt], len(m.dynPaths))
 			p.key = key
 			ent = p.series[string(key)]
 		}
