@@ -14,6 +14,7 @@ import (
 
 	"github.com/beametrics/beametrics/internal/config"
 	"github.com/beametrics/beametrics/internal/selfmetrics"
+	"github.com/beametrics/beametrics/internal/testing/beamtest"
 	"github.com/beametrics/beametrics/internal/testing/pubsubtest"
 	"github.com/beametrics/beametrics/pipeline"
 	"github.com/beametrics/beametrics/transforms/pubsubread"
@@ -118,12 +119,7 @@ func TestMaxSeriesAcrossPullers(t *testing.T) {
 	if d := selfmetrics.OverflowedByMetric.Snapshot()["by-user"] - before; d != refused {
 		t.Errorf("process counter: %d overflowed events, want %d (%d events minus the %d in the 5 series)", d, refused, n, admitted)
 	}
-	var beamCount int64
-	for _, c := range res.Metrics().AllMetrics().Counters() {
-		if c.Key.Namespace == "beametrics" && c.Key.Name == selfmetrics.BeamOverflowedPrefix+"by-user" {
-			beamCount += c.Committed
-		}
-	}
+	beamCount := beamtest.Counter(res, "beametrics", selfmetrics.BeamOverflowedPrefix+"by-user")
 	if beamCount != refused {
 		t.Errorf("Beam counter (the run summary's): %d overflowed events, want %d", beamCount, refused)
 	}

@@ -248,12 +248,7 @@ func testLatePane(t *testing.T, panes cumulative.Panes, latePane string) {
 		"0/a since 00:00 window 00:02-00:03: count=4 sum=1111",
 	)
 	res := ptest.RunAndValidate(t, p)
-	var late int64
-	for _, c := range res.Metrics().AllMetrics().Counters() {
-		if c.Key.Name == "cumulative_late_panes" {
-			late += c.Committed
-		}
-	}
+	late := beamtest.Counter(res, "", "cumulative_late_panes")
 	if late != 1 {
 		t.Errorf("cumulative_late_panes counter = %d, want 1", late)
 	}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/beametrics/beametrics/internal/testing/beamtest"
 	"github.com/klauspost/compress/gzip"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
@@ -213,12 +214,7 @@ func TestReadSplitsAcrossRestrictions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var restrictions int64
-	for _, c := range res.Metrics().AllMetrics().Counters() {
-		if c.Name() == "restrictions_read" {
-			restrictions += c.Result()
-		}
-	}
+	restrictions := beamtest.Counter(res, "", "restrictions_read")
 	if restrictions < int64(wantBlocks) {
 		t.Errorf("%d restrictions read the files, want at least one per block: %d", restrictions, wantBlocks)
 	}

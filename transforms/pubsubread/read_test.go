@@ -17,6 +17,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/passert"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
 
+	"github.com/beametrics/beametrics/internal/testing/beamtest"
 	"github.com/beametrics/beametrics/internal/testing/pubsubtest"
 	"github.com/beametrics/beametrics/transforms/pubsubread"
 )
@@ -202,10 +203,10 @@ func TestReadFakeStopAfter(t *testing.T) {
 		t.Fatalf("pipeline failed: %v", err)
 	}
 	checkDeliveredOnce(t, srv, key, ids)
-	if got := counter(res, "pulled"); got != n {
+	if got := beamtest.Counter(res, "pubsubread", "pulled"); got != n {
 		t.Errorf("pulled counter = %d, want %d", got, n)
 	}
-	if got := counter(res, "acked"); got != n {
+	if got := beamtest.Counter(res, "pubsubread", "acked"); got != n {
 		t.Errorf("acked counter = %d, want %d", got, n)
 	}
 }
@@ -299,7 +300,7 @@ func TestReadPullErrorsAreRetried(t *testing.T) {
 	}
 	// The client library itself retries Unavailable for up to the call's
 	// 30 s timeout, so one counted error stands for that much retrying.
-	if got := counter(res, "pull_errors"); got < 1 {
+	if got := beamtest.Counter(res, "pubsubread", "pull_errors"); got < 1 {
 		t.Errorf("pull_errors counter = %d, want the unreachable server's error counted", got)
 	}
 }
@@ -313,16 +314,6 @@ func waitSeen(t *testing.T, key string, n int) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-}
-
-func counter(res beam.PipelineResult, name string) int64 {
-	var total int64
-	for _, c := range res.Metrics().AllMetrics().Counters() {
-		if c.Key.Namespace == "pubsubread" && c.Key.Name == name {
-			total += c.Result()
-		}
-	}
-	return total
 }
 
 func init() {

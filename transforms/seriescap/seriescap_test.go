@@ -19,6 +19,7 @@ import (
 	"github.com/beametrics/beametrics/internal/aggregate"
 	"github.com/beametrics/beametrics/internal/config"
 	"github.com/beametrics/beametrics/internal/selfmetrics"
+	"github.com/beametrics/beametrics/internal/testing/beamtest"
 	"github.com/beametrics/beametrics/transforms/metricagg"
 	"github.com/beametrics/beametrics/transforms/seriescap"
 )
@@ -165,25 +166,21 @@ func TestCapAcrossInstances(t *testing.T) {
 		"10:01 capped{b} = 1",
 		"10:01 capped{g} = 9", // late, into the last place
 	}
-	outcomes := []struct {
-		first      string
-		totals     []string
-		overflowed int64 // by this step; the 7 were counted upstream
-	}{
-		{"A", append([]string{
+	outcomes := []beamtest.Outcome{
+		{First: "instance A", Lines: append([]string{
 			"10:00 capped{__overflow__} = 16", // 7 from instance B's parse step, d 5, e 3, f 1 (late)
 			"10:00 capped{a} = 8",             // 2, then 6 late
 			"10:00 capped{b} = 2",
 			"10:00 capped{c} = 4",
 			"10:00 plain{} = 30", // never capped
-		}, later...), 5 + 3 + 1 + 2},
-		{"B", append([]string{
+		}, later...), Count: 5 + 3 + 1 + 2},
+		{First: "instance B", Lines: append([]string{
 			"10:00 capped{__overflow__} = 20", // 7, a 2 + 6 late, c 4, f 1 (late)
 			"10:00 capped{b} = 2",
 			"10:00 capped{d} = 5",
 			"10:00 capped{e} = 3",
 			"10:00 plain{} = 30",
-		}, later...), 8 + 4 + 1 + 2},
+		}, later...), Count: 8 + 4 + 1 + 2},
 	}
 	var got []string
 	results.Lock()
@@ -192,26 +189,11 @@ func TestCapAcrossInstances(t *testing.T) {
 	}
 	results.Unlock()
 	sort.Strings(got)
-	var wantOverflowed int64 = -1
-	for _, o := range outcomes {
-		if strings.Join(got, "\n") == strings.Join(o.totals, "\n") {
-			t.Logf("instance %s's batch came first", o.first)
-			wantOverflowed = o.overflowed
-		}
-	}
-	if wantOverflowed < 0 {
-		t.Fatalf("final totals:\n%s\nwant either:\n%s\nor:\n%s", strings.Join(got, "\n"),
-			strings.Join(outcomes[0].totals, "\n"), strings.Join(outcomes[1].totals, "\n"))
-	}
+	wantOverflowed := beamtest.OneOf(t, got, outcomes...).Count
 	if d := overflowed() - overflowedBefore; d != wantOverflowed {
 		t.Errorf("process counter: %d overflowed events, want %d", d, wantOverflowed)
 	}
-	var beamCount int64
-	for _, c := range res.Metrics().AllMetrics().Counters() {
-		if c.Key.Namespace == "beametrics" && c.Key.Name == "overflowed/capped" {
-			beamCount += c.Committed
-		}
-	}
+	beamCount := beamtest.Counter(res, "beametrics", "overflowed/capped")
 	if beamCount != wantOverflowed {
 		t.Errorf("Beam counter overflowed/capped = %d, want %d", beamCount, wantOverflowed)
 	}

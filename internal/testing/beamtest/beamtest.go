@@ -5,6 +5,8 @@ package beamtest
 
 import (
 	"encoding/json"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -138,4 +140,40 @@ func Run(t testing.TB, build func(beam.Scope) error) {
 	if err := ptest.Run(p); err != nil {
 		t.Fatalf("pipeline failed: %v", err)
 	}
+}
+
+// Counter sums the committed values of a run's counters called name, in
+// namespace ("" for any).
+func Counter(res beam.PipelineResult, namespace, name string) int64 {
+	var total int64
+	for _, c := range res.Metrics().AllMetrics().Counters() {
+		if (namespace == "" || c.Key.Namespace == namespace) && c.Key.Name == name {
+			total += c.Result()
+		}
+	}
+	return total
+}
+
+// Outcome is one of the results a test accepts when the runner's order
+// decides between them: which input came first, the lines then expected,
+// and a count that goes with them.
+type Outcome struct {
+	First string
+	Lines []string
+	Count int64
+}
+
+// OneOf returns the outcome whose lines are got, and fails t when none is.
+func OneOf(t testing.TB, got []string, outcomes ...Outcome) Outcome {
+	t.Helper()
+	var want []string
+	for _, o := range outcomes {
+		if slices.Equal(got, o.Lines) {
+			t.Logf("%s came first", o.First)
+			return o
+		}
+		want = append(want, strings.Join(o.Lines, "\n"))
+	}
+	t.Fatalf("got:\n%s\nwant one of:\n%s", strings.Join(got, "\n"), strings.Join(want, "\nor:\n"))
+	return Outcome{}
 }
