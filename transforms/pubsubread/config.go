@@ -3,8 +3,9 @@ package pubsubread
 import (
 	"errors"
 	"fmt"
-	"strings"
 	"time"
+
+	"github.com/beametrics/beametrics/internal/pubsubname"
 )
 
 // Config says where and how the source pulls. It is serialised with the
@@ -96,9 +97,9 @@ func (c Config) Validate() error {
 
 // projectOf returns P of projects/P/subscriptions/S.
 func projectOf(subscription string) (string, error) {
-	parts := strings.Split(subscription, "/")
-	if len(parts) != 4 || parts[0] != "projects" || parts[2] != "subscriptions" || parts[1] == "" || parts[3] == "" {
-		return "", fmt.Errorf("pubsubread: subscription %q is not of the form projects/PROJECT/subscriptions/NAME", subscription)
+	p, err := pubsubname.Project(subscription, "subscriptions")
+	if err != nil {
+		return "", fmt.Errorf("pubsubread: %w", err)
 	}
-	return parts[1], nil
+	return p, nil
 }

@@ -22,6 +22,8 @@ import (
 	"os"
 	"time"
 
+	"github.com/beametrics/beametrics/internal/pubsubname"
+
 	"cloud.google.com/go/pubsub/v2"
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
@@ -30,9 +32,6 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/log"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 	"github.com/googleapis/gax-go/v2"
-	"google.golang.org/api/option"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 )
 
@@ -114,16 +113,7 @@ func newClient(ctx context.Context, cfg Config) (*pubsub.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	var opts []option.ClientOption
-	if cfg.Endpoint != "" {
-		opts = append(opts, option.WithEndpoint(cfg.Endpoint))
-	}
-	if cfg.Insecure {
-		opts = append(opts, option.WithoutAuthentication(),
-			option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())),
-			option.WithTelemetryDisabled())
-	}
-	c, err := pubsub.NewClient(ctx, project, opts...)
+	c, err := pubsub.NewClient(ctx, project, pubsubname.ClientOptions(cfg.Endpoint, cfg.Insecure)...)
 	if err != nil {
 		return nil, fmt.Errorf("pubsubread: connecting for %s: %w", cfg.Subscription, err)
 	}

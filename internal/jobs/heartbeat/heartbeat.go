@@ -5,15 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
+
+	"github.com/beametrics/beametrics/internal/pubsubname"
 
 	"cloud.google.com/go/pubsub/v2"
 	"github.com/googleapis/gax-go/v2"
-	"google.golang.org/api/option"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 )
 
@@ -83,11 +81,11 @@ func (c Config) Validate() error {
 }
 
 func projectOf(topic string) (string, error) {
-	parts := strings.Split(topic, "/")
-	if len(parts) != 4 || parts[0] != "projects" || parts[2] != "topics" || parts[1] == "" || parts[3] == "" {
-		return "", fmt.Errorf("heartbeat: topic %q is not of the form projects/PROJECT/topics/NAME", topic)
+	p, err := pubsubname.Project(topic, "topics")
+	if err != nil {
+		return "", fmt.Errorf("heartbeat: %w", err)
 	}
-	return parts[1], nil
+	return p, nil
 }
 
 // Run publishes records until Count is reached or ctx ends; a record in
@@ -100,16 +98,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) (Stats, error) {
 		return st, err
 	}
 	project, _ := projectOf(cfg.Topic)
-	var opts []option.ClientOption
-	if cfg.Endpoint != "" {
-		opts = append(opts, option.WithEndpoint(cfg.Endpoint))
-	}
-	if cfg.Insecure {
-		opts = append(opts, option.WithoutAuthentication(),
-			option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())),
-			option.WithTelemetryDisabled())
-	}
-	client, err := pubsub.NewClient(context.WithoutCancel(ctx), project, opts...)
+	client, err := pubsub.NewClient(context.WithoutCancel(ctx), project, pubsubname.ClientOptions(cfg.Endpoint, cfg.Insecure)...)
 	if err != nil {
 		return st, fmt.Errorf("heartbeat: connecting to Pub/Sub: %w", err)
 	}

@@ -14,14 +14,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/beametrics/beametrics/internal/pubsubname"
+
 	"cloud.google.com/go/pubsub/v2"
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 	"cloud.google.com/go/pubsub/v2/pstest"
 	"google.golang.org/api/iterator"
 	"google.golang.org/api/option"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
 )
@@ -151,12 +151,7 @@ func freePort() (int, error) {
 // ClientOptions are the options that connect a Pub/Sub client to addr over
 // plaintext gRPC without credentials.
 func ClientOptions(addr string) []option.ClientOption {
-	return []option.ClientOption{
-		option.WithEndpoint(addr),
-		option.WithoutAuthentication(),
-		option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())),
-		option.WithTelemetryDisabled(),
-	}
+	return pubsubname.ClientOptions(addr, true)
 }
 
 func (s *Server) newClient(ctx context.Context, project string) (*pubsub.Client, error) {
