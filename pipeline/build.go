@@ -114,7 +114,11 @@ func windowAndExport(s beam.Scope, plan *Plan, aggs beam.PCollection) error {
 		}
 		var windowed beam.PCollection
 		if capAcrossInstances(plan, sizes[size]) {
-			windowed = seriescap.Apply(ws.Scope("MaxSeries"), plan.Source, part, windowInto)
+			limits, err := seriescap.Limits(plan.Config)
+			if err != nil {
+				return err
+			}
+			windowed = seriescap.Apply(ws.Scope("MaxSeries"), limits, part, windowInto)
 		} else {
 			windowed = windowInto(part)
 		}

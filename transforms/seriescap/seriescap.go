@@ -18,6 +18,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/mtime"
@@ -49,14 +50,43 @@ func init() {
 // window, and a timer drops it once the window has expired: prism v2.77
 // drops a stateful step's windowed state when the window ends, ignoring
 // the allowed lateness, which would let late data fill a window again.
-func Apply(s beam.Scope, src config.Source, partials beam.PCollection, windowInto func(beam.PCollection) beam.PCollection) beam.PCollection {
+func Apply(s beam.Scope, limits []Limit, partials beam.PCollection, windowInto func(beam.PCollection) beam.PCollection) beam.PCollection {
 	batches := beam.ParDo(s, &batchFn{}, partials)
 	admitted := beam.ParDo(s, &admitFn{
-		Config:   src,
+		Limits:   limits,
 		Admitted: state.MakeBagState[[]byte]("admitted"),
 		Expire:   timers.InEventTime("expire"),
 	}, batches)
 	return windowInto(admitted)
+}
+
+// Limit is what the step needs of one metric. The step carries these, not
+// the config: a DoFn's fields travel in the pipeline graph, and a config
+// can be tens of megabytes.
+type Limit struct {
+	Name      string
+	MaxSeries int
+	Capped    bool // the metric has dynamic labels: more than one series
+	// OverflowKey is the label key of the metric's overflow series.
+	OverflowKey string
+	// Keep is how long after a window's last instant its admitted label
+	// sets are kept: the allowed lateness plus one window, past the
+	// moment the combine drops a partial as late.
+	Keep time.Duration
+}
+
+// Limits reads every metric's Limit from cfg.
+func Limits(cfg *config.Config) ([]Limit, error) {
+	eng, err := engine.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	limits := make([]Limit, len(cfg.Metrics))
+	for i, m := range cfg.Metrics {
+		limits[i] = Limit{Name: m.Name, MaxSeries: m.MaxSeries, Capped: len(m.DynamicLabels) > 0,
+			OverflowKey: eng.OverflowLabelKey(i), Keep: cfg.AllowedLateness + m.Window}
+	}
+	return limits, nil
 }
 
 // batchFn groups a bundle's partial aggregates by metric and window (the
@@ -120,20 +150,9 @@ func (fn *batchFn) FinishBundle(emit func(beam.EventTime, string, []byte)) {
 // series. Admitted holds the label sets admitted so far, each batch's new
 // ones appended as one entry, until Expire fires after the window expired.
 type admitFn struct {
-	Config   config.Source
+	Limits   []Limit
 	Admitted state.Bag[[]byte]
 	Expire   timers.EventTime
-
-	eng *engine.Engine
-}
-
-func (fn *admitFn) Setup() error {
-	cfg, err := fn.Config.Load()
-	if err != nil {
-		return err
-	}
-	fn.eng, err = engine.New(cfg)
-	return err
 }
 
 func (fn *admitFn) ProcessElement(ctx context.Context, sp state.Provider, tp timers.Provider, key string, batch []byte, emit func(string, aggregate.Acc)) error {
@@ -142,11 +161,11 @@ func (fn *admitFn) ProcessElement(ctx context.Context, sp state.Provider, tp tim
 		return err
 	}
 	metric := k.metric
-	if metric >= fn.eng.NumMetrics() {
-		return fmt.Errorf("seriescap: metric %d in a batch, the config has %d", metric, fn.eng.NumMetrics())
+	if metric >= len(fn.Limits) {
+		return fmt.Errorf("seriescap: metric %d in a batch, the config has %d", metric, len(fn.Limits))
 	}
-	m := fn.eng.Metric(metric)
-	overflowKey := fn.eng.OverflowLabelKey(metric)
+	m := fn.Limits[metric]
+	overflowKey := m.OverflowKey
 	pass := func(labels string, acc []byte) error {
 		a, err := aggregate.DecodeBinary(acc)
 		if err != nil {
@@ -155,7 +174,7 @@ func (fn *admitFn) ProcessElement(ctx context.Context, sp state.Provider, tp tim
 		emit(metricagg.SeriesKey(metric, labels), *a)
 		return nil
 	}
-	if len(m.DynamicLabels) == 0 {
+	if !m.Capped {
 		// One series per window: nothing to cap, no state to keep.
 		return eachEntry(batch, pass)
 	}
@@ -168,7 +187,7 @@ func (fn *admitFn) ProcessElement(ctx context.Context, sp state.Provider, tp tim
 		// combine drops a partial as late; the margin of one window
 		// keeps this state past that for sure. No output waits for the
 		// timer, so it holds no watermark.
-		expiry := mtime.Time(k.at).ToTime().Add(fn.eng.Config().AllowedLateness + m.Window)
+		expiry := mtime.Time(k.at).ToTime().Add(m.Keep)
 		fn.Expire.Set(tp, expiry, timers.WithNoOutputTimestamp())
 	}
 	admitted := map[string]bool{}

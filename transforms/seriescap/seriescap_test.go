@@ -141,9 +141,17 @@ func TestCapAcrossInstances(t *testing.T) {
 	}
 
 	src := config.Source{Name: "cap.yaml", Text: []byte(testConfig)}
+	cfg, err := src.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	limits, err := seriescap.Limits(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
 	p, s := beam.NewPipelineWithRoot()
 	partials := beam.ParDo(s, &partialFn{}, teststream.Create(s, ts))
-	windowed := seriescap.Apply(s, src, partials, func(pc beam.PCollection) beam.PCollection {
+	windowed := seriescap.Apply(s, limits, partials, func(pc beam.PCollection) beam.PCollection {
 		return beam.WindowInto(s, window.NewFixedWindows(time.Minute), pc,
 			beam.AllowedLateness(time.Hour), beam.PanesAccumulate())
 	})
