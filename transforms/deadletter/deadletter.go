@@ -47,7 +47,7 @@ func Check(dest string) error {
 	}
 	f, err := os.OpenFile(dest, os.O_CREATE|os.O_APPEND|os.O_WRONLY, FileMode)
 	if err != nil {
-		return fmt.Errorf("--dead-letter: %v", err)
+		return fmt.Errorf("--dead-letter: %w", err)
 	}
 	return f.Close()
 }

@@ -195,7 +195,7 @@ func (fn *admitFn) ProcessElement(ctx context.Context, sp state.Provider, tp tim
 		for len(b) > 0 {
 			labels, rest, err := nextBytes(b)
 			if err != nil {
-				return fmt.Errorf("seriescap: admitted label sets of metric %d: %v", metric, err)
+				return fmt.Errorf("seriescap: admitted label sets of metric %d: %w", metric, err)
 			}
 			admitted[string(labels)] = true
 			b = rest
@@ -255,11 +255,11 @@ func eachEntry(batch []byte, f func(labels string, acc []byte) error) error {
 	for len(batch) > 0 {
 		labels, rest, err := nextBytes(batch)
 		if err != nil {
-			return fmt.Errorf("seriescap: corrupt batch: %v", err)
+			return fmt.Errorf("seriescap: corrupt batch: %w", err)
 		}
 		acc, rest, err := nextBytes(rest)
 		if err != nil {
-			return fmt.Errorf("seriescap: corrupt batch: %v", err)
+			return fmt.Errorf("seriescap: corrupt batch: %w", err)
 		}
 		if err := f(string(labels), acc); err != nil {
 			return err
