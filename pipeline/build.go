@@ -114,11 +114,7 @@ func windowAndExport(s beam.Scope, plan *Plan, aggs beam.PCollection) error {
 		}
 		var windowed beam.PCollection
 		if capAcrossInstances(plan, sizes[size]) {
-			limits, err := seriescap.Limits(plan.Config)
-			if err != nil {
-				return err
-			}
-			windowed = seriescap.Apply(ws.Scope("MaxSeries"), limits, part, windowInto)
+			windowed = seriescap.Apply(ws.Scope("MaxSeries"), seriescap.Limits(plan.Config), part, windowInto)
 		} else {
 			windowed = windowInto(part)
 		}

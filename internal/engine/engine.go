@@ -24,11 +24,11 @@ import (
 // metric's max_series.
 const OverflowValue = "__overflow__"
 
-// OverflowLabelKey returns metric i's overflow series label key: every
-// dynamic label value is OverflowValue. "" for a metric without dynamic
-// labels, which has one series and never overflows.
-func (e *Engine) OverflowLabelKey(i int) string {
-	return string(appendOverflowLabels(nil, len(e.metrics[i].dynPaths)))
+// OverflowLabelKey returns the overflow series label key of a metric with
+// this many dynamic labels: every value is OverflowValue. "" for a metric
+// without dynamic labels, which has one series and never overflows.
+func OverflowLabelKey(dynamicLabels int) string {
+	return string(appendOverflowLabels(nil, dynamicLabels))
 }
 
 func appendOverflowLabels(key []byte, labels int) []byte {

@@ -76,17 +76,13 @@ type Limit struct {
 }
 
 // Limits reads every metric's Limit from cfg.
-func Limits(cfg *config.Config) ([]Limit, error) {
-	eng, err := engine.New(cfg)
-	if err != nil {
-		return nil, err
-	}
+func Limits(cfg *config.Config) []Limit {
 	limits := make([]Limit, len(cfg.Metrics))
 	for i, m := range cfg.Metrics {
 		limits[i] = Limit{Name: m.Name, MaxSeries: m.MaxSeries, Capped: len(m.DynamicLabels) > 0,
-			OverflowKey: eng.OverflowLabelKey(i), Keep: cfg.AllowedLateness + m.Window}
+			OverflowKey: engine.OverflowLabelKey(len(m.DynamicLabels)), Keep: cfg.AllowedLateness + m.Window}
 	}
-	return limits, nil
+	return limits
 }
 
 // batchFn groups a bundle's partial aggregates by metric and window (the

@@ -145,10 +145,7 @@ func TestCapAcrossInstances(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	limits, err := seriescap.Limits(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	limits := seriescap.Limits(cfg)
 	p, s := beam.NewPipelineWithRoot()
 	partials := beam.ParDo(s, &partialFn{}, teststream.Create(s, ts))
 	windowed := seriescap.Apply(s, limits, partials, func(pc beam.PCollection) beam.PCollection {
