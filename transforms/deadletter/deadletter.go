@@ -19,6 +19,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/log"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
+	"github.com/beametrics/beametrics/internal/pubsubname"
 	"github.com/beametrics/beametrics/transforms/metricagg"
 )
 
@@ -39,8 +40,7 @@ func Check(dest string) error {
 	case strings.HasPrefix(dest, "gs://"):
 		return fmt.Errorf("--dead-letter %s: a streaming job cannot append to Cloud Storage; give a Pub/Sub topic (projects/P/topics/T)", dest)
 	case IsTopic(dest):
-		parts := strings.Split(dest, "/")
-		if len(parts) != 4 || parts[1] == "" || parts[3] == "" {
+		if _, err := pubsubname.Project(dest, "topics"); err != nil {
 			return fmt.Errorf("--dead-letter %s: want projects/PROJECT/topics/TOPIC", dest)
 		}
 		return nil
@@ -143,8 +143,11 @@ func NewWriter(ctx context.Context, dest string) (*Writer, error) {
 	if !IsTopic(dest) {
 		return w, nil
 	}
-	parts := strings.Split(dest, "/")
-	c, err := pubsub.NewClient(ctx, parts[1])
+	project, err := pubsubname.Project(dest, "topics")
+	if err != nil {
+		return nil, err
+	}
+	c, err := pubsub.NewClient(ctx, project)
 	if err != nil {
 		return nil, err
 	}
